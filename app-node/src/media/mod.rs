@@ -1,0 +1,1 @@
+//! Media work: probe, ladder plan, transcode.
