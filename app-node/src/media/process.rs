@@ -1,0 +1,470 @@
+//! The single subprocess wrapper every ffmpeg/ffprobe invocation goes through.
+//!
+//! Keeping one wrapper means the safety properties hold everywhere: argv is
+//! passed verbatim (no shell), the child runs in its own process group so a
+//! timeout or cancellation can kill anything it spawned, the group is killed
+//! and reaped rather than left as a zombie, and stderr is bounded to a tail.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+use super::error::MediaError;
+
+/// How much of stderr is kept: enough for ffmpeg's final error lines.
+const STDERR_TAIL_BYTES: usize = 4096;
+/// ffprobe JSON for even odd files is tiny; the cap protects memory from
+/// a hostile file that makes it print without bound.
+const STDOUT_CAP_BYTES: usize = 8 * 1024 * 1024;
+
+/// A program invocation: path plus argv, never a shell string.
+#[derive(Debug, Clone)]
+pub struct ToolCommand {
+    /// Program to execute (bare name is looked up in `PATH`).
+    pub program: PathBuf,
+    /// Arguments, passed as-is.
+    pub args: Vec<OsString>,
+    /// Wall-clock limit after which the whole process group is killed.
+    pub timeout: Duration,
+    /// Optional cancellation; firing it kills the process group.
+    pub cancel: Option<CancellationToken>,
+}
+
+/// What to do with the child's stdout.
+pub enum StdoutMode<'a> {
+    /// Collect it (ffprobe JSON).
+    Capture,
+    /// Parse ffmpeg `-progress pipe:1` lines, reporting fraction done of `duration_s`.
+    Progress {
+        /// Expected output duration, the denominator of the fraction.
+        duration_s: f64,
+        /// Receives non-decreasing fractions in `0.0..=1.0`.
+        on_progress: &'a (dyn Fn(f64) + Send + Sync),
+    },
+}
+
+/// Result of a successful run.
+#[derive(Debug)]
+pub struct ToolOutput {
+    /// Captured stdout (empty in progress mode).
+    pub stdout: Vec<u8>,
+    /// Last few KiB of stderr, lossily decoded.
+    pub stderr_tail: String,
+}
+
+impl ToolCommand {
+    /// A command with the given timeout and no cancellation.
+    pub fn new(program: impl Into<PathBuf>, args: Vec<OsString>, timeout: Duration) -> Self {
+        ToolCommand {
+            program: program.into(),
+            args,
+            timeout,
+            cancel: None,
+        }
+    }
+
+    /// Attaches a cancellation token.
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    fn tool_name(&self) -> String {
+        tool_name(&self.program)
+    }
+}
+
+/// File name of the program, so errors never leak install paths.
+fn tool_name(program: &Path) -> String {
+    program
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tool".into())
+}
+
+enum Outcome {
+    Finished(std::io::Result<(Vec<u8>, Vec<u8>, ExitStatus)>),
+    TimedOut,
+    Cancelled,
+}
+
+/// Runs the command to completion, enforcing timeout and cancellation.
+///
+/// A non-zero exit becomes [`MediaError::ToolFailed`] carrying the stderr tail.
+pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolOutput, MediaError> {
+    let tool = cmd.tool_name();
+    let mut child = Command::new(&cmd.program)
+        .args(&cmd.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Own group: killpg then reaches ffmpeg and anything it forks,
+        // and a terminal's Ctrl-C does not hit it directly.
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| MediaError::io(format!("spawning {tool}"), e))?;
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+
+    let outcome = {
+        let work = async {
+            let out = read_stdout(stdout, stdout_mode);
+            let err = read_tail(stderr);
+            let (out, err, status) = tokio::join!(out, err, child.wait());
+            Ok::<_, std::io::Error>((out?, err?, status?))
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            r = &mut work => Outcome::Finished(r),
+            _ = tokio::time::sleep(cmd.timeout) => Outcome::TimedOut,
+            _ = cancelled(cmd.cancel.as_ref()) => Outcome::Cancelled,
+        }
+    };
+
+    match outcome {
+        Outcome::Finished(Ok((stdout, stderr, status))) => {
+            let stderr_tail = tail_text(&stderr);
+            if status.success() {
+                Ok(ToolOutput {
+                    stdout,
+                    stderr_tail,
+                })
+            } else {
+                Err(MediaError::ToolFailed {
+                    tool,
+                    status: status.to_string(),
+                    stderr_tail,
+                })
+            }
+        }
+        Outcome::Finished(Err(e)) => {
+            kill_group(pid, &mut child).await;
+            Err(MediaError::io(format!("talking to {tool}"), e))
+        }
+        Outcome::TimedOut => {
+            kill_group(pid, &mut child).await;
+            Err(MediaError::Timeout {
+                tool,
+                after: cmd.timeout,
+                // The stderr reader was dropped with the work future; what it
+                // had is gone, so the timeout itself is the diagnostic.
+                stderr_tail: String::new(),
+            })
+        }
+        Outcome::Cancelled => {
+            kill_group(pid, &mut child).await;
+            Err(MediaError::Cancelled { tool })
+        }
+    }
+}
+
+/// Resolves when the token fires; never resolves without one.
+async fn cancelled(token: Option<&CancellationToken>) {
+    match token {
+        Some(t) => t.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// SIGKILLs the whole group, then reaps the leader so no zombie remains.
+async fn kill_group(pid: Option<u32>, child: &mut tokio::process::Child) {
+    if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
+        // SAFETY: killpg has no memory-safety preconditions; the group id is
+        // our child's pid (process_group(0)) and the child is not yet reaped,
+        // so the id cannot have been recycled.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+    // Fallback for the leader if killpg was not possible; harmless otherwise.
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+}
+
+async fn read_stdout(
+    stdout: impl AsyncRead + Unpin,
+    mode: StdoutMode<'_>,
+) -> std::io::Result<Vec<u8>> {
+    match mode {
+        StdoutMode::Capture => read_capped(stdout, STDOUT_CAP_BYTES).await,
+        StdoutMode::Progress {
+            duration_s,
+            on_progress,
+        } => {
+            let mut tracker = ProgressTracker::new(duration_s);
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(line) = lines.next_line().await? {
+                if let Some(f) = tracker.feed(&line) {
+                    on_progress(f);
+                }
+            }
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Reads everything but keeps at most `cap` bytes; draining the rest keeps
+/// the child from blocking on a full pipe.
+async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&buf[..n.min(room)]);
+    }
+}
+
+async fn read_tail(mut r: impl AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
+    let mut tail = VecDeque::with_capacity(STDERR_TAIL_BYTES);
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(tail.into_iter().collect());
+        }
+        tail.extend(&buf[..n]);
+        let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
+        tail.drain(..excess);
+    }
+}
+
+/// Lossy text of the tail, starting at a line boundary when one exists so
+/// the first line is not a fragment.
+fn tail_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = if bytes.len() >= STDERR_TAIL_BYTES {
+        text.split_once('\n').map(|(_, rest)| rest).unwrap_or(&text)
+    } else {
+        &text
+    };
+    text.trim().to_string()
+}
+
+/// One meaningful line of ffmpeg's `-progress` output.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ProgressLine {
+    /// Output timestamp reached, in microseconds.
+    OutTimeUs(i64),
+    /// `progress=end`: ffmpeg finished writing.
+    End,
+}
+
+/// Parses one `key=value` line; everything irrelevant is `None`.
+pub(crate) fn parse_progress_line(line: &str) -> Option<ProgressLine> {
+    let (key, value) = line.trim().split_once('=')?;
+    match key {
+        // Despite the name, ffmpeg prints microseconds for out_time_ms too.
+        "out_time_us" | "out_time_ms" => value.parse().ok().map(ProgressLine::OutTimeUs),
+        "progress" if value == "end" => Some(ProgressLine::End),
+        _ => None,
+    }
+}
+
+/// Turns progress lines into a non-decreasing fraction, reporting only changes.
+pub(crate) struct ProgressTracker {
+    duration_s: f64,
+    last: f64,
+}
+
+impl ProgressTracker {
+    pub(crate) fn new(duration_s: f64) -> Self {
+        ProgressTracker {
+            duration_s,
+            last: -1.0,
+        }
+    }
+
+    /// Returns a new fraction to report, if this line advanced it.
+    pub(crate) fn feed(&mut self, line: &str) -> Option<f64> {
+        let fraction = match parse_progress_line(line)? {
+            ProgressLine::End => 1.0,
+            ProgressLine::OutTimeUs(us) if self.duration_s > 0.0 => {
+                (us as f64 / 1e6 / self.duration_s).clamp(0.0, 1.0)
+            }
+            ProgressLine::OutTimeUs(_) => return None,
+        };
+        // ffmpeg may print an earlier time after a later one (the two keys,
+        // or N/A at start); callers want a bar that never goes backwards.
+        if fraction > self.last {
+            self.last = fraction;
+            Some(fraction)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn parses_progress_lines() {
+        assert_eq!(
+            parse_progress_line("out_time_us=2500000"),
+            Some(ProgressLine::OutTimeUs(2_500_000))
+        );
+        assert_eq!(
+            parse_progress_line("out_time_ms=100"),
+            Some(ProgressLine::OutTimeUs(100))
+        );
+        assert_eq!(parse_progress_line("out_time_us=N/A"), None);
+        assert_eq!(parse_progress_line("progress=continue"), None);
+        assert_eq!(parse_progress_line("progress=end"), Some(ProgressLine::End));
+        assert_eq!(parse_progress_line("frame=12"), None);
+        assert_eq!(parse_progress_line("garbage"), None);
+    }
+
+    #[test]
+    fn tracker_is_monotonic_and_clamped() {
+        let mut t = ProgressTracker::new(10.0);
+        assert_eq!(t.feed("out_time_us=-23000"), Some(0.0));
+        assert_eq!(t.feed("out_time_us=5000000"), Some(0.5));
+        assert_eq!(t.feed("out_time_ms=5000000"), None);
+        assert_eq!(t.feed("out_time_us=4000000"), None);
+        assert_eq!(t.feed("out_time_us=50000000"), Some(1.0));
+        assert_eq!(t.feed("progress=end"), None);
+        let mut unknown = ProgressTracker::new(0.0);
+        assert_eq!(unknown.feed("out_time_us=5"), None);
+        assert_eq!(unknown.feed("progress=end"), Some(1.0));
+    }
+
+    #[test]
+    fn tail_starts_at_line_boundary_when_truncated() {
+        let mut big = vec![b'x'; STDERR_TAIL_BYTES - 10];
+        big.extend_from_slice(b"\nlast line");
+        assert_eq!(tail_text(&big), "last line");
+        assert_eq!(tail_text(b"short\nerr\n"), "short\nerr");
+    }
+
+    #[tokio::test]
+    async fn captures_stdout_and_reports_failure_with_stderr() {
+        let ok = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), "printf hello".into()],
+            Duration::from_secs(10),
+        );
+        let out = run(&ok, StdoutMode::Capture).await.unwrap();
+        assert_eq!(out.stdout, b"hello");
+
+        let bad = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), "echo boom >&2; exit 3".into()],
+            Duration::from_secs(10),
+        );
+        let err = run(&bad, StdoutMode::Capture).await.unwrap_err();
+        assert_eq!(err.code(), "ffmpeg-failed");
+        assert!(err.to_string().contains("boom"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn arguments_are_not_interpreted_by_a_shell() {
+        let cmd = ToolCommand::new(
+            "printf",
+            vec!["%s".into(), "$(echo no); `x` *".into()],
+            Duration::from_secs(10),
+        );
+        let out = run(&cmd, StdoutMode::Capture).await.unwrap();
+        assert_eq!(out.stdout, b"$(echo no); `x` *");
+    }
+
+    #[tokio::test]
+    async fn progress_mode_reports_fractions() {
+        let script = "echo out_time_us=1000000; echo progress=continue; \
+                      echo out_time_us=3000000; echo progress=end";
+        let cmd = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), script.into()],
+            Duration::from_secs(10),
+        );
+        let seen = Mutex::new(Vec::new());
+        let cb = |f: f64| seen.lock().unwrap().push(f);
+        run(
+            &cmd,
+            StdoutMode::Progress {
+                duration_s: 4.0,
+                on_progress: &cb,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec![0.25, 0.75, 1.0]);
+    }
+
+    /// True while any non-zombie process in group `pgid` exists. Zombies
+    /// are skipped because reaping orphans is init's job, not ours.
+    fn group_alive(pgid: i32) -> bool {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                return false;
+            };
+            // Fields after the parenthesised command: state ppid pgrp ...
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
+        })
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_group() {
+        // The shell forks a grandchild `sleep` and reports the group id
+        // (its own pid, since it leads the group) before waiting.
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pgid");
+        let script = format!("echo $$ > '{}'; sleep 30 & wait", pid_file.display());
+        let cmd = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), script.into()],
+            Duration::from_millis(300),
+        );
+        let err = run(&cmd, StdoutMode::Capture).await.unwrap_err();
+        assert_eq!(err.code(), "ffmpeg-timeout");
+        let pgid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL delivery to the orphaned grandchild is asynchronous; poll
+        // briefly rather than asserting a timing.
+        let mut alive = true;
+        for _ in 0..100 {
+            alive = group_alive(pgid);
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive, "process group {pgid} survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn cancellation_kills_the_process() {
+        let token = CancellationToken::new();
+        let cmd = ToolCommand::new("sleep", vec!["30".into()], Duration::from_secs(60))
+            .with_cancel(token.clone());
+        let trigger = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            token.cancel();
+        };
+        let (res, ()) = tokio::join!(run(&cmd, StdoutMode::Capture), trigger);
+        assert_eq!(res.unwrap_err().code(), "cancelled");
+    }
+}
