@@ -1,0 +1,156 @@
+//! Source → HLS ladder in one ffmpeg run, then Reel's own master playlist.
+
+use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
+
+use super::args::{transcode_args, AUDIO_NAME};
+use super::error::MediaError;
+use super::h264::AAC_LC_CODECS;
+use super::hls::{self, Bitrates};
+use super::ladder::LadderPlan;
+use super::master::{MasterPlaylist, VariantEntry};
+use super::process::{self, StdoutMode, ToolCommand};
+use super::MediaTools;
+
+/// File name of the multivariant playlist inside the output directory.
+pub const MASTER_NAME: &str = "master.m3u8";
+
+/// One published video rendition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenditionOutput {
+    /// Variant name and directory, e.g. `720p`.
+    pub name: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Measured peak bits per second, audio included.
+    pub bandwidth: u64,
+    /// Measured average bits per second, audio included.
+    pub average_bandwidth: u64,
+    /// RFC 6381 codecs, audio included when present.
+    pub codecs: String,
+    /// Output frame rate.
+    pub frame_rate: f64,
+    /// Media playlist path relative to the output directory.
+    pub playlist: String,
+}
+
+/// What [`transcode`] produced in the output directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscodeOutput {
+    /// Video renditions, highest first.
+    pub renditions: Vec<RenditionOutput>,
+    /// Whether an `audio/` rendition was written.
+    pub has_audio: bool,
+}
+
+/// Transcodes `input` into `out_dir` following `plan`.
+///
+/// `out_dir` ends up holding `master.m3u8`, `<rung>/index.m3u8`,
+/// `<rung>/init.mp4`, `<rung>/seg_NNNNN.m4s` and `audio/…` when there is
+/// audio. On error it may hold partial output; the caller owns cleanup
+/// (typically a staging directory that is removed).
+pub async fn transcode(
+    tools: &MediaTools,
+    input: &Path,
+    plan: &LadderPlan,
+    duration_s: f64,
+    out_dir: &Path,
+    progress: &(dyn Fn(f64) + Send + Sync),
+) -> Result<TranscodeOutput, MediaError> {
+    transcode_with_cancel(tools, input, plan, duration_s, out_dir, progress, None).await
+}
+
+/// [`transcode`] that also stops (killing ffmpeg) when `cancel` fires.
+pub async fn transcode_with_cancel(
+    tools: &MediaTools,
+    input: &Path,
+    plan: &LadderPlan,
+    duration_s: f64,
+    out_dir: &Path,
+    progress: &(dyn Fn(f64) + Send + Sync),
+    cancel: Option<CancellationToken>,
+) -> Result<TranscodeOutput, MediaError> {
+    if plan.rungs.is_empty() {
+        return Err(MediaError::Unsupported {
+            what: "no renditions could be planned".into(),
+        });
+    }
+    let mut dirs: Vec<&str> = plan.rungs.iter().map(|r| r.name.as_str()).collect();
+    if plan.audio.is_some() {
+        dirs.push(AUDIO_NAME);
+    }
+    for name in &dirs {
+        let dir = out_dir.join(name);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| MediaError::io(format!("creating {}", dir.display()), e))?;
+    }
+
+    let args = transcode_args(input, plan, &tools.preset, out_dir);
+    let mut cmd = ToolCommand::new(&tools.ffmpeg, args, tools.timeout);
+    cmd.cancel = cancel;
+    process::run(
+        &cmd,
+        StdoutMode::Progress {
+            duration_s,
+            on_progress: progress,
+        },
+    )
+    .await?;
+
+    for name in &dirs {
+        hls::normalize_init(&out_dir.join(name)).await?;
+    }
+    let audio = match plan.audio {
+        Some(_) => hls::measure_rendition(&out_dir.join(AUDIO_NAME)).await?,
+        None => Bitrates::default(),
+    };
+
+    let mut renditions = Vec::with_capacity(plan.rungs.len());
+    for rung in &plan.rungs {
+        let video = hls::measure_rendition(&out_dir.join(&rung.name)).await?;
+        let codecs = match plan.audio {
+            Some(_) => format!("{},{AAC_LC_CODECS}", rung.codecs()),
+            None => rung.codecs(),
+        };
+        renditions.push(RenditionOutput {
+            name: rung.name.clone(),
+            width: rung.width,
+            height: rung.height,
+            // Peaks of audio and video rarely coincide, but a player must be
+            // able to fetch both at once, so the sum is the honest bound.
+            bandwidth: video.peak_bps + audio.peak_bps,
+            average_bandwidth: video.average_bps + audio.average_bps,
+            codecs,
+            frame_rate: plan.fps,
+            playlist: format!("{}/index.m3u8", rung.name),
+        });
+    }
+
+    let master = MasterPlaylist {
+        variants: renditions
+            .iter()
+            .map(|r| VariantEntry {
+                bandwidth: r.bandwidth,
+                average_bandwidth: r.average_bandwidth,
+                width: r.width,
+                height: r.height,
+                codecs: r.codecs.clone(),
+                frame_rate: r.frame_rate,
+                uri: r.playlist.clone(),
+            })
+            .collect(),
+        audio_uri: plan.audio.map(|_| format!("{AUDIO_NAME}/index.m3u8")),
+        audio_channels: plan.audio.map(|a| a.channels).unwrap_or(0),
+        subtitles: Vec::new(),
+    };
+    hls::write_atomic(&out_dir.join(MASTER_NAME), master.render().as_bytes()).await?;
+
+    Ok(TranscodeOutput {
+        renditions,
+        has_audio: plan.audio.is_some(),
+    })
+}
