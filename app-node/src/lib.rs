@@ -1,2 +1,14 @@
-//! Reel app node: the catalog, media store, ingest pipeline, job worker and HTTP surface.
+//! Reel app node: the catalog, media store, ingest pipeline, job worker and
+//! HTTP surface. The binary in `main.rs` only parses the command line.
+
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod jobs;
 pub mod media;
+pub mod metrics;
+pub mod state;
+pub mod storage;

@@ -1,0 +1,34 @@
+//! Catalog errors.
+
+/// What went wrong talking to the catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The database failed; details are for logs only.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations failed to apply.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique value already exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A name that must exist does not.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The URL scheme has no backend in this build.
+    #[error("catalog backend {0:?} is not supported by this build")]
+    Unsupported(String),
+}
+
+impl CatalogError {
+    /// Stable code for logs and API errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CatalogError::Db(_) => "catalog-unavailable",
+            CatalogError::Migrate(_) => "catalog-migration-failed",
+            CatalogError::Conflict(_) => "conflict",
+            CatalogError::NotFound(_) => "not-found",
+            CatalogError::Unsupported(_) => "catalog-unsupported",
+        }
+    }
+}

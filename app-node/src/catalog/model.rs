@@ -1,0 +1,233 @@
+//! Catalog records, independent of the SQL backend.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Lifecycle of a video as viewers and uploaders see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Fetching the source.
+    Downloading,
+    /// Probing and encoding.
+    Transcoding,
+    /// Published and playable.
+    Ready,
+    /// Gave up; `error` says why.
+    Failed,
+}
+
+impl VideoStatus {
+    /// Text stored in the catalog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoStatus::Queued => "queued",
+            VideoStatus::Downloading => "downloading",
+            VideoStatus::Transcoding => "transcoding",
+            VideoStatus::Ready => "ready",
+            VideoStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses stored text; unknown text reads as failed rather than panicking.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "queued" => VideoStatus::Queued,
+            "downloading" => VideoStatus::Downloading,
+            "transcoding" => VideoStatus::Transcoding,
+            "ready" => VideoStatus::Ready,
+            _ => VideoStatus::Failed,
+        }
+    }
+}
+
+/// One encoded rung of a published video.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rendition {
+    /// Rung name, e.g. `720p`.
+    pub name: String,
+    /// Frame width in pixels.
+    pub width: i64,
+    /// Frame height in pixels.
+    pub height: i64,
+    /// Peak bits per second.
+    pub bandwidth: i64,
+    /// Average bits per second.
+    pub average_bandwidth: i64,
+    /// RFC 6381 codecs string.
+    pub codecs: String,
+    /// Media playlist path under the video's prefix.
+    pub playlist: String,
+}
+
+/// A subtitle track of a video.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subtitle {
+    /// BCP 47 language tag.
+    pub lang: String,
+    /// Label shown in the player.
+    pub label: String,
+    /// WebVTT path under the video's prefix.
+    pub path: String,
+}
+
+/// A video with everything viewers need.
+#[derive(Debug, Clone)]
+pub struct Video {
+    /// Random id, 16 lowercase hex digits.
+    pub id: String,
+    /// Title given by the uploader.
+    pub title: String,
+    /// Lifecycle state.
+    pub status: VideoStatus,
+    /// 0..1 through the whole ingest.
+    pub progress: f64,
+    /// Why it failed, fit for users.
+    pub error: Option<String>,
+    /// Where it came from (URL or uploaded file name).
+    pub source: String,
+    /// Upload date, Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Duration once probed.
+    pub duration_s: Option<f64>,
+    /// Display width once probed.
+    pub width: Option<i64>,
+    /// Display height once probed.
+    pub height: Option<i64>,
+    /// Whether a poster was published.
+    pub has_poster: bool,
+    /// Published rungs, highest first.
+    pub renditions: Vec<Rendition>,
+    /// Published subtitle tracks.
+    pub subtitles: Vec<Subtitle>,
+}
+
+/// Which videos a listing returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Every status.
+    All,
+    /// Published videos only.
+    Ready,
+    /// Queued, downloading or transcoding.
+    Processing,
+}
+
+impl StatusFilter {
+    /// Stored-text form used in queries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::All => "all",
+            StatusFilter::Ready => "ready",
+            StatusFilter::Processing => "processing",
+        }
+    }
+}
+
+/// A page of videos.
+#[derive(Debug, Clone)]
+pub struct VideoPage {
+    /// Videos on this page.
+    pub videos: Vec<Video>,
+    /// Matches across all pages.
+    pub total: i64,
+}
+
+/// What an uploader asked for.
+#[derive(Debug, Clone)]
+pub struct NewVideo {
+    /// Id chosen by the caller (from [`new_id`]) so staged files can be named
+    /// after the video before its row exists.
+    pub id: String,
+    /// Title, already validated.
+    pub title: String,
+    /// Human-readable origin for the catalog.
+    pub source: String,
+}
+
+/// Where a job finds its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobSource {
+    /// Download from this URL.
+    Url(String),
+    /// Copy from this key of the media store.
+    Stored(String),
+}
+
+/// Store key of an uploaded source waiting for its job.
+pub fn staged_key(video_id: &str) -> String {
+    format!("incoming/{video_id}.src")
+}
+
+impl JobSource {
+    /// Stored form: `url:<u>` or `store:<key>`.
+    pub fn encode(&self) -> String {
+        match self {
+            JobSource::Url(u) => format!("url:{u}"),
+            JobSource::Stored(k) => format!("store:{k}"),
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn decode(s: &str) -> Option<Self> {
+        if let Some(u) = s.strip_prefix("url:") {
+            Some(JobSource::Url(u.to_string()))
+        } else {
+            s.strip_prefix("store:")
+                .map(|k| JobSource::Stored(k.to_string()))
+        }
+    }
+}
+
+/// A job this worker holds a lease on.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    /// Job id.
+    pub id: String,
+    /// Video being produced.
+    pub video_id: String,
+    /// Input location.
+    pub source: JobSource,
+    /// Secret proving the lease; every write checks it.
+    pub lease_token: String,
+    /// 1 on the first try.
+    pub attempt: i64,
+}
+
+/// Facts recorded when a video is published.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// Duration in seconds.
+    pub duration_s: f64,
+    /// Display width.
+    pub width: i64,
+    /// Display height.
+    pub height: i64,
+    /// Whether `poster.jpg` exists.
+    pub has_poster: bool,
+    /// Encoded rungs.
+    pub renditions: Vec<Rendition>,
+    /// Subtitle tracks found in the source.
+    pub subtitles: Vec<Subtitle>,
+}
+
+/// A fresh random id: 16 lowercase hex digits.
+pub fn new_id() -> String {
+    let n: u64 = rand::thread_rng().gen();
+    format!("{n:016x}")
+}
+
+/// Whether `s` looks like an id we issued; keeps path segments tame.
+pub fn valid_id(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,146 @@
+//! Command line of `reel-node`.
+
+mod import;
+mod serve;
+mod users;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, Overrides};
+
+/// Reel app node: serves pages, the JSON API and HLS media, and transcodes uploads.
+#[derive(Debug, Parser)]
+#[command(name = "reel-node", version)]
+pub struct Cli {
+    /// TOML config file (layered over the embedded defaults).
+    #[arg(long, global = true, env = "REEL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (overrides `listen`).
+    #[arg(long, global = true)]
+    pub listen: Option<String>,
+    /// Data directory (overrides `data_dir`).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Node name sent as X-Reel-Node (overrides `node_name`).
+    #[arg(long, global = true)]
+    pub node_name: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP and, unless disabled, run the transcode worker.
+    Serve {
+        /// Serve HTTP only; another process runs the worker.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run only the transcode worker.
+    Worker,
+    /// Create or upgrade the catalog schema.
+    Migrate,
+    /// Import a video from a URL or a local file and wait until it plays.
+    Import {
+        /// http(s) URL or path of a local file.
+        source: String,
+        /// Title shown in the catalog.
+        #[arg(long)]
+        title: String,
+        /// Queue it and return at once.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Manage uploaders.
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage API tokens.
+    Token {
+        /// What to do with tokens.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Validate the configuration and print the effective values.
+    CheckConfig,
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add an uploader; the password is read from standard input.
+    Add {
+        /// Login name.
+        name: String,
+    },
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create an API token for an uploader and print it once.
+    Create {
+        /// Uploader name.
+        name: String,
+    },
+}
+
+impl Cli {
+    /// Applies every layer, CLI flags last.
+    pub fn load_config(&self) -> Result<Config, config::ConfigError> {
+        let _ = dotenvy::dotenv();
+        let mut o = Overrides::default();
+        if let Some(l) = &self.listen {
+            o.pairs.push(("listen".into(), l.clone()));
+        }
+        if let Some(d) = &self.data_dir {
+            o.pairs.push(("data_dir".into(), d.display().to_string()));
+        }
+        if let Some(n) = &self.node_name {
+            o.pairs.push(("node_name".into(), n.clone()));
+        }
+        if let Command::Serve { no_worker: true } = self.command {
+            o.pairs.push(("worker.enabled".into(), "false".into()));
+        }
+        config::load(self.config.as_deref(), std::env::vars(), &o)
+    }
+}
+
+/// Entry point used by `main`; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let cfg = match cli.load_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error[{}]: {e}", e.code());
+            return Ok(2);
+        }
+    };
+    match cli.command {
+        Command::Serve { .. } => serve::serve(cfg, true).await,
+        Command::Worker => serve::serve(cfg, false).await,
+        Command::Migrate => {
+            crate::catalog::open(&cfg.catalog_url(), 1).await?;
+            println!("catalog is up to date");
+            Ok(0)
+        }
+        Command::Import { source, title, no_wait } => import::import(cfg, &source, &title, no_wait).await,
+        Command::User { action: UserAction::Add { name } } => users::add_user(cfg, &name).await,
+        Command::Token { action: TokenAction::Create { name } } => users::create_token(cfg, &name).await,
+        Command::CheckConfig => {
+            println!("config ok");
+            println!("listen = {}", cfg.listen);
+            println!("data_dir = {}", cfg.data_dir.display());
+            println!("catalog.url = {}", cfg.catalog_url());
+            println!("storage = {} {}", cfg.storage.kind, cfg.storage_path().display());
+            println!("node_name = {}", cfg.node_name());
+            println!("worker.enabled = {}", cfg.worker.enabled);
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! `serve` and `worker`: the long-running roles, with graceful shutdown.
+
+use std::sync::atomic::Ordering;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Runs HTTP (when `http` is true) and the worker (when enabled) until a
+/// stop signal: readiness turns 503, the worker hands its job back, and
+/// in-flight requests finish before exit.
+pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
+    let listener = if http {
+        let l = tokio::net::TcpListener::bind(cfg.listen).await?;
+        // Port 0 means "any": record the real one so the node name and the
+        // printed address are true.
+        cfg.listen = l.local_addr()?;
+        Some(l)
+    } else {
+        None
+    };
+    let run_worker = cfg.worker.enabled || !http;
+    let state = AppState::open(cfg).await?;
+    let shutdown = CancellationToken::new();
+    {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stop signal: draining");
+            state.draining.store(true, Ordering::SeqCst);
+            shutdown.cancel();
+        });
+    }
+    let worker = run_worker.then(|| {
+        tokio::spawn(crate::jobs::run_worker(state.clone(), shutdown.clone()))
+    });
+    if let Some(listener) = listener {
+        let addr = listener.local_addr()?;
+        // Scripts and tests read this line to find the port.
+        println!("reel-node listening on http://{addr} as {}", state.node_name);
+        let app = crate::http::app(state.clone());
+        let token = shutdown.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await?;
+    } else {
+        println!("reel-node worker started as {}", state.node_name);
+        shutdown.cancelled().await;
+    }
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    tracing::info!("stopped");
+    Ok(0)
+}

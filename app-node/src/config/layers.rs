@@ -1,0 +1,206 @@
+//! Merging the configuration layers.
+
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use super::{Config, DEFAULTS};
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File that failed.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A layer is not valid TOML or has wrong types/unknown keys.
+    #[error("invalid config ({layer}): {message}")]
+    Parse {
+        /// Which layer was bad.
+        layer: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid config key {key}: {reason}")]
+    Invalid {
+        /// Key path.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// Stable code for scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Read { .. } => "config-unreadable",
+            ConfigError::Parse { .. } => "config-invalid",
+            ConfigError::Invalid { .. } => "config-out-of-range",
+        }
+    }
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `(key.path, value)` pairs, value parsed like an environment variable.
+    pub pairs: Vec<(String, String)>,
+}
+
+/// Loads defaults → `file` → `REEL_*` environment → `overrides`.
+///
+/// `env` is passed in (rather than read here) so tests can build a config
+/// without touching the process environment.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: &Overrides,
+) -> Result<Config, ConfigError> {
+    let mut root: Table = DEFAULTS.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
+        layer: "defaults".into(),
+        message: e.to_string(),
+    })?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let table: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
+            layer: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        merge(&mut root, table);
+    }
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("REEL_") else {
+            continue;
+        };
+        if rest == "CONFIG" {
+            continue;
+        }
+        let key = rest.to_ascii_lowercase().replace("__", ".");
+        set_path(&mut root, &key, &value);
+    }
+    for (key, value) in &overrides.pairs {
+        set_path(&mut root, key, value);
+    }
+    let cfg: Config = Value::Table(root)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            layer: "merged".into(),
+            message: e.to_string(),
+        })?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn merge(base: &mut Table, top: Table) {
+    for (k, v) in top {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Table(b)), Value::Table(t)) => merge(b, t),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Environment values are untyped text; guess the TOML type from its look so
+/// `REEL_WORKER__CONCURRENCY=2` is an integer and `…=true` a boolean.
+fn typed(raw: &str) -> Value {
+    if let Ok(b) = raw.parse::<bool>() {
+        return Value::Boolean(b);
+    }
+    if let Ok(i) = raw.parse::<i64>() {
+        return Value::Integer(i);
+    }
+    if raw.contains('.') && !raw.contains(':') {
+        if let Ok(f) = raw.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::String(raw.to_string())
+}
+
+fn set_path(root: &mut Table, key: &str, raw: &str) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut table = root;
+    for p in parts {
+        let entry = table
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        table = entry.as_table_mut().expect("just made a table");
+    }
+    // Keep the default's type when the default is a float or a string, so
+    // `max_duration_s=60` and `node_name=42` still deserialise.
+    let value = match (table.get(last), typed(raw)) {
+        (Some(Value::Float(_)), Value::Integer(i)) => Value::Float(i as f64),
+        (Some(Value::String(_)), v) if !v.is_str() => Value::String(raw.to_string()),
+        (_, v) => v,
+    };
+    table.insert(last.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let cfg = load(None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8081");
+        assert_eq!(cfg.catalog_url(), "sqlite://./data/reel.db");
+        assert!(!cfg.ingest.allow_private_networks);
+        assert_eq!(cfg.ingest.max_bytes, 4 << 30);
+        assert!(cfg.worker.enabled);
+        assert_eq!(cfg.worker.concurrency, 1);
+    }
+
+    #[test]
+    fn env_beats_file_and_flags_beat_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("node.toml");
+        std::fs::write(&f, "listen = \"127.0.0.1:9000\"\n[worker]\nconcurrency = 3\n").unwrap();
+        let e = env(&[
+            ("REEL_WORKER__CONCURRENCY", "4"),
+            ("REEL_INGEST__ALLOW_PRIVATE_NETWORKS", "true"),
+            ("REEL_NODE_NAME", "n1"),
+            ("PATH", "/bin"),
+        ]);
+        let o = Overrides {
+            pairs: vec![("listen".into(), "127.0.0.1:9001".into())],
+        };
+        let cfg = load(Some(&f), e, &o).unwrap();
+        assert_eq!(cfg.listen.port(), 9001);
+        assert_eq!(cfg.worker.concurrency, 4);
+        assert!(cfg.ingest.allow_private_networks);
+        assert_eq!(cfg.node_name(), "n1");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let e = env(&[("REEL_WORKER__CONCURRENCY", "0")]);
+        let err = load(None, e, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("worker.concurrency"), "{err}");
+        let e = env(&[("REEL_WORKER__BOGUS", "1")]);
+        let err = load(None, e, &Overrides::default()).unwrap_err();
+        assert_eq!(err.code(), "config-invalid");
+    }
+}

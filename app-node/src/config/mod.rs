@@ -1,0 +1,236 @@
+//! Node configuration: embedded defaults, then a TOML file, then `REEL_*`
+//! environment variables (and `.env`), then CLI flags.
+//!
+//! The layers are merged as TOML values before one typed deserialisation, so a
+//! key means the same thing whichever layer sets it.
+
+mod layers;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use layers::{load, ConfigError, Overrides};
+
+/// The whole node configuration after all layers are applied.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Directory for the embedded catalog, media and temp files.
+    pub data_dir: PathBuf,
+    /// Name sent as `X-Reel-Node`; empty means host name + port.
+    #[serde(default)]
+    pub node_name: String,
+    /// Directory holding templates' static assets and `node_modules`.
+    #[serde(default)]
+    pub web_dir: Option<PathBuf>,
+    /// Catalog settings.
+    pub catalog: CatalogConfig,
+    /// Media store settings.
+    pub storage: StorageConfig,
+    /// Download and upload limits.
+    pub ingest: IngestConfig,
+    /// Background transcode worker.
+    pub worker: WorkerConfig,
+    /// Media tool settings.
+    pub media: MediaConfig,
+    /// HTTP server limits.
+    pub http: HttpConfig,
+}
+
+/// Where the catalog lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Database URL; empty means `sqlite://<data_dir>/reel.db`.
+    #[serde(default)]
+    pub url: String,
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+}
+
+/// Where media files live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `local` (the only kind built so far).
+    pub kind: String,
+    /// Directory for `local`; empty means `<data_dir>/media`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// Limits for fetching sources.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Allow URL imports from loopback/private addresses (tests, trusted setups).
+    pub allow_private_networks: bool,
+    /// Largest source accepted, by URL or upload.
+    pub max_bytes: u64,
+    /// Seconds allowed to open a connection.
+    pub connect_timeout_s: u64,
+    /// Seconds allowed between two reads of a download.
+    pub read_timeout_s: u64,
+    /// Seconds allowed for a whole download.
+    pub total_timeout_s: u64,
+}
+
+/// The job worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Whether `serve` also runs a worker.
+    pub enabled: bool,
+    /// Jobs processed at once by this node.
+    pub concurrency: usize,
+    /// Seconds a claimed job stays ours without a heartbeat.
+    pub lease_s: u64,
+    /// Seconds between polls for new jobs when idle.
+    pub poll_ms: u64,
+    /// Attempts before a job fails for good.
+    pub max_attempts: i64,
+}
+
+/// ffmpeg settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// ffmpeg binary.
+    pub ffmpeg: PathBuf,
+    /// ffprobe binary.
+    pub ffprobe: PathBuf,
+    /// x264 preset.
+    pub preset: String,
+    /// Wall-clock limit of one transcode, seconds.
+    pub transcode_timeout_s: u64,
+    /// Longest source accepted, seconds.
+    pub max_duration_s: f64,
+}
+
+/// HTTP server limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Requests served at once before the node sheds with 503.
+    pub max_concurrency: usize,
+    /// Seconds a request may take before it is cut off (uploads excluded).
+    pub request_timeout_s: u64,
+}
+
+/// The embedded defaults, in the same TOML form as `configs/node.toml`.
+pub const DEFAULTS: &str = r#"
+listen = "127.0.0.1:8081"
+data_dir = "./data"
+node_name = ""
+
+[catalog]
+url = ""
+max_connections = 8
+
+[storage]
+kind = "local"
+
+[ingest]
+allow_private_networks = false
+max_bytes = 4294967296
+connect_timeout_s = 10
+read_timeout_s = 30
+total_timeout_s = 3600
+
+[worker]
+enabled = true
+concurrency = 1
+lease_s = 30
+poll_ms = 1000
+max_attempts = 3
+
+[media]
+ffmpeg = "ffmpeg"
+ffprobe = "ffprobe"
+preset = "veryfast"
+transcode_timeout_s = 7200
+max_duration_s = 14400.0
+
+[http]
+max_concurrency = 512
+request_timeout_s = 60
+"#;
+
+impl Config {
+    /// Catalog URL with the data-dir default filled in.
+    pub fn catalog_url(&self) -> String {
+        if self.catalog.url.is_empty() {
+            format!("sqlite://{}/reel.db", self.data_dir.display())
+        } else {
+            self.catalog.url.clone()
+        }
+    }
+
+    /// Media directory with the data-dir default filled in.
+    pub fn storage_path(&self) -> PathBuf {
+        match &self.storage.path {
+            Some(p) if !p.as_os_str().is_empty() => p.clone(),
+            _ => self.data_dir.join("media"),
+        }
+    }
+
+    /// Directory for in-progress work (downloads, transcodes).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+
+    /// Node name with the host-name default filled in.
+    pub fn node_name(&self) -> String {
+        if !self.node_name.is_empty() {
+            return self.node_name.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "reel".into());
+        format!("{host}:{}", self.listen.port())
+    }
+
+    /// Web assets directory (templates are embedded; scripts come from here).
+    pub fn web_dir(&self) -> PathBuf {
+        self.web_dir
+            .clone()
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("web"))
+    }
+
+    /// Checks values serde cannot: ranges and supported kinds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| {
+            Err(ConfigError::Invalid {
+                key: key.to_string(),
+                reason: why.to_string(),
+            })
+        };
+        if self.storage.kind != "local" {
+            return bad("storage.kind", "only \"local\" is supported by this build");
+        }
+        let url = self.catalog_url();
+        if !url.starts_with("sqlite:") {
+            return bad("catalog.url", "only sqlite:// URLs are supported by this build");
+        }
+        if self.worker.concurrency == 0 || self.worker.concurrency > 64 {
+            return bad("worker.concurrency", "must be between 1 and 64");
+        }
+        if self.worker.lease_s < 2 {
+            return bad("worker.lease_s", "must be at least 2 seconds");
+        }
+        if self.worker.max_attempts < 1 {
+            return bad("worker.max_attempts", "must be at least 1");
+        }
+        if self.ingest.max_bytes == 0 {
+            return bad("ingest.max_bytes", "must be positive");
+        }
+        if self.http.max_concurrency == 0 {
+            return bad("http.max_concurrency", "must be positive");
+        }
+        Ok(())
+    }
+}

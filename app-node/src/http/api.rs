@@ -1,0 +1,198 @@
+//! The JSON API under `/api/videos`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Uploader;
+use super::error::ApiError;
+use super::upload::receive_multipart;
+use super::video_json::VideoJson;
+use crate::catalog::{new_id, staged_key, valid_id, JobSource, NewVideo, StatusFilter};
+use crate::state::AppState;
+
+const JSON_LIMIT: usize = 64 * 1024;
+/// Largest page size a client may ask for.
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// Checks and normalises a title: `(code, message)` on refusal.
+pub fn clean_title_text(raw: &str) -> Result<String, (&'static str, &'static str)> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(("missing-title", "a non-empty title is required"));
+    }
+    if t.chars().count() > 200 {
+        return Err(("title-too-long", "the title may have at most 200 characters"));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(("bad-title", "the title may not contain control characters"));
+    }
+    Ok(t.to_string())
+}
+
+/// [`clean_title_text`] as an API error; a missing field counts as empty.
+pub fn clean_title(raw: Option<&str>) -> Result<String, ApiError> {
+    clean_title_text(raw.unwrap_or("")).map_err(|(code, msg)| ApiError::bad_request(code, msg))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("bad-json", format!("the body is not valid JSON for this call: {e}")))
+}
+
+async fn read_json_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    let body = Bytes::from_request(req, state).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "the JSON body is too large")
+    })?;
+    if body.len() > JSON_LIMIT {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "the JSON body is too large"));
+    }
+    Ok(body)
+}
+
+#[derive(Deserialize)]
+struct CreateJson {
+    title: Option<String>,
+    source_url: Option<String>,
+}
+
+/// `POST /api/videos`: JSON `{title, source_url}` or multipart `title` + `file`.
+pub async fn create(
+    State(state): State<AppState>,
+    who: Uploader,
+    req: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    if state.is_draining() {
+        return Err(ApiError::unavailable("draining", "the node is shutting down", 5));
+    }
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let video = if ctype.starts_with("application/json") {
+        let body = read_json_body(req, &state).await?;
+        let c: CreateJson = parse_json(&body)?;
+        let title = clean_title(c.title.as_deref())?;
+        let raw = c.source_url.unwrap_or_default();
+        if raw.trim().is_empty() {
+            return Err(ApiError::bad_request("missing-source-url", "source_url is required"));
+        }
+        let url = state
+            .downloader
+            .check(&raw)
+            .map_err(|e| ApiError::bad_request(e.code(), e.user_message()))?;
+        let nv = NewVideo { id: new_id(), title, source: url.to_string() };
+        state.catalog.create_video(&nv, &JobSource::Url(url.to_string())).await?
+    } else if ctype.starts_with("multipart/form-data") {
+        let mp = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError::bad_request("bad-multipart", e.body_text()))?;
+        let id = new_id();
+        let up = receive_multipart(&state, &id, mp).await?;
+        let nv = NewVideo { id, title: up.title, source: format!("upload:{}", up.file_name) };
+        match state.catalog.create_video(&nv, &JobSource::Stored(up.key.clone())).await {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = state.store.delete(&up.key).await;
+                return Err(e.into());
+            }
+        }
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-content-type",
+            "send application/json with source_url, or multipart/form-data with a file",
+        ));
+    };
+    tracing::info!(video = %video.id, user = who.user_id, "video queued");
+    Ok((StatusCode::ACCEPTED, Json(VideoJson::from(&video))))
+}
+
+/// Query of the list call.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+    status: Option<String>,
+}
+
+/// `GET /api/videos`: newest first, every status unless `status=ready`.
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let page = q.page.unwrap_or(1).max(1);
+    let per_page = q.per_page.unwrap_or(24).clamp(1, MAX_PER_PAGE);
+    let filter = match q.status.as_deref() {
+        None | Some("") | Some("all") => StatusFilter::All,
+        Some("ready") => StatusFilter::Ready,
+        Some("processing") => StatusFilter::Processing,
+        Some(_) => {
+            return Err(ApiError::bad_request("bad-status", "status may be all, ready or processing"))
+        }
+    };
+    let p = state.catalog.list_videos(q.q.as_deref(), filter, page, per_page).await?;
+    let videos: Vec<VideoJson> = p.videos.iter().map(VideoJson::from).collect();
+    Ok(Json(json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page})))
+}
+
+/// `GET /api/videos/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !valid_id(&id) {
+        return Err(ApiError::video_not_found());
+    }
+    let v = state.catalog.get_video(&id).await?.ok_or_else(ApiError::video_not_found)?;
+    Ok(Json(VideoJson::from(&v)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchJson {
+    title: Option<String>,
+}
+
+/// `PATCH /api/videos/{id}`: change the title.
+pub async fn patch(
+    State(state): State<AppState>,
+    _who: Uploader,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    if !valid_id(&id) {
+        return Err(ApiError::video_not_found());
+    }
+    let body = read_json_body(req, &state).await?;
+    let p: PatchJson = parse_json(&body)?;
+    let title = clean_title(p.title.as_deref())?;
+    if !state.catalog.set_title(&id, &title).await? {
+        return Err(ApiError::video_not_found());
+    }
+    let v = state.catalog.get_video(&id).await?.ok_or_else(ApiError::video_not_found)?;
+    Ok(Json(VideoJson::from(&v)))
+}
+
+/// `DELETE /api/videos/{id}`: the catalog row first (viewers stop seeing it),
+/// then the media.
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Uploader,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !valid_id(&id) || !state.catalog.delete_video(&id).await? {
+        return Err(ApiError::video_not_found());
+    }
+    state.store.delete_prefix(&id).await?;
+    state.store.delete(&staged_key(&id)).await?;
+    tracing::info!(video = %id, user = who.user_id, "video deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

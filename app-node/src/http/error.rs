@@ -1,0 +1,105 @@
+//! The API error shape: `{"error":{"code","message"}}` with the right status.
+//!
+//! Internal failures are logged with their details and reach clients only as
+//! a generic message, so paths and SQL never leak.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::catalog::CatalogError;
+use crate::storage::StorageError;
+
+/// An error answer of the HTTP API.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable kebab-case code.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// Seconds for `Retry-After`, when the client should come back.
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 for an unknown video.
+    pub fn video_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "video-not-found", "no video has this id")
+    }
+
+    /// 503 asking the client to retry.
+    pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u32) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        }
+    }
+
+    fn internal(code: &'static str, detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(code, "internal error: {detail}");
+        ApiError::unavailable(code, "the node could not complete the request; try again", 2)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let mut resp = (self.status, body).into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"reel\""),
+            );
+        }
+        resp
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            CatalogError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not-found", m),
+            other => ApiError::internal(other.code(), &other),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound(_) | StorageError::BadKey(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such file")
+            }
+            other => ApiError::internal(other.code(), &other),
+        }
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::internal("io", &e)
+    }
+}

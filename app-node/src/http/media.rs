@@ -1,0 +1,135 @@
+//! `/media/{id}/…`: published HLS trees, posters and subtitles, with Range.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::catalog::valid_id;
+use crate::state::AppState;
+use crate::storage::validate_key;
+
+/// MIME type and cache policy by file extension; `None` refuses the file.
+fn kind(path: &str) -> Option<(&'static str, &'static str)> {
+    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+    let ext = path.rsplit_once('.').map(|(_, e)| e)?;
+    Some(match ext {
+        "m3u8" => ("application/vnd.apple.mpegurl", "public, max-age=10"),
+        "m4s" | "mp4" => ("video/mp4", IMMUTABLE),
+        "jpg" | "jpeg" => ("image/jpeg", "public, max-age=3600"),
+        "vtt" => ("text/vtt; charset=utf-8", "public, max-age=3600"),
+        _ => return None,
+    })
+}
+
+/// A parsed single `Range: bytes=…` header against a known length.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeReq {
+    /// No (usable) range: send everything.
+    Full,
+    /// Inclusive byte range.
+    Part(u64, u64),
+    /// Cannot be satisfied.
+    Invalid,
+}
+
+/// Parses one range; multi-range requests get the whole file (RFC 9110 allows it).
+pub fn parse_range(h: Option<&str>, total: u64) -> RangeReq {
+    let Some(spec) = h.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeReq::Full;
+    };
+    if spec.contains(',') {
+        return RangeReq::Full;
+    }
+    let Some((a, b)) = spec.split_once('-') else { return RangeReq::Invalid };
+    let (a, b) = (a.trim(), b.trim());
+    let r = if a.is_empty() {
+        match b.parse::<u64>() {
+            Ok(0) | Err(_) => return RangeReq::Invalid,
+            Ok(n) => (total.saturating_sub(n), total.saturating_sub(1)),
+        }
+    } else {
+        let Ok(start) = a.parse::<u64>() else { return RangeReq::Invalid };
+        let end = if b.is_empty() {
+            total.saturating_sub(1)
+        } else {
+            match b.parse::<u64>() {
+                Ok(e) if e >= start => e.min(total.saturating_sub(1)),
+                _ => return RangeReq::Invalid,
+            }
+        };
+        (start, end)
+    };
+    if total == 0 || r.0 >= total {
+        RangeReq::Invalid
+    } else {
+        RangeReq::Part(r.0, r.1)
+    }
+}
+
+/// `GET`/`HEAD /media/{id}/{*path}`.
+pub async fn serve(
+    State(state): State<AppState>,
+    method: Method,
+    Path((id, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such media file");
+    if !valid_id(&id) {
+        return Err(not_found());
+    }
+    let key = format!("{id}/{path}");
+    let (mime, cache) = kind(&path).ok_or_else(not_found)?;
+    validate_key(&key).map_err(|_| not_found())?;
+    let total = state.store.size(&key).await?.ok_or_else(not_found)?;
+    let range = parse_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), total);
+    let (status, start, len) = match range {
+        RangeReq::Full => (StatusCode::OK, 0, total),
+        RangeReq::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
+        RangeReq::Invalid => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{total}")).expect("ascii"),
+            );
+            return Ok(r);
+        }
+    };
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from_stream(state.store.read(&key, start, len).await?)
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if status == StatusCode::PARTIAL_CONTENT {
+        let cr = format!("bytes {}-{}/{}", start, start + len - 1, total);
+        h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).expect("ascii"));
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 10), RangeReq::Full);
+        assert_eq!(parse_range(Some("bytes=0-3"), 10), RangeReq::Part(0, 3));
+        assert_eq!(parse_range(Some("bytes=5-"), 10), RangeReq::Part(5, 9));
+        assert_eq!(parse_range(Some("bytes=-4"), 10), RangeReq::Part(6, 9));
+        assert_eq!(parse_range(Some("bytes=8-100"), 10), RangeReq::Part(8, 9));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), RangeReq::Invalid);
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), RangeReq::Invalid);
+        assert_eq!(parse_range(Some("bytes=x-"), 10), RangeReq::Invalid);
+        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), RangeReq::Full);
+        assert_eq!(parse_range(Some("items=0-1"), 10), RangeReq::Full);
+    }
+}

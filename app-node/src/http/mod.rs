@@ -1,0 +1,59 @@
+//! The HTTP surface of a node: pages, JSON API, media and operator endpoints.
+
+mod account;
+mod api;
+mod auth;
+mod error;
+mod media;
+mod middleware;
+mod ops;
+mod pages;
+mod templates;
+mod upload;
+mod video_json;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::Semaphore;
+use tower_http::trace::TraceLayer;
+
+pub use api::clean_title_text;
+pub use error::ApiError;
+pub use video_json::VideoJson;
+
+use crate::state::AppState;
+
+/// Builds the node's router; tests drive it with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState) -> Router {
+    let upload_limit = (state.config.ingest.max_bytes as usize).saturating_add(1 << 20);
+    let permits = Arc::new(Semaphore::new(state.config.http.max_concurrency));
+    let guarded = Router::new()
+        .route("/", get(pages::index))
+        .route("/watch/{id}", get(pages::watch))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", axum::routing::post(account::logout))
+        .route("/upload", get(account::upload_form))
+        .route(
+            "/api/videos",
+            get(api::list).post(api::create).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/videos/{id}", get(api::get).patch(api::patch).delete(api::delete))
+        .route("/media/{id}/{*path}", get(media::serve))
+        .route("/static/{file}", get(ops::asset))
+        .layer(axum::middleware::from_fn_with_state((state.clone(), permits), middleware::shed));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .merge(guarded)
+        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not-found", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let rid = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %rid)
+        }))
+        .with_state(state)
+}

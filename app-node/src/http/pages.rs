@@ -1,0 +1,116 @@
+//! Viewer pages: the catalog and the player.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::auth::session;
+use super::error::ApiError;
+use super::templates::page;
+use super::video_json::VideoJson;
+use crate::catalog::{valid_id, StatusFilter, Video};
+use crate::state::AppState;
+
+const PER_PAGE: u32 = 24;
+
+/// `mm:ss` or `h:mm:ss`.
+pub fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn card(v: &Video) -> minijinja::Value {
+    let j = VideoJson::from(v);
+    context! {
+        id => j.id, title => j.title, status => j.status, poster_url => j.poster_url,
+        created_at => j.created_at.clone(), date => j.created_at.get(..10).unwrap_or(""),
+        duration => v.duration_s.map(clock).unwrap_or_default(),
+        percent => (v.progress * 100.0).floor() as i64,
+    }
+}
+
+/// Query of the catalog page.
+#[derive(Deserialize)]
+pub struct IndexQuery {
+    q: Option<String>,
+    page: Option<String>,
+}
+
+/// `GET /`: ready videos newest first, then what is still processing.
+pub async fn index(
+    State(state): State<AppState>,
+    Query(q): Query<IndexQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let page_no = q.page.as_deref().and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000);
+    let query = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(200).collect::<String>());
+    let ready = state.catalog.list_videos(query.as_deref(), StatusFilter::Ready, page_no, PER_PAGE).await?;
+    let processing = if page_no == 1 {
+        state.catalog.list_videos(query.as_deref(), StatusFilter::Processing, 1, PER_PAGE).await?.videos
+    } else {
+        Vec::new()
+    };
+    let sess = session(&state, &headers).await?;
+    let more = (page_no as i64) * (PER_PAGE as i64) < ready.total;
+    Ok(page(
+        "index.html",
+        context! {
+            videos => ready.videos.iter().map(card).collect::<Vec<_>>(),
+            processing => processing.iter().map(card).collect::<Vec<_>>(),
+            q => query,
+            prev_page => (page_no > 1).then_some(page_no - 1),
+            next_page => more.then_some(page_no + 1),
+            signed_in => sess.is_some(),
+            csrf => sess.map(|s| s.csrf),
+        },
+    ))
+}
+
+/// `GET /watch/{id}`: the player, or the status while processing.
+pub async fn watch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !valid_id(&id) {
+        return Ok(not_found());
+    }
+    let Some(v) = state.catalog.get_video(&id).await? else {
+        return Ok(not_found());
+    };
+    let sess = session(&state, &headers).await?;
+    let j = VideoJson::from(&v);
+    Ok(page(
+        "watch.html",
+        context! {
+            date => j.created_at.get(..10).unwrap_or("").to_string(),
+            duration => v.duration_s.map(clock),
+            percent => (v.progress * 100.0).floor() as i64,
+            v => j,
+            signed_in => sess.is_some(),
+            csrf => sess.map(|s| s.csrf),
+        },
+    ))
+}
+
+fn not_found() -> Response {
+    let mut r = page("base.html", context! {});
+    *r.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    r.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clock_formats() {
+        assert_eq!(super::clock(5.4), "0:05");
+        assert_eq!(super::clock(75.0), "1:15");
+        assert_eq!(super::clock(3725.0), "1:02:05");
+    }
+}

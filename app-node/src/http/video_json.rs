@@ -1,0 +1,121 @@
+//! The public JSON shape of a video.
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::catalog::{Video, VideoStatus};
+
+/// A rendition as clients see it.
+#[derive(Debug, Serialize)]
+pub struct RenditionJson {
+    /// Rung name, e.g. `720p`.
+    pub name: String,
+    /// Width in pixels.
+    pub width: i64,
+    /// Height in pixels.
+    pub height: i64,
+    /// Peak bits per second.
+    pub bandwidth: i64,
+    /// Average bits per second.
+    pub average_bandwidth: i64,
+    /// RFC 6381 codecs.
+    pub codecs: String,
+    /// Media playlist URL.
+    pub url: String,
+}
+
+/// A subtitle track as clients see it.
+#[derive(Debug, Serialize)]
+pub struct SubtitleJson {
+    /// Language tag.
+    pub lang: String,
+    /// Menu label.
+    pub label: String,
+    /// WebVTT URL.
+    pub url: String,
+}
+
+/// The video resource of the API.
+#[derive(Debug, Serialize)]
+pub struct VideoJson {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// queued, downloading, transcoding, ready or failed.
+    pub status: VideoStatus,
+    /// 0..1.
+    pub progress: f64,
+    /// Failure reason.
+    pub error: Option<String>,
+    /// Upload date, RFC 3339.
+    pub created_at: String,
+    /// Duration in seconds once known.
+    pub duration_s: Option<f64>,
+    /// Display width once known.
+    pub width: Option<i64>,
+    /// Display height once known.
+    pub height: Option<i64>,
+    /// Master playlist, once ready.
+    pub hls_url: Option<String>,
+    /// Poster JPEG, once ready.
+    pub poster_url: Option<String>,
+    /// Player page.
+    pub watch_url: String,
+    /// Rungs, highest first.
+    pub renditions: Vec<RenditionJson>,
+    /// Subtitle tracks.
+    pub subtitles: Vec<SubtitleJson>,
+}
+
+/// RFC 3339 text of a Unix-milliseconds time.
+pub fn rfc3339(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+impl From<&Video> for VideoJson {
+    fn from(v: &Video) -> Self {
+        let ready = v.status == VideoStatus::Ready;
+        let media = |p: &str| format!("/media/{}/{}", v.id, p);
+        VideoJson {
+            id: v.id.clone(),
+            title: v.title.clone(),
+            status: v.status,
+            progress: (v.progress * 1000.0).round() / 1000.0,
+            error: v.error.clone(),
+            created_at: rfc3339(v.created_at_ms),
+            duration_s: v.duration_s,
+            width: v.width,
+            height: v.height,
+            hls_url: ready.then(|| media("master.m3u8")),
+            poster_url: (ready && v.has_poster).then(|| media("poster.jpg")),
+            watch_url: format!("/watch/{}", v.id),
+            renditions: v
+                .renditions
+                .iter()
+                .map(|r| RenditionJson {
+                    name: r.name.clone(),
+                    width: r.width,
+                    height: r.height,
+                    bandwidth: r.bandwidth,
+                    average_bandwidth: r.average_bandwidth,
+                    codecs: r.codecs.clone(),
+                    url: media(&r.playlist),
+                })
+                .collect(),
+            subtitles: v
+                .subtitles
+                .iter()
+                .map(|s| SubtitleJson {
+                    lang: s.lang.clone(),
+                    label: s.label.clone(),
+                    url: media(&s.path),
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! One attempt at turning a source into a published HLS video.
+//!
+//! Every step writes only into a scratch directory named after the job and
+//! lease; nothing is visible until `publish_dir` and the catalog flip, so a
+//! crash at any point leaves nothing half-written for viewers. A re-run
+//! starts from scratch, which makes each step idempotent.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::reporter::Reporter;
+use super::JobError;
+use crate::catalog::{ClaimedJob, JobSource, Published, Rendition, Subtitle, VideoStatus};
+use crate::ingest::download;
+use crate::media::{self, LadderOptions, MediaTools, ProbeInfo};
+use crate::state::AppState;
+
+/// Share of overall progress given to fetching the source.
+const FETCH_SHARE: f64 = 0.1;
+/// Share given to the transcode; the rest is extras and publishing.
+const TRANSCODE_SHARE: f64 = 0.85;
+
+/// Media tool settings from the configuration.
+pub fn tools(state: &AppState) -> MediaTools {
+    let m = &state.config.media;
+    MediaTools {
+        ffmpeg: m.ffmpeg.clone(),
+        ffprobe: m.ffprobe.clone(),
+        timeout: std::time::Duration::from_secs(m.transcode_timeout_s),
+        preset: m.preset.clone(),
+        max_duration_s: m.max_duration_s,
+        ..MediaTools::default()
+    }
+}
+
+/// Scratch directory of one job attempt.
+fn workdir(state: &AppState, job: &ClaimedJob) -> PathBuf {
+    state
+        .config
+        .tmp_dir()
+        .join(format!("job-{}-{}", job.id, &job.lease_token[..8]))
+}
+
+/// Removes scratch left by earlier attempts of this job (their workers are
+/// gone: we hold the lease now).
+async fn sweep_stale(state: &AppState, job: &ClaimedJob) {
+    let prefix = format!("job-{}-", job.id);
+    let Ok(mut rd) = tokio::fs::read_dir(state.config.tmp_dir()).await else { return };
+    while let Ok(Some(e)) = rd.next_entry().await {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = tokio::fs::remove_dir_all(e.path()).await;
+        }
+    }
+}
+
+/// Runs one attempt; the caller records the outcome in the catalog.
+pub async fn run_job(
+    state: &AppState,
+    job: &ClaimedJob,
+    cancel: CancellationToken,
+    on_progress: Option<Arc<dyn Fn(VideoStatus, f64) + Send + Sync>>,
+) -> Result<(), JobError> {
+    sweep_stale(state, job).await;
+    let dir = workdir(state, job);
+    tokio::fs::create_dir_all(&dir).await?;
+    let (reporter, writer) = Reporter::start(state.catalog.clone(), job.clone());
+    let report = move |s: VideoStatus, p: f64| {
+        reporter.set(s, p);
+        if let Some(f) = &on_progress {
+            f(s, p);
+        }
+    };
+    let result = tokio::select! {
+        r = steps(state, job, &dir, &cancel, &report) => r,
+        _ = cancel.cancelled() => Err(JobError::Cancelled),
+    };
+    drop(report);
+    let _ = writer.await;
+    if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+        tracing::warn!(job = %job.id, "scratch not removed: {e}");
+    }
+    result
+}
+
+async fn steps(
+    state: &AppState,
+    job: &ClaimedJob,
+    dir: &Path,
+    cancel: &CancellationToken,
+    report: &(dyn Fn(VideoStatus, f64) + Send + Sync),
+) -> Result<(), JobError> {
+    let tools = tools(state);
+    let source = dir.join("source");
+    report(VideoStatus::Downloading, 0.0);
+    match &job.source {
+        JobSource::Url(url) => {
+            let cb = |got: u64, total: Option<u64>| {
+                if let Some(t) = total.filter(|t| *t > 0) {
+                    report(VideoStatus::Downloading, FETCH_SHARE * got as f64 / t as f64);
+                }
+            };
+            download(&state.downloader, url, &source, &cb).await?;
+        }
+        JobSource::Stored(key) => state.store.fetch_to_file(key, &source).await?,
+    }
+    report(VideoStatus::Transcoding, FETCH_SHARE);
+    let info = media::probe(&tools, &source).await?;
+    let plan = media::plan_ladder(&info, &LadderOptions::default());
+    let out = dir.join("out");
+    tokio::fs::create_dir_all(&out).await?;
+    let started = std::time::Instant::now();
+    let cb = |f: f64| report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE * f);
+    let encoded = media::transcode::transcode_with_cancel(
+        &tools,
+        &source,
+        &plan,
+        info.duration_s,
+        &out,
+        &cb,
+        Some(cancel.clone()),
+    )
+    .await;
+    let outcome = if encoded.is_ok() { "ok" } else { "error" };
+    state
+        .metrics
+        .transcode_seconds
+        .with_label_values(&[outcome])
+        .observe(started.elapsed().as_secs_f64());
+    let encoded = encoded?;
+    tracing::info!(
+        job = %job.id,
+        rungs = encoded.renditions.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        source_seconds = info.duration_s,
+        "transcoded"
+    );
+    let has_poster = extras_poster(&tools, &source, &info, &out, job).await;
+    let subtitles = extras_subtitles(&tools, &source, &info, &out, job).await;
+    report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
+    state.store.publish_dir(&job.video_id, &out).await?;
+    let published = Published {
+        duration_s: info.duration_s,
+        width: info.width as i64,
+        height: info.height as i64,
+        has_poster,
+        renditions: encoded
+            .renditions
+            .iter()
+            .map(|r| Rendition {
+                name: r.name.clone(),
+                width: r.width as i64,
+                height: r.height as i64,
+                bandwidth: r.bandwidth as i64,
+                average_bandwidth: r.average_bandwidth as i64,
+                codecs: r.codecs.clone(),
+                playlist: r.playlist.clone(),
+            })
+            .collect(),
+        subtitles,
+    };
+    if !state.catalog.publish(job, &published).await? {
+        // Deleted meanwhile: take the files back down. (If another worker
+        // re-claimed it instead, its own publish replaces this tree.)
+        if state.catalog.get_video(&job.video_id).await?.is_none() {
+            state.store.delete_prefix(&job.video_id).await?;
+        }
+        return Err(JobError::LeaseLost);
+    }
+    if let JobSource::Stored(key) = &job.source {
+        if let Err(e) = state.store.delete(key).await {
+            tracing::warn!(job = %job.id, "staged upload not removed: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// A missing poster should not cost the viewer the video.
+async fn extras_poster(
+    tools: &MediaTools,
+    source: &Path,
+    info: &ProbeInfo,
+    out: &Path,
+    job: &ClaimedJob,
+) -> bool {
+    let r = media::poster(tools, source, (info.width, info.height), info.duration_s, &out.join("poster.jpg")).await;
+    if let Err(e) = &r {
+        tracing::warn!(job = %job.id, "poster failed: {e}");
+    }
+    r.is_ok()
+}
+
+/// Extracts embedded text subtitles to WebVTT; failures only drop that track.
+async fn extras_subtitles(
+    tools: &MediaTools,
+    source: &Path,
+    info: &ProbeInfo,
+    out: &Path,
+    job: &ClaimedJob,
+) -> Vec<Subtitle> {
+    let mut subs = Vec::new();
+    let text: Vec<_> = info
+        .subtitle_streams
+        .iter()
+        .filter(|s| media::subtitles::is_text_subtitle(s))
+        .collect();
+    if text.is_empty() || tokio::fs::create_dir_all(out.join("subs")).await.is_err() {
+        return subs;
+    }
+    for (i, s) in text.into_iter().enumerate() {
+        let lang = s
+            .language
+            .clone()
+            .filter(|l| l.len() <= 16 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .unwrap_or_else(|| format!("und{i}"));
+        if subs.iter().any(|x: &Subtitle| x.lang == lang) {
+            continue;
+        }
+        let path = format!("subs/{lang}.vtt");
+        match media::extract_subtitle(tools, source, s, &out.join(&path)).await {
+            Ok(()) => subs.push(Subtitle { label: label_for(&lang), lang, path }),
+            Err(e) => tracing::warn!(job = %job.id, "subtitle stream {} skipped: {e}", s.index),
+        }
+    }
+    subs
+}
+
+/// A readable menu label for common language tags.
+fn label_for(lang: &str) -> String {
+    match lang {
+        "en" | "eng" => "English".into(),
+        "fr" | "fre" | "fra" => "Français".into(),
+        "de" | "ger" | "deu" => "Deutsch".into(),
+        "es" | "spa" => "Español".into(),
+        other => other.to_string(),
+    }
+}

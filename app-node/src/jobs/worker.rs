@@ -1,0 +1,125 @@
+//! The claim loop, heartbeats and outcome bookkeeping.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{run_job, JobError};
+use crate::catalog::{ClaimedJob, JobSource, VideoStatus};
+use crate::state::AppState;
+
+/// Runs one claimed job to its end: heartbeats keep the lease, the outcome
+/// is recorded, and on shutdown the job is handed back uncounted.
+pub async fn process_job(
+    state: &AppState,
+    job: ClaimedJob,
+    shutdown: CancellationToken,
+    on_progress: Option<Arc<dyn Fn(VideoStatus, f64) + Send + Sync>>,
+) -> Result<(), JobError> {
+    let lease_ms = state.config.worker.lease_s as i64 * 1000;
+    let max_attempts = state.config.worker.max_attempts;
+    let cancel = shutdown.child_token();
+    let lost = CancellationToken::new();
+    let beat = {
+        let (catalog, job, cancel, lost) = (state.catalog.clone(), job.clone(), cancel.clone(), lost.clone());
+        tokio::spawn(async move {
+            let every = Duration::from_millis((lease_ms / 3).max(500) as u64);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                match catalog.heartbeat(&job, lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %job.id, "lease lost; stopping");
+                        lost.cancel();
+                        cancel.cancel();
+                        return;
+                    }
+                    // A blip in the catalog is not a lost lease; try again next beat.
+                    Err(e) => tracing::warn!(job = %job.id, "heartbeat failed: {e}"),
+                }
+            }
+        })
+    };
+    tracing::info!(job = %job.id, video = %job.video_id, attempt = job.attempt, "job claimed");
+    let result = run_job(state, &job, cancel.clone(), on_progress).await;
+    cancel.cancel();
+    let _ = beat.await;
+    let result = match result {
+        Err(JobError::Cancelled) if lost.is_cancelled() => Err(JobError::LeaseLost),
+        other => other,
+    };
+    match &result {
+        Ok(()) => tracing::info!(job = %job.id, video = %job.video_id, "video published"),
+        Err(JobError::LeaseLost) => {}
+        Err(JobError::Cancelled) => {
+            tracing::info!(job = %job.id, "releasing job on shutdown");
+            state.catalog.release_job(&job).await?;
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.id, code = e.code(), "attempt {} failed: {e}", job.attempt);
+            state
+                .catalog
+                .fail_job(&job, &e.user_message(), e.retryable(), max_attempts)
+                .await?;
+            let last = !e.retryable() || job.attempt >= max_attempts;
+            if let (true, JobSource::Stored(key)) = (last, &job.source) {
+                // Failed for good: the staged upload has no further use.
+                state.store.delete(key).await?;
+            }
+        }
+    }
+    result
+}
+
+/// Claims and runs jobs until `shutdown` fires, then waits for running jobs
+/// to hand themselves back.
+pub async fn run_worker(state: AppState, shutdown: CancellationToken) {
+    let lease_ms = state.config.worker.lease_s as i64 * 1000;
+    let max_attempts = state.config.worker.max_attempts;
+    let idle = Duration::from_millis(state.config.worker.poll_ms);
+    let slots = Arc::new(Semaphore::new(state.config.worker.concurrency));
+    let mut running = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        while running.try_join_next().is_some() {}
+        if state.is_draining() {
+            break;
+        }
+        match state.catalog.claim_job(lease_ms, max_attempts).await {
+            Ok(Some(job)) => {
+                let (state, shutdown) = (state.clone(), shutdown.clone());
+                running.spawn(async move {
+                    let _permit = permit;
+                    if let Err(e) = process_job(&state, job, shutdown, None).await {
+                        tracing::debug!("job ended: {e}");
+                    }
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(idle) => {}
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::warn!("claiming a job failed: {e}");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(idle * 3) => {}
+                }
+            }
+        }
+    }
+    while running.join_next().await.is_some() {}
+}

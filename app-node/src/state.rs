@@ -1,0 +1,54 @@
+//! Shared state handed to every request handler and the worker.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::ingest::Downloader;
+use crate::metrics::Metrics;
+use crate::storage::MediaStore;
+
+/// Everything a node needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// Name sent as `X-Reel-Node`.
+    pub node_name: Arc<str>,
+    /// The catalog.
+    pub catalog: Arc<dyn Catalog>,
+    /// The media store.
+    pub store: Arc<dyn MediaStore>,
+    /// URL checker and downloader.
+    pub downloader: Downloader,
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// Set on SIGTERM: readiness fails, the worker stops claiming.
+    pub draining: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// Opens catalog and store as configured.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let catalog =
+            crate::catalog::open(&config.catalog_url(), config.catalog.max_connections).await?;
+        let store = crate::storage::open(&config.storage.kind, &config.storage_path()).await?;
+        tokio::fs::create_dir_all(config.tmp_dir()).await?;
+        let downloader = Downloader::new(&config.ingest)?;
+        Ok(AppState {
+            node_name: config.node_name().into(),
+            config: Arc::new(config),
+            catalog,
+            store,
+            downloader,
+            metrics: Metrics::new(),
+            draining: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,180 @@
+//! Media store on a local directory, shareable by several nodes on one machine.
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::{validate_key, ByteStream, MediaStore, Result, StorageError};
+
+/// Directory-backed store. `.staging` and `.trash` below the root hold trees
+/// being swapped in or out; their dot names keep them unreachable by key.
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Creates the root (and its work folders) if needed.
+    pub async fn open(root: &Path) -> Result<Self> {
+        for d in [root.to_path_buf(), root.join(".staging"), root.join(".trash")] {
+            tokio::fs::create_dir_all(&d)
+                .await
+                .map_err(|e| StorageError::io(d.display().to_string(), e))?;
+        }
+        Ok(LocalStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        validate_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    fn scratch(&self, folder: &str, prefix: &str) -> PathBuf {
+        let n: u64 = rand::thread_rng().gen();
+        self.root.join(folder).join(format!("{prefix}-{n:016x}"))
+    }
+}
+
+async fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    let mut stack = vec![(src.to_path_buf(), dst.to_path_buf())];
+    while let Some((from, to)) = stack.pop() {
+        tokio::fs::create_dir_all(&to).await?;
+        let mut rd = tokio::fs::read_dir(&from).await?;
+        while let Some(e) = rd.next_entry().await? {
+            let ty = e.file_type().await?;
+            let target = to.join(e.file_name());
+            if ty.is_dir() {
+                stack.push((e.path(), target));
+            } else if ty.is_file() {
+                tokio::fs::copy(e.path(), target).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn remove_tree(p: &Path) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(p).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl MediaStore for LocalStore {
+    async fn ping(&self) -> Result<()> {
+        tokio::fs::metadata(&self.root)
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::io(self.root.display().to_string(), e))
+    }
+
+    async fn publish_dir(&self, prefix: &str, dir: &Path) -> Result<()> {
+        let dest = self.path(prefix)?;
+        let staging = self.scratch(".staging", prefix);
+        let io = |e| StorageError::io(prefix, e);
+        copy_tree(dir, &staging).await.map_err(io)?;
+        // A re-run of a job may find an earlier tree; move it aside first so
+        // the final rename is the single visible step.
+        if tokio::fs::metadata(&dest).await.is_ok() {
+            let trash = self.scratch(".trash", prefix);
+            tokio::fs::rename(&dest, &trash).await.map_err(io)?;
+            remove_tree(&trash).await.map_err(io)?;
+        }
+        tokio::fs::rename(&staging, &dest).await.map_err(io)
+    }
+
+    async fn put_file(&self, key: &str, src: &Path) -> Result<()> {
+        let dest = self.path(key)?;
+        let io = |e| StorageError::io(key, e);
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        let staging = self.scratch(".staging", "file");
+        tokio::fs::copy(src, &staging).await.map_err(io)?;
+        tokio::fs::rename(&staging, &dest).await.map_err(io)
+    }
+
+    async fn fetch_to_file(&self, key: &str, dest: &Path) -> Result<()> {
+        let src = self.path(key)?;
+        tokio::fs::copy(&src, dest)
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::io(key, e))
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        let p = self.path(key)?;
+        match tokio::fs::metadata(&p).await {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(key, e)),
+        }
+    }
+
+    async fn read(&self, key: &str, start: u64, len: u64) -> Result<ByteStream> {
+        let p = self.path(key)?;
+        let io = |e| StorageError::io(key, e);
+        let mut f = tokio::fs::File::open(&p).await.map_err(io)?;
+        if start > 0 {
+            f.seek(SeekFrom::Start(start)).await.map_err(io)?;
+        }
+        Ok(Box::pin(ReaderStream::with_capacity(f.take(len), 64 * 1024)))
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let p = self.path(key)?;
+        match tokio::fs::remove_file(&p).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StorageError::io(key, e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<()> {
+        let p = self.path(prefix)?;
+        if tokio::fs::metadata(&p).await.is_err() {
+            return Ok(());
+        }
+        let trash = self.scratch(".trash", prefix);
+        let io = |e| StorageError::io(prefix, e);
+        tokio::fs::rename(&p, &trash).await.map_err(io)?;
+        remove_tree(&trash).await.map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    #[tokio::test]
+    async fn publish_replaces_whole_tree_and_reads_ranges() {
+        let root = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(root.path()).await.unwrap();
+        let src = tempfile::tempdir().unwrap();
+        std::fs::create_dir(src.path().join("720p")).unwrap();
+        std::fs::write(src.path().join("720p/a.m4s"), b"0123456789").unwrap();
+        store.publish_dir("0123456789abcdef", src.path()).await.unwrap();
+        std::fs::write(src.path().join("720p/a.m4s"), b"abcdefghij").unwrap();
+        store.publish_dir("0123456789abcdef", src.path()).await.unwrap();
+        let key = "0123456789abcdef/720p/a.m4s";
+        assert_eq!(store.size(key).await.unwrap(), Some(10));
+        let mut s = store.read(key, 2, 3).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(c) = s.next().await {
+            got.extend_from_slice(&c.unwrap());
+        }
+        assert_eq!(got, b"cde");
+        store.delete_prefix("0123456789abcdef").await.unwrap();
+        assert_eq!(store.size(key).await.unwrap(), None);
+        assert_eq!(std::fs::read_dir(root.path().join(".staging")).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(root.path().join(".trash")).unwrap().count(), 0);
+        assert!(store.size("../etc/passwd").await.is_err());
+    }
+}
