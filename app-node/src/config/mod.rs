@@ -24,6 +24,9 @@ pub struct Config {
     /// Name sent as `X-Reel-Node`; empty means host name + port.
     #[serde(default)]
     pub node_name: String,
+    /// Log filter (`info`, `debug`, `reel_node=debug,tower_http=info` …).
+    /// Read before the other layers so start-up is logged too.
+    pub log: String,
     /// Directory holding templates' static assets and `node_modules`.
     #[serde(default)]
     pub web_dir: Option<PathBuf>,
@@ -126,6 +129,7 @@ pub const DEFAULTS: &str = r#"
 listen = "127.0.0.1:8081"
 data_dir = "./data"
 node_name = ""
+log = "info"
 
 [catalog]
 url = ""

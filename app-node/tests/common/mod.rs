@@ -159,7 +159,9 @@ pub fn probe_size(file: &Path) -> (u32, u32) {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.trim().split(',').map(|n| n.parse::<u32>().unwrap());
+    // HLS inputs list the stream once per program too; the first line is enough.
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut it = first.trim().trim_end_matches(',').split(',').map(|n| n.parse::<u32>().unwrap());
     (it.next().unwrap(), it.next().unwrap())
 }
 

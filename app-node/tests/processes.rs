@@ -1,0 +1,198 @@
+//! Real `reel-node` processes on loopback sharing one SQLite file and media
+//! directory: failover of a killed worker, cross-node playback, the CLI and
+//! graceful shutdown.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{files_under, make_clip, source_server};
+
+const BIN: &str = env!("CARGO_BIN_EXE_reel-node");
+
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node_cmd(data: &Path, name: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("REEL_DATA_DIR", data)
+        .env("REEL_LISTEN", "127.0.0.1:0")
+        .env("REEL_NODE_NAME", name)
+        .env("REEL_INGEST__ALLOW_PRIVATE_NETWORKS", "true")
+        .env("REEL_WORKER__LEASE_S", "3")
+        .env("REEL_WORKER__POLL_MS", "200")
+        .env("REEL_LOG", "warn");
+    c
+}
+
+fn start(data: &Path, name: &str, args: &[&str]) -> Node {
+    let mut child = node_cmd(data, name)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("reel-node starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Node { child, base }
+}
+
+fn cli(data: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = node_cmd(data, "cli")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn token(data: &Path) -> String {
+    let (code, _, err) = cli(data, &["user", "add", "tester"], "tester-password\n");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cli(data, &["token", "create", "tester"], "");
+    assert_eq!(code, 0, "{err}");
+    let t = out.trim().to_string();
+    assert!(t.starts_with("reel_") && !t.contains('\n'), "token output: {out:?}");
+    t
+}
+
+async fn video(http: &reqwest::Client, base: &str, id: &str) -> serde_json::Value {
+    http.get(format!("{base}/api/videos/{id}")).send().await.unwrap().json().await.unwrap()
+}
+
+async fn create(http: &reqwest::Client, base: &str, token: &str, title: &str, url: &str) -> String {
+    let r = http
+        .post(format!("{base}/api/videos"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"title": title, "source_url": url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+}
+
+fn sigterm(node: &mut Node) -> i32 {
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(node.child.id() as i32, libc::SIGTERM) };
+    node.child.wait().unwrap().code().unwrap_or(-1)
+}
+
+#[tokio::test]
+async fn a_video_imported_through_one_node_plays_through_the_other() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    make_clip(&src.path().join("c.mp4"), 320, 180, 4, true, &[]);
+    let addr = source_server(src.path().to_path_buf()).await;
+    let token = token(data.path());
+    let mut a = start(data.path(), "node-a", &[]);
+    let mut b = start(data.path(), "node-b", &["--no-worker"]);
+    let http = reqwest::Client::new();
+    let id = create(&http, &a.base, &token, "Shared", &format!("http://{addr}/c.mp4")).await;
+    let v = common::wait_settled(|| async { video(&http, &b.base, &id).await.to_string() }, Duration::from_secs(180)).await;
+    assert_eq!(v["status"], "ready", "{v}");
+    let r = http.get(format!("{}/media/{id}/master.m3u8", b.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-reel-node"], "node-b");
+    let master = r.text().await.unwrap();
+    let rung = master.lines().find(|l| l.ends_with("index.m3u8") && !l.starts_with('#')).unwrap();
+    let pl = http.get(format!("{}/media/{id}/{rung}", b.base)).send().await.unwrap().text().await.unwrap();
+    let seg = pl.lines().find(|l| l.ends_with(".m4s")).unwrap();
+    let dir = rung.rsplit_once('/').unwrap().0;
+    let r = http.get(format!("{}/media/{id}/{dir}/{seg}", b.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!r.bytes().await.unwrap().is_empty());
+    // SIGTERM drains and exits cleanly.
+    assert_eq!(sigterm(&mut a), 0);
+    assert_eq!(sigterm(&mut b), 0);
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    make_clip(&src.path().join("long.mp4"), 1920, 1080, 24, true, &[]);
+    let addr = source_server(src.path().to_path_buf()).await;
+    let token = token(data.path());
+    let a = start(data.path(), "node-a", &[]);
+    let http = reqwest::Client::new();
+    let id = create(&http, &a.base, &token, "Survivor", &format!("http://{addr}/long.mp4")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let v = video(&http, &a.base, &id).await;
+        if v["status"] == "transcoding" && v["progress"].as_f64().unwrap() > 0.2 {
+            break;
+        }
+        assert_ne!(v["status"], "ready", "finished before it could be killed");
+        assert!(tokio::time::Instant::now() < deadline, "never reached transcoding: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(a); // SIGKILL: no chance to release the job.
+    let b = start(data.path(), "node-b", &[]);
+    let v = common::wait_settled(|| async { video(&http, &b.base, &id).await.to_string() }, Duration::from_secs(600)).await;
+    assert_eq!(v["status"], "ready", "{v}");
+    assert_eq!(v["renditions"].as_array().unwrap().len(), 5);
+    let r = http.get(format!("{}/media/{id}/master.m3u8", b.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(files_under(&data.path().join("tmp")).is_empty(), "scratch of the killed worker left behind");
+}
+
+#[tokio::test]
+async fn cli_import_waits_and_reports() {
+    let data = tempfile::tempdir().unwrap();
+    let clip = data.path().join("in.mp4");
+    make_clip(&clip, 320, 180, 3, false, &[]);
+    let (code, out, err) = cli(data.path(), &["import", clip.to_str().unwrap(), "--title", "From disk"], "");
+    assert_eq!(code, 0, "{err}");
+    let id = out.trim();
+    assert_eq!(id.len(), 16, "{out}");
+    assert!(data.path().join("media").join(id).join("master.m3u8").exists());
+
+    let junk = data.path().join("junk.mp4");
+    std::fs::write(&junk, "not a video").unwrap();
+    let (code, _, err) = cli(data.path(), &["import", junk.to_str().unwrap(), "--title", "Junk"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("not a video"), "{err}");
+
+    let (code, _, err) = cli(data.path(), &["import", "ftp://example.com/a.mp4", "--title", "x"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("bad-url"), "{err}");
+    let (code, _, err) = cli(data.path(), &["token", "create", "nobody"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("no user named nobody"), "{err}");
+    let (code, _, err) = cli(data.path(), &["user", "add", "weak"], "short\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("at least 8"), "{err}");
+    let (code, out, _) = cli(data.path(), &["check-config"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("config ok"));
+    let mut bad = node_cmd(data.path(), "x");
+    let out = bad.env("REEL_WORKER__CONCURRENCY", "0").arg("check-config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("worker.concurrency"));
+}
