@@ -89,7 +89,7 @@ fn tool_name(program: &Path) -> String {
 }
 
 enum Outcome {
-    Finished(std::io::Result<(Vec<u8>, Vec<u8>, ExitStatus)>),
+    Finished(std::io::Result<(Vec<u8>, ExitStatus)>),
     TimedOut,
     Cancelled,
 }
@@ -111,15 +111,20 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
         .spawn()
         .map_err(|e| MediaError::io(format!("spawning {tool}"), e))?;
     let pid = child.id();
+    let mut guard = GroupGuard(pid);
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
 
+    // Lives outside the work future so a timeout can still report what
+    // ffmpeg said before it was killed.
+    let tail = std::sync::Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES));
     let outcome = {
         let work = async {
             let out = read_stdout(stdout, stdout_mode);
-            let err = read_tail(stderr);
+            let err = read_tail(stderr, &tail);
             let (out, err, status) = tokio::join!(out, err, child.wait());
-            Ok::<_, std::io::Error>((out?, err?, status?))
+            err?;
+            Ok::<_, std::io::Error>((out?, status?))
         };
         tokio::pin!(work);
         tokio::select! {
@@ -129,9 +134,20 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
         }
     };
 
+    let stderr_tail = || {
+        let bytes: Vec<u8> = tail
+            .lock()
+            .map(|t| t.iter().copied().collect())
+            .unwrap_or_default();
+        tail_text(&bytes)
+    };
+    // Every arm below either has reaped the child or kills and reaps it
+    // itself; after reaping the group id may be recycled, so the guard must
+    // not fire.
+    guard.disarm();
     match outcome {
-        Outcome::Finished(Ok((stdout, stderr, status))) => {
-            let stderr_tail = tail_text(&stderr);
+        Outcome::Finished(Ok((stdout, status))) => {
+            let stderr_tail = stderr_tail();
             if status.success() {
                 Ok(ToolOutput {
                     stdout,
@@ -154,14 +170,35 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
             Err(MediaError::Timeout {
                 tool,
                 after: cmd.timeout,
-                // The stderr reader was dropped with the work future; what it
-                // had is gone, so the timeout itself is the diagnostic.
-                stderr_tail: String::new(),
+                stderr_tail: stderr_tail(),
             })
         }
         Outcome::Cancelled => {
             kill_group(pid, &mut child).await;
             Err(MediaError::Cancelled { tool })
+        }
+    }
+}
+
+/// Kills the process group if the future running it is dropped early (the
+/// caller's task was aborted); `kill_on_drop` alone would reach only the leader.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: no memory-safety preconditions; the child is not yet
+            // reaped (the guard is disarmed before any reaping), so the
+            // group id is still ours.
+            unsafe {
+                libc::killpg(pid, libc::SIGKILL);
+            }
         }
     }
 }
@@ -226,14 +263,19 @@ async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> std::io::Resu
     }
 }
 
-async fn read_tail(mut r: impl AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
-    let mut tail = VecDeque::with_capacity(STDERR_TAIL_BYTES);
+/// Keeps the last [`STDERR_TAIL_BYTES`] of `r` in `tail`.
+async fn read_tail(
+    mut r: impl AsyncRead + Unpin,
+    tail: &std::sync::Mutex<VecDeque<u8>>,
+) -> std::io::Result<()> {
     let mut buf = [0u8; 4096];
     loop {
         let n = r.read(&mut buf).await?;
         if n == 0 {
-            return Ok(tail.into_iter().collect());
+            return Ok(());
         }
+        // Never held across an await, so a std mutex is fine.
+        let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
         tail.extend(&buf[..n]);
         let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
         tail.drain(..excess);
@@ -429,7 +471,10 @@ mod tests {
         // (its own pid, since it leads the group) before waiting.
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pgid");
-        let script = format!("echo $$ > '{}'; sleep 30 & wait", pid_file.display());
+        let script = format!(
+            "echo $$ > '{}'; echo still working >&2; sleep 30 & wait",
+            pid_file.display()
+        );
         let cmd = ToolCommand::new(
             "sh",
             vec!["-c".into(), script.into()],
@@ -437,6 +482,7 @@ mod tests {
         );
         let err = run(&cmd, StdoutMode::Capture).await.unwrap_err();
         assert_eq!(err.code(), "ffmpeg-timeout");
+        assert!(err.to_string().contains("still working"), "{err}");
         let pgid: i32 = std::fs::read_to_string(&pid_file)
             .unwrap()
             .trim()
@@ -453,6 +499,35 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(!alive, "process group {pgid} survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_future_kills_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pgid");
+        let script = format!("echo $$ > '{}'; sleep 30 & wait", pid_file.display());
+        let cmd = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), script.into()],
+            Duration::from_secs(60),
+        );
+        let res =
+            tokio::time::timeout(Duration::from_millis(300), run(&cmd, StdoutMode::Capture)).await;
+        assert!(res.is_err(), "run should still be going when dropped");
+        let pgid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut alive = true;
+        for _ in 0..100 {
+            alive = group_alive(pgid);
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive, "process group {pgid} survived the drop");
     }
 
     #[tokio::test]
