@@ -130,9 +130,7 @@ impl MediaError {
                     .into()
             }
             MediaError::Timeout { .. } => "Converting the video took too long.".into(),
-            MediaError::Cancelled { .. } => {
-                "Processing was interrupted; it will be retried.".into()
-            }
+            MediaError::Cancelled { .. } => "Processing was interrupted before it finished.".into(),
             MediaError::ProbeFailed { .. } => "The video could not be analysed.".into(),
             MediaError::Io { .. } => "A storage error occurred while processing the video.".into(),
         }

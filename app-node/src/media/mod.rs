@@ -5,6 +5,10 @@
 //! [`probe::probe`] → [`ladder::plan_ladder`] → [`transcode::transcode`] and
 //! [`poster::poster`].
 
+// Public API of the media layer is consumed by the worker and HTTP code;
+// keep every item documented.
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,6 +21,7 @@ pub mod master;
 pub mod poster;
 pub mod probe;
 pub mod process;
+mod progress;
 pub mod subtitles;
 pub mod transcode;
 
@@ -26,7 +31,7 @@ pub use master::{MasterPlaylist, SubtitleRendition, VariantEntry};
 pub use poster::poster;
 pub use probe::{probe, ProbeInfo, SubtitleStream};
 pub use subtitles::extract_subtitle;
-pub use transcode::{transcode, RenditionOutput, TranscodeOutput};
+pub use transcode::{transcode, transcode_with_cancel, RenditionOutput, TranscodeOutput};
 
 /// Where the tools are and how long they may run.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use super::error::MediaError;
+use super::progress::ProgressTracker;
 
 /// How much of stderr is kept: enough for ffmpeg's final error lines.
 const STDERR_TAIL_BYTES: usize = 4096;
@@ -89,7 +90,7 @@ fn tool_name(program: &Path) -> String {
 }
 
 enum Outcome {
-    Finished(std::io::Result<(Vec<u8>, Vec<u8>, ExitStatus)>),
+    Finished(std::io::Result<(Vec<u8>, ExitStatus)>),
     TimedOut,
     Cancelled,
 }
@@ -111,15 +112,20 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
         .spawn()
         .map_err(|e| MediaError::io(format!("spawning {tool}"), e))?;
     let pid = child.id();
+    let mut guard = GroupGuard(pid);
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
 
+    // Lives outside the work future so a timeout can still report what
+    // ffmpeg said before it was killed.
+    let tail = std::sync::Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES));
     let outcome = {
         let work = async {
             let out = read_stdout(stdout, stdout_mode);
-            let err = read_tail(stderr);
+            let err = read_tail(stderr, &tail);
             let (out, err, status) = tokio::join!(out, err, child.wait());
-            Ok::<_, std::io::Error>((out?, err?, status?))
+            err?;
+            Ok::<_, std::io::Error>((out?, status?))
         };
         tokio::pin!(work);
         tokio::select! {
@@ -129,9 +135,20 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
         }
     };
 
+    let stderr_tail = || {
+        let bytes: Vec<u8> = tail
+            .lock()
+            .map(|t| t.iter().copied().collect())
+            .unwrap_or_default();
+        tail_text(&bytes)
+    };
+    // Every arm below either has reaped the child or kills and reaps it
+    // itself; after reaping the group id may be recycled, so the guard must
+    // not fire.
+    guard.disarm();
     match outcome {
-        Outcome::Finished(Ok((stdout, stderr, status))) => {
-            let stderr_tail = tail_text(&stderr);
+        Outcome::Finished(Ok((stdout, status))) => {
+            let stderr_tail = stderr_tail();
             if status.success() {
                 Ok(ToolOutput {
                     stdout,
@@ -154,14 +171,35 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
             Err(MediaError::Timeout {
                 tool,
                 after: cmd.timeout,
-                // The stderr reader was dropped with the work future; what it
-                // had is gone, so the timeout itself is the diagnostic.
-                stderr_tail: String::new(),
+                stderr_tail: stderr_tail(),
             })
         }
         Outcome::Cancelled => {
             kill_group(pid, &mut child).await;
             Err(MediaError::Cancelled { tool })
+        }
+    }
+}
+
+/// Kills the process group if the future running it is dropped early (the
+/// caller's task was aborted); `kill_on_drop` alone would reach only the leader.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: no memory-safety preconditions; the child is not yet
+            // reaped (the guard is disarmed before any reaping), so the
+            // group id is still ours.
+            unsafe {
+                libc::killpg(pid, libc::SIGKILL);
+            }
         }
     }
 }
@@ -226,14 +264,19 @@ async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> std::io::Resu
     }
 }
 
-async fn read_tail(mut r: impl AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
-    let mut tail = VecDeque::with_capacity(STDERR_TAIL_BYTES);
+/// Keeps the last [`STDERR_TAIL_BYTES`] of `r` in `tail`.
+async fn read_tail(
+    mut r: impl AsyncRead + Unpin,
+    tail: &std::sync::Mutex<VecDeque<u8>>,
+) -> std::io::Result<()> {
     let mut buf = [0u8; 4096];
     loop {
         let n = r.read(&mut buf).await?;
         if n == 0 {
-            return Ok(tail.into_iter().collect());
+            return Ok(());
         }
+        // Never held across an await, so a std mutex is fine.
+        let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
         tail.extend(&buf[..n]);
         let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
         tail.drain(..excess);
@@ -252,95 +295,10 @@ fn tail_text(bytes: &[u8]) -> String {
     text.trim().to_string()
 }
 
-/// One meaningful line of ffmpeg's `-progress` output.
-#[derive(Debug, PartialEq)]
-pub(crate) enum ProgressLine {
-    /// Output timestamp reached, in microseconds.
-    OutTimeUs(i64),
-    /// `progress=end`: ffmpeg finished writing.
-    End,
-}
-
-/// Parses one `key=value` line; everything irrelevant is `None`.
-pub(crate) fn parse_progress_line(line: &str) -> Option<ProgressLine> {
-    let (key, value) = line.trim().split_once('=')?;
-    match key {
-        // Despite the name, ffmpeg prints microseconds for out_time_ms too.
-        "out_time_us" | "out_time_ms" => value.parse().ok().map(ProgressLine::OutTimeUs),
-        "progress" if value == "end" => Some(ProgressLine::End),
-        _ => None,
-    }
-}
-
-/// Turns progress lines into a non-decreasing fraction, reporting only changes.
-pub(crate) struct ProgressTracker {
-    duration_s: f64,
-    last: f64,
-}
-
-impl ProgressTracker {
-    pub(crate) fn new(duration_s: f64) -> Self {
-        ProgressTracker {
-            duration_s,
-            last: -1.0,
-        }
-    }
-
-    /// Returns a new fraction to report, if this line advanced it.
-    pub(crate) fn feed(&mut self, line: &str) -> Option<f64> {
-        let fraction = match parse_progress_line(line)? {
-            ProgressLine::End => 1.0,
-            ProgressLine::OutTimeUs(us) if self.duration_s > 0.0 => {
-                (us as f64 / 1e6 / self.duration_s).clamp(0.0, 1.0)
-            }
-            ProgressLine::OutTimeUs(_) => return None,
-        };
-        // ffmpeg may print an earlier time after a later one (the two keys,
-        // or N/A at start); callers want a bar that never goes backwards.
-        if fraction > self.last {
-            self.last = fraction;
-            Some(fraction)
-        } else {
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Mutex;
-
-    #[test]
-    fn parses_progress_lines() {
-        assert_eq!(
-            parse_progress_line("out_time_us=2500000"),
-            Some(ProgressLine::OutTimeUs(2_500_000))
-        );
-        assert_eq!(
-            parse_progress_line("out_time_ms=100"),
-            Some(ProgressLine::OutTimeUs(100))
-        );
-        assert_eq!(parse_progress_line("out_time_us=N/A"), None);
-        assert_eq!(parse_progress_line("progress=continue"), None);
-        assert_eq!(parse_progress_line("progress=end"), Some(ProgressLine::End));
-        assert_eq!(parse_progress_line("frame=12"), None);
-        assert_eq!(parse_progress_line("garbage"), None);
-    }
-
-    #[test]
-    fn tracker_is_monotonic_and_clamped() {
-        let mut t = ProgressTracker::new(10.0);
-        assert_eq!(t.feed("out_time_us=-23000"), Some(0.0));
-        assert_eq!(t.feed("out_time_us=5000000"), Some(0.5));
-        assert_eq!(t.feed("out_time_ms=5000000"), None);
-        assert_eq!(t.feed("out_time_us=4000000"), None);
-        assert_eq!(t.feed("out_time_us=50000000"), Some(1.0));
-        assert_eq!(t.feed("progress=end"), None);
-        let mut unknown = ProgressTracker::new(0.0);
-        assert_eq!(unknown.feed("out_time_us=5"), None);
-        assert_eq!(unknown.feed("progress=end"), Some(1.0));
-    }
 
     #[test]
     fn tail_starts_at_line_boundary_when_truncated() {
@@ -429,7 +387,10 @@ mod tests {
         // (its own pid, since it leads the group) before waiting.
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pgid");
-        let script = format!("echo $$ > '{}'; sleep 30 & wait", pid_file.display());
+        let script = format!(
+            "echo $$ > '{}'; echo still working >&2; sleep 30 & wait",
+            pid_file.display()
+        );
         let cmd = ToolCommand::new(
             "sh",
             vec!["-c".into(), script.into()],
@@ -437,6 +398,7 @@ mod tests {
         );
         let err = run(&cmd, StdoutMode::Capture).await.unwrap_err();
         assert_eq!(err.code(), "ffmpeg-timeout");
+        assert!(err.to_string().contains("still working"), "{err}");
         let pgid: i32 = std::fs::read_to_string(&pid_file)
             .unwrap()
             .trim()
@@ -453,6 +415,35 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(!alive, "process group {pgid} survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_future_kills_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pgid");
+        let script = format!("echo $$ > '{}'; sleep 30 & wait", pid_file.display());
+        let cmd = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), script.into()],
+            Duration::from_secs(60),
+        );
+        let res =
+            tokio::time::timeout(Duration::from_millis(300), run(&cmd, StdoutMode::Capture)).await;
+        assert!(res.is_err(), "run should still be going when dropped");
+        let pgid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut alive = true;
+        for _ in 0..100 {
+            alive = group_alive(pgid);
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive, "process group {pgid} survived the drop");
     }
 
     #[tokio::test]
