@@ -159,7 +159,8 @@ async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() 
     assert_eq!(v["renditions"].as_array().unwrap().len(), 5);
     let r = http.get(format!("{}/media/{id}/master.m3u8", b.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(files_under(&data.path().join("tmp")).is_empty(), "scratch of the killed worker left behind");
+    let left = files_under(&data.path().join("tmp"));
+    assert!(left.is_empty(), "scratch of the killed worker left behind: {left:?}");
 }
 
 #[tokio::test]

@@ -140,6 +140,9 @@ async fn steps(
     let subtitles = extras_subtitles(&tools, &source, &info, &out, job).await;
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
     state.store.publish_dir(&job.video_id, &out).await?;
+    // Scratch goes before the catalog flip, so a ready video never has
+    // leftovers on disk (run_job also removes it on every other path).
+    tokio::fs::remove_dir_all(dir).await?;
     let published = Published {
         duration_s: info.duration_s,
         width: info.width as i64,

@@ -100,7 +100,18 @@ enum Outcome {
 /// A non-zero exit becomes [`MediaError::ToolFailed`] carrying the stderr tail.
 pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolOutput, MediaError> {
     let tool = cmd.tool_name();
-    let mut child = Command::new(&cmd.program)
+    let mut command = Command::new(&cmd.program);
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes one async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            // If the node dies without cleaning up (kill -9), ffmpeg goes too
+            // instead of burning CPU into a scratch directory nobody owns.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            Ok(())
+        });
+    }
+    let mut child = command
         .args(&cmd.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -78,7 +78,10 @@ impl MediaStore for LocalStore {
         let dest = self.path(prefix)?;
         let staging = self.scratch(".staging", prefix);
         let io = |e| StorageError::io(prefix, e);
-        copy_tree(dir, &staging).await.map_err(io)?;
+        // Same file system (the usual data_dir layout): a rename, no copying.
+        if tokio::fs::rename(dir, &staging).await.is_err() {
+            copy_tree(dir, &staging).await.map_err(io)?;
+        }
         // A re-run of a job may find an earlier tree; move it aside first so
         // the final rename is the single visible step.
         if tokio::fs::metadata(&dest).await.is_ok() {
@@ -161,8 +164,10 @@ mod tests {
         std::fs::create_dir(src.path().join("720p")).unwrap();
         std::fs::write(src.path().join("720p/a.m4s"), b"0123456789").unwrap();
         store.publish_dir("0123456789abcdef", src.path()).await.unwrap();
-        std::fs::write(src.path().join("720p/a.m4s"), b"abcdefghij").unwrap();
-        store.publish_dir("0123456789abcdef", src.path()).await.unwrap();
+        let src2 = tempfile::tempdir().unwrap();
+        std::fs::create_dir(src2.path().join("720p")).unwrap();
+        std::fs::write(src2.path().join("720p/a.m4s"), b"abcdefghij").unwrap();
+        store.publish_dir("0123456789abcdef", src2.path()).await.unwrap();
         let key = "0123456789abcdef/720p/a.m4s";
         assert_eq!(store.size(key).await.unwrap(), Some(10));
         let mut s = store.read(key, 2, 3).await.unwrap();

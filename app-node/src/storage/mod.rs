@@ -31,7 +31,8 @@ pub trait MediaStore: Send + Sync {
     /// Cheap check for readiness.
     async fn ping(&self) -> Result<()>;
     /// Makes the whole of `dir` visible under `prefix/` in one step, replacing
-    /// anything there, so viewers never see a partial tree.
+    /// anything there, so viewers never see a partial tree. `dir` may be
+    /// moved rather than copied: the caller must not use it afterwards.
     async fn publish_dir(&self, prefix: &str, dir: &Path) -> Result<()>;
     /// Stores one local file under `key` (used for staged uploads).
     async fn put_file(&self, key: &str, src: &Path) -> Result<()>;
