@@ -88,6 +88,7 @@ fn serve(source: ConfigSource) -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = source.load().context("invalid configuration")?;
     reel_balancer::server::serve(config, source)?;
