@@ -49,9 +49,19 @@ async fn excess_requests_are_shed_fast() {
     for (_, retry_after, elapsed) in &shed {
         assert_eq!(retry_after.as_ref().unwrap(), "1");
         // Shed answers come back while the admitted requests still run.
-        assert!(*elapsed < Duration::from_millis(SLOW_MS), "503 was not fast: {elapsed:?}");
+        assert!(
+            *elapsed < Duration::from_millis(SLOW_MS),
+            "503 was not fast: {elapsed:?}"
+        );
     }
-    let m = c.get(bal.admin_url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = c
+        .get(bal.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let samples = parse_prometheus(&m);
     let shed_metric: f64 = samples
         .iter()
@@ -80,7 +90,10 @@ async fn total_limit_and_no_healthy_backend() {
     }
 
     for node in [&a, &b] {
-        c.post(format!("http://{}/control/unready", node.addr)).send().await.unwrap();
+        c.post(format!("http://{}/control/unready", node.addr))
+            .send()
+            .await
+            .unwrap();
     }
     for node in [&a, &b] {
         for _ in 0..200 {
@@ -99,7 +112,10 @@ async fn total_limit_and_no_healthy_backend() {
     assert!(v["error"]["message"].is_string());
     let r = c.get(bal.url("/watch/v1")).send().await.unwrap();
     assert_eq!(r.status(), 503);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(r.text().await.unwrap().contains("<html"));
 }
 

@@ -30,7 +30,11 @@ async fn member_count(c: &reqwest::Client, bal: &Balancer) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_adds_a_node_without_breaking_downloads() {
-    let (a, b, third) = (Backend::start("a"), Backend::start("b"), Backend::start("c"));
+    let (a, b, third) = (
+        Backend::start("a"),
+        Backend::start("b"),
+        Backend::start("c"),
+    );
     let setup = Setup::new(&[&a, &b]);
     let bal = Balancer::start("reload", &setup);
     let c = client();
@@ -62,14 +66,21 @@ async fn sighup_adds_a_node_without_breaking_downloads() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(member_count(&c, &bal).await, 3, "reload not applied:\n{}", bal.log());
+    assert_eq!(
+        member_count(&c, &bal).await,
+        3,
+        "reload not applied:\n{}",
+        bal.log()
+    );
     let counts = spread(&c, &bal, 30).await;
     assert_eq!(counts.get("c"), Some(&10), "{counts:?}");
 
     // Invalid file: SIGHUP keeps the old config …
     std::fs::write(
         &bal.config_path,
-        grown.render(bal.listen, bal.admin).replace(&third.addr.to_string(), "not-an-address"),
+        grown
+            .render(bal.listen, bal.admin)
+            .replace(&third.addr.to_string(), "not-an-address"),
     )
     .unwrap();
     bal.signal(libc::SIGHUP);
@@ -82,7 +93,10 @@ async fn sighup_adds_a_node_without_breaking_downloads() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "config_invalid");
     let msg = v["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("backends[2].address") && msg.contains("not-an-address"), "{msg}");
+    assert!(
+        msg.contains("backends[2].address") && msg.contains("not-an-address"),
+        "{msg}"
+    );
 
     // A valid file again via POST /reload, back to two nodes.
     bal.write_config(&setup);

@@ -16,7 +16,9 @@ async fn node_of(c: &reqwest::Client, url: &str) -> String {
 async fn split(c: &reqwest::Client, b: &Balancer, n: usize) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for i in 0..n {
-        *counts.entry(node_of(c, &b.url(&format!("/page/{i}"))).await).or_insert(0) += 1;
+        *counts
+            .entry(node_of(c, &b.url(&format!("/page/{i}"))).await)
+            .or_insert(0) += 1;
     }
     counts
 }
@@ -60,11 +62,17 @@ async fn consistent_hash_keeps_a_video_on_one_node() {
             assert_eq!(n, first, "{id} segment {seg} moved");
         }
         assert_eq!(node_of(&c, &bal.url(&format!("/watch/{id}"))).await, first);
-        assert_eq!(node_of(&c, &bal.url(&format!("/api/videos/{id}"))).await, first);
+        assert_eq!(
+            node_of(&c, &bal.url(&format!("/api/videos/{id}"))).await,
+            first
+        );
         owners.insert(id, first);
     }
     let on_a = owners.values().filter(|n| *n == "a").count();
-    assert!(on_a > 0 && on_a < owners.len(), "all videos on one node: {owners:?}");
+    assert!(
+        on_a > 0 && on_a < owners.len(),
+        "all videos on one node: {owners:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +97,11 @@ async fn forwards_headers_and_tags_responses() {
     let r = c.get(bal.url("/echo")).send().await.unwrap();
     let echoed = r.headers()["x-request-id"].to_str().unwrap().to_string();
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(v["x-request-id"], echoed.as_str(), "generated id must reach the node");
+    assert_eq!(
+        v["x-request-id"],
+        echoed.as_str(),
+        "generated id must reach the node"
+    );
     assert_eq!(echoed.len(), 32);
     // The access log line is written just after the response completes.
     let mut logged = false;
@@ -140,7 +152,10 @@ async fn metrics_parse_and_count_requests() {
         "reel_balancer_backend_in_flight",
         "reel_balancer_in_flight",
     ] {
-        assert!(samples.iter().any(|(n, _, _)| n == family), "missing {family}");
+        assert!(
+            samples.iter().any(|(n, _, _)| n == family),
+            "missing {family}"
+        );
     }
     let health: serde_json::Value = c
         .get(bal.admin_url("/healthz"))
@@ -173,7 +188,11 @@ fn check_accepts_sample_and_rejects_broken() {
         .args(["check", "--config", sample])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let dir = scratch("check");
     let broken = dir.join("broken.toml");
@@ -200,11 +219,17 @@ fn check_accepts_sample_and_rejects_broken() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("fastest") && err.contains("selection"), "{err}");
+    assert!(
+        err.contains("fastest") && err.contains("selection"),
+        "{err}"
+    );
 
     let out = Command::new(BALANCER)
         .args(["check", "--config", sample, "--backend", "127.0.0.1:9=0"])
         .output()
         .unwrap();
-    assert!(!out.status.success(), "a zero weight from a flag must be refused");
+    assert!(
+        !out.status.success(),
+        "a zero weight from a flag must be refused"
+    );
 }

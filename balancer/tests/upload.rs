@@ -26,7 +26,9 @@ async fn one_gib_upload_keeps_memory_flat() {
     // One shared 1 MiB buffer handed out 1024 times: the client side never
     // holds more than a chunk either.
     let chunk = Bytes::from(vec![0x5a_u8; CHUNK]);
-    let body = stream::iter((0..TOTAL / CHUNK as u64).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let body = stream::iter(
+        (0..TOTAL / CHUNK as u64).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+    );
 
     let done = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(idle));
@@ -63,6 +65,10 @@ async fn one_gib_upload_keeps_memory_flat() {
     let v: serde_json::Value = r.json().await.unwrap();
     let peak = peak.load(Ordering::Relaxed);
     eprintln!("balancer RSS: idle {idle} KiB, peak during 1 GiB upload {peak} KiB");
-    assert_eq!(v["bytes"].as_u64(), Some(TOTAL), "backend did not get every byte");
+    assert_eq!(
+        v["bytes"].as_u64(),
+        Some(TOTAL),
+        "backend did not get every byte"
+    );
     assert!(peak < RSS_LIMIT_KIB, "balancer RSS peaked at {peak} KiB");
 }

@@ -14,6 +14,11 @@
 //! - `GET /no-node-header` without `X-Reel-Node`;
 //! - anything else: a short text naming the node.
 //!
+//! With `--reset-prefix P`, requests whose path starts with `P` get no
+//! answer at all: the connection is dropped, like a crashing node. With
+//! `--stall-prefix P` such requests are answered only after 30 s, like a
+//! hung node.
+//!
 //! Every other response carries `X-Reel-Node: <name>`.
 
 use std::convert::Infallible;
@@ -42,7 +47,21 @@ fn pattern(i: u64) -> u8 {
 struct Node {
     name: String,
     ready: AtomicBool,
+    reset_prefix: Option<String>,
+    stall_prefix: Option<String>,
 }
+
+/// Returned by the service to make hyper drop the connection unanswered.
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset on purpose")
+    }
+}
+
+impl std::error::Error for Reset {}
 
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut r = Response::new(Full::new(body.into()).boxed());
@@ -112,8 +131,14 @@ fn echo(req: &Request<Incoming>) -> Response<Body> {
     text(StatusCode::OK, body.to_string())
 }
 
-async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Result<Response<Body>, Reset> {
     let path = req.uri().path().to_string();
+    if matches!(&node.reset_prefix, Some(p) if path.starts_with(p.as_str())) {
+        return Err(Reset);
+    }
+    if matches!(&node.stall_prefix, Some(p) if path.starts_with(p.as_str())) {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
     let mut tag = true;
     let resp = match (req.method().clone(), path.as_str()) {
         (Method::GET, "/readyz") => {
@@ -177,6 +202,8 @@ async fn main() -> std::io::Result<()> {
     let node = Arc::new(Node {
         name,
         ready: AtomicBool::new(true),
+        reset_prefix: arg(&args, "--reset-prefix"),
+        stall_prefix: arg(&args, "--stall-prefix"),
     });
     loop {
         let (stream, _) = match listener.accept().await {

@@ -42,11 +42,12 @@ pub struct Backend {
     child: Option<Child>,
 }
 
-fn spawn_backend(name: &str, listen: &str) -> (Child, SocketAddr) {
+fn spawn_backend(name: &str, listen: &str, extra: &[&str]) -> (Child, SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut child = Command::new(BACKEND)
             .args(["--name", name, "--listen", listen])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -60,14 +61,22 @@ fn spawn_backend(name: &str, listen: &str) -> (Child, SocketAddr) {
         }
         // Bind failed (port still held by the killed process): retry.
         let _ = child.wait();
-        assert!(Instant::now() < deadline, "backend {name} could not bind {listen}");
+        assert!(
+            Instant::now() < deadline,
+            "backend {name} could not bind {listen}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 impl Backend {
     pub fn start(name: &str) -> Backend {
-        let (child, addr) = spawn_backend(name, "127.0.0.1:0");
+        Backend::start_with(name, &[])
+    }
+
+    /// Starts with extra `reel-test-backend` flags.
+    pub fn start_with(name: &str, extra: &[&str]) -> Backend {
+        let (child, addr) = spawn_backend(name, "127.0.0.1:0", extra);
         Backend {
             name: name.into(),
             addr,
@@ -90,7 +99,7 @@ impl Backend {
     /// Starts again on the same address.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, _) = spawn_backend(&self.name, &self.addr.to_string());
+        let (child, _) = spawn_backend(&self.name, &self.addr.to_string(), &[]);
         self.child = Some(child);
     }
 }
@@ -144,7 +153,9 @@ impl Setup {
             self.total
         );
         for (addr, weight) in &self.backends {
-            s.push_str(&format!("\n[[backends]]\naddress = \"{addr}\"\nweight = {weight}\n"));
+            s.push_str(&format!(
+                "\n[[backends]]\naddress = \"{addr}\"\nweight = {weight}\n"
+            ));
         }
         s
     }
@@ -257,7 +268,11 @@ pub fn http_get_status(addr: SocketAddr, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = [0u8; 12];
     s.read_exact(&mut buf).ok()?;
     std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
@@ -312,9 +327,12 @@ pub fn pattern_sha256(n: u64) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// One Prometheus sample: name, labels, value.
+pub type Sample = (String, Vec<(String, String)>, f64);
+
 /// Checks Prometheus text exposition format line by line and returns the
 /// samples as (name, labels, value).
-pub fn parse_prometheus(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+pub fn parse_prometheus(text: &str) -> Vec<Sample> {
     fn is_name(s: &str) -> bool {
         let mut chars = s.chars();
         matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
@@ -337,7 +355,9 @@ pub fn parse_prometheus(text: &str) -> Vec<(String, Vec<(String, String)>, f64)>
             }
             continue;
         }
-        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
         let value: f64 = match value {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
@@ -346,10 +366,14 @@ pub fn parse_prometheus(text: &str) -> Vec<(String, Vec<(String, String)>, f64)>
         let (name, labels) = match series.split_once('{') {
             None => (series.to_string(), vec![]),
             Some((name, rest)) => {
-                let inner = rest.strip_suffix('}').unwrap_or_else(|| panic!("unclosed labels: {line}"));
+                let inner = rest
+                    .strip_suffix('}')
+                    .unwrap_or_else(|| panic!("unclosed labels: {line}"));
                 let mut labels = vec![];
                 for pair in inner.split("\",").filter(|p| !p.is_empty()) {
-                    let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("bad label in: {line}"));
+                    let (k, v) = pair
+                        .split_once("=\"")
+                        .unwrap_or_else(|| panic!("bad label in: {line}"));
                     assert!(is_name(k), "bad label name in: {line}");
                     labels.push((k.to_string(), v.trim_end_matches('"').to_string()));
                 }
