@@ -5,6 +5,8 @@
 //! checks, safe retries of idempotent requests, overload shedding, live
 //! reload and Prometheus metrics on a separate admin port.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod backend;
 pub mod config;

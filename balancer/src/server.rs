@@ -1,9 +1,10 @@
 //! Assembles the pingora server: the proxy service on `listen` plus the
 //! health checker, admin server and drain watcher as background services.
 //!
-//! Zero-downtime binary upgrade (pingora's SIGQUIT socket hand-over) is not
-//! supported: SIGQUIT is treated like SIGTERM by this build because no
-//! upgrade socket is configured. Restart behind a second instance instead.
+//! Zero-downtime binary upgrade (pingora's SIGQUIT listener hand-over to a
+//! successor started with `--upgrade`) is not supported: nothing here starts
+//! or accepts a successor, so SIGQUIT ends in an ordinary graceful shutdown
+//! after pingora's fixed hand-over wait. Use SIGTERM and a restart.
 
 use std::sync::Arc;
 
