@@ -54,7 +54,7 @@ async fn consistent_hash_keeps_a_video_on_one_node() {
     let bal = Balancer::start("hash", &setup);
     let c = client();
     let mut owners = HashMap::new();
-    for v in 0..12 {
+    for v in 0..16 {
         let id = format!("video{v}");
         let first = node_of(&c, &bal.url(&format!("/media/{id}/seg_0.m4s"))).await;
         for seg in 1..8 {

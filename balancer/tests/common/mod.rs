@@ -259,6 +259,12 @@ impl Drop for Balancer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Keep config and log of a failed test for inspection.
+        if !std::thread::panicking() {
+            if let Some(dir) = self.config_path.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
     }
 }
 
