@@ -232,4 +232,5 @@ fn check_accepts_sample_and_rejects_broken() {
         !out.status.success(),
         "a zero weight from a flag must be refused"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
