@@ -1,5 +1,96 @@
-//! The Reel balancer is not built yet.
-fn main() {
-    eprintln!("reel-balancer is not built yet");
-    std::process::exit(2);
+//! `reel-balancer`: serve (default) or `check` a configuration file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use reel_balancer::config::BackendConfig;
+use reel_balancer::layers::{parse_backend, ConfigSource, Overrides};
+
+/// Reel load balancer: one viewer-facing port in front of the app nodes.
+///
+/// Settings are layered: embedded defaults, then the TOML file, then
+/// `REEL_*` environment variables, then these flags.
+#[derive(Debug, Parser)]
+#[command(name = "reel-balancer", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// TOML configuration file; without it the embedded defaults are used.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Viewer-facing address (overrides `listen`).
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Admin address (overrides `admin_listen`).
+    #[arg(long, global = true, value_name = "ADDR")]
+    admin_listen: Option<String>,
+    /// Backend `ADDR[=WEIGHT]`; repeatable, replaces the configured list.
+    #[arg(long = "backend", global = true, value_name = "ADDR[=WEIGHT]", value_parser = parse_backend)]
+    backends: Vec<BackendConfig>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the configuration (with env and flags applied) and exit.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let source = ConfigSource {
+        path: cli.config.clone(),
+        overrides: Overrides {
+            listen: cli.listen.clone(),
+            admin_listen: cli.admin_listen.clone(),
+            backends: cli.backends.clone(),
+        },
+    };
+    match cli.command {
+        Some(Command::Check) => check(&source),
+        None => match serve(source) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("reel-balancer: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn check(source: &ConfigSource) -> ExitCode {
+    let name = source.path.as_ref().map_or_else(
+        || "embedded defaults".to_string(),
+        |p| p.display().to_string(),
+    );
+    match source.load() {
+        Ok(c) => {
+            println!(
+                "{name}: ok ({} backends, selection {}, listen {}, admin {})",
+                c.backends.len(),
+                c.selection.as_str(),
+                c.listen,
+                c.admin_listen
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: invalid [{}]: {e}", e.code());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(source: ConfigSource) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let config = source.load().context("invalid configuration")?;
+    reel_balancer::server::serve(config, source)?;
+    Ok(())
 }

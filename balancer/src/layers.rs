@@ -1,0 +1,241 @@
+//! Builds a [`Config`] from its layers: embedded defaults, then the TOML
+//! file, then `REEL_*` environment variables, then command-line flags.
+//!
+//! Environment names are `REEL_` plus the key path in capitals with
+//! sections joined by `__` (`health.interval_ms` → `REEL_HEALTH__INTERVAL_MS`).
+//! Only the keys listed in [`ENV_KEYS`] are read, because other `REEL_*`
+//! variables belong to the app node and must not trip the balancer.
+
+use std::path::PathBuf;
+
+use toml::{Table, Value};
+
+use crate::config::{BackendConfig, Config, ConfigError};
+
+/// Shape of an environment-settable value.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+}
+
+/// Key paths that may be set from the environment, with their shapes.
+/// `backends` is handled separately (see [`BACKENDS_ENV`]).
+const ENV_KEYS: &[(&str, Kind)] = &[
+    ("listen", Kind::Str),
+    ("admin_listen", Kind::Str),
+    ("selection", Kind::Str),
+    ("threads", Kind::Int),
+    ("shutdown_grace_s", Kind::Int),
+    ("health.path", Kind::Str),
+    ("health.interval_ms", Kind::Int),
+    ("health.timeout_ms", Kind::Int),
+    ("health.healthy_threshold", Kind::Int),
+    ("health.unhealthy_threshold", Kind::Int),
+    ("proxy.connect_timeout_ms", Kind::Int),
+    ("proxy.read_timeout_ms", Kind::Int),
+    ("proxy.retries", Kind::Int),
+    ("proxy.max_in_flight_per_backend", Kind::Int),
+    ("proxy.max_in_flight_total", Kind::Int),
+    ("proxy.retry_after_s", Kind::Int),
+];
+
+/// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.
+pub const BACKENDS_ENV: &str = "REEL_BACKENDS";
+
+/// The environment variable name for a key path.
+pub fn env_name(key: &str) -> String {
+    format!("REEL_{}", key.replace('.', "__").to_uppercase())
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--admin-listen`.
+    pub admin_listen: Option<String>,
+    /// `--backend`, repeatable, already split into address and weight.
+    pub backends: Vec<BackendConfig>,
+}
+
+/// Where the configuration comes from, kept so a reload can rebuild it.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// TOML file, if any; without one the embedded defaults are used.
+    pub path: Option<PathBuf>,
+    /// Command-line values.
+    pub overrides: Overrides,
+}
+
+impl ConfigSource {
+    /// Reads every layer and returns a validated configuration.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut table = match &self.path {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                text.parse::<Table>()
+                    .map_err(|e| ConfigError::Parse(format!("{}: {e}", path.display())))?
+            }
+            None => Table::new(),
+        };
+        apply_env(&mut table, |k| std::env::var(k).ok())?;
+        let mut config: Config = Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        self.overrides.apply(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl Overrides {
+    fn apply(&self, config: &mut Config) {
+        if let Some(l) = &self.listen {
+            config.listen = l.clone();
+        }
+        if let Some(l) = &self.admin_listen {
+            config.admin_listen = l.clone();
+        }
+        if !self.backends.is_empty() {
+            config.backends = self.backends.clone();
+        }
+    }
+}
+
+/// Parses `ADDR[=WEIGHT]` as used by `--backend` and `REEL_BACKENDS`.
+pub fn parse_backend(spec: &str) -> Result<BackendConfig, String> {
+    let (address, weight) = match spec.split_once('=') {
+        Some((a, w)) => {
+            let w = w
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("weight in `{spec}` is not a whole number"))?;
+            (a.trim(), w)
+        }
+        None => (spec.trim(), 1),
+    };
+    if address.is_empty() {
+        return Err(format!("`{spec}` has no address"));
+    }
+    Ok(BackendConfig {
+        address: address.to_string(),
+        weight,
+    })
+}
+
+fn apply_env(
+    table: &mut Table,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    for (key, kind) in ENV_KEYS {
+        let var = env_name(key);
+        let Some(raw) = lookup(&var) else { continue };
+        let value = match kind {
+            Kind::Str => Value::String(raw),
+            Kind::Int => {
+                Value::Integer(raw.trim().parse::<i64>().map_err(|_| ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("`{raw}` is not a whole number"),
+                })?)
+            }
+        };
+        set_path(table, key, value);
+    }
+    if let Some(raw) = lookup(BACKENDS_ENV) {
+        let mut list = Vec::new();
+        for spec in raw.split(',').filter(|s| !s.trim().is_empty()) {
+            let b = parse_backend(spec).map_err(|message| ConfigError::Env {
+                var: BACKENDS_ENV.into(),
+                message,
+            })?;
+            let mut t = Table::new();
+            t.insert("address".into(), Value::String(b.address));
+            t.insert("weight".into(), Value::Integer(b.weight.into()));
+            list.push(Value::Table(t));
+        }
+        table.insert("backends".into(), Value::Array(list));
+    }
+    Ok(())
+}
+
+fn set_path(table: &mut Table, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            table.insert(key.to_string(), value);
+        }
+        Some((section, rest)) => {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+            if !entry.is_table() {
+                *entry = Value::Table(Table::new());
+            }
+            if let Value::Table(inner) = entry {
+                set_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load_with(text: &str, env: &[(&str, &str)], o: Overrides) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut table: Table = text.parse().unwrap();
+        apply_env(&mut table, |k| env.get(k).cloned())?;
+        let mut c: Config = Value::Table(table).try_into().unwrap();
+        o.apply(&mut c);
+        c.validate()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn env_names_join_sections() {
+        assert_eq!(env_name("health.interval_ms"), "REEL_HEALTH__INTERVAL_MS");
+        assert_eq!(env_name("admin_listen"), "REEL_ADMIN_LISTEN");
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let file = "listen = \"127.0.0.1:7000\"\n[health]\ninterval_ms = 500\n";
+        let env = [
+            ("REEL_HEALTH__INTERVAL_MS", "300"),
+            ("REEL_LISTEN", "127.0.0.1:7001"),
+            ("REEL_BACKENDS", "127.0.0.1:1=3,127.0.0.1:2"),
+        ];
+        let o = Overrides {
+            listen: Some("127.0.0.1:7002".into()),
+            ..Default::default()
+        };
+        let c = load_with(file, &env, o).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7002");
+        assert_eq!(c.health.interval_ms, 300);
+        assert_eq!(c.health.timeout_ms, 1000);
+        assert_eq!(c.backends.len(), 2);
+        assert_eq!(c.backends[0].weight, 3);
+    }
+
+    #[test]
+    fn bad_env_number_names_the_variable() {
+        let e = load_with("", &[("REEL_PROXY__RETRIES", "x")], Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("REEL_PROXY__RETRIES"), "{e}");
+    }
+
+    #[test]
+    fn backend_specs() {
+        assert_eq!(parse_backend("1.2.3.4:5=7").unwrap().weight, 7);
+        assert_eq!(parse_backend("1.2.3.4:5").unwrap().weight, 1);
+        assert!(parse_backend("1.2.3.4:5=x").is_err());
+    }
+}

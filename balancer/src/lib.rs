@@ -1,0 +1,23 @@
+//! Reel balancer: one viewer-facing port in front of the Reel app nodes.
+//!
+//! Built on pingora's proxy engine with its own backend selection
+//! (round robin, weighted, consistent hash on the video id), active health
+//! checks, safe retries of idempotent requests, overload shedding, live
+//! reload and Prometheus metrics on a separate admin port.
+
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod backend;
+pub mod config;
+pub mod drain;
+pub mod health;
+pub mod layers;
+pub mod metrics;
+pub mod overload;
+pub mod pool;
+pub mod proxy;
+pub mod reload;
+pub mod route;
+pub mod server;
+pub mod state;

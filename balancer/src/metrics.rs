@@ -1,0 +1,200 @@
+//! Prometheus metrics of the balancer.
+//!
+//! Per-request series are updated as requests finish; backend gauges are
+//! refreshed from the live snapshot at scrape time, so backends removed by
+//! a reload disappear from the output instead of lingering with stale values.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::state::Snapshot;
+
+/// Errors while rendering metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The text encoder failed.
+    #[error("cannot encode metrics: {0}")]
+    Encode(#[from] prometheus::Error),
+}
+
+impl MetricsError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MetricsError::Encode(_) => "metrics_encode",
+        }
+    }
+}
+
+/// The balancer's metric families.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    retries: IntCounterVec,
+    shed: IntCounterVec,
+    reloads: IntCounterVec,
+    healthy: IntGaugeVec,
+    in_flight: IntGaugeVec,
+    in_flight_total: IntGauge,
+    health_changes: IntCounter,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Only fails on malformed static names or duplicate registration,
+    // both programming errors caught by the first test run.
+    r.expect("static metric definition is valid")
+}
+
+impl Metrics {
+    /// Creates and registers every family.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = must(IntCounterVec::new(
+            Opts::new(
+                "reel_balancer_requests_total",
+                "Requests answered, by backend (`none` when shed) and status.",
+            ),
+            &["backend", "status"],
+        ));
+        let latency = must(HistogramVec::new(
+            HistogramOpts::new(
+                "reel_balancer_request_duration_seconds",
+                "Time from request start to the end of the response, by backend.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["backend"],
+        ));
+        let retries = must(IntCounterVec::new(
+            Opts::new(
+                "reel_balancer_retries_total",
+                "Idempotent requests moved to another backend after a failure.",
+            ),
+            &["reason"],
+        ));
+        let shed = must(IntCounterVec::new(
+            Opts::new(
+                "reel_balancer_shed_total",
+                "Requests answered 503 without reaching a backend, by reason.",
+            ),
+            &["reason"],
+        ));
+        let reloads = must(IntCounterVec::new(
+            Opts::new(
+                "reel_balancer_reloads_total",
+                "Configuration reloads by result.",
+            ),
+            &["result"],
+        ));
+        let healthy = must(IntGaugeVec::new(
+            Opts::new(
+                "reel_balancer_backend_healthy",
+                "1 when the backend is in rotation, 0 otherwise.",
+            ),
+            &["backend"],
+        ));
+        let in_flight = must(IntGaugeVec::new(
+            Opts::new(
+                "reel_balancer_backend_in_flight",
+                "Requests in flight per backend.",
+            ),
+            &["backend"],
+        ));
+        let in_flight_total = must(IntGauge::new(
+            "reel_balancer_in_flight",
+            "Requests in flight across all backends.",
+        ));
+        let health_changes = must(IntCounter::new(
+            "reel_balancer_health_transitions_total",
+            "Times a backend entered or left rotation.",
+        ));
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(retries.clone()),
+            Box::new(shed.clone()),
+            Box::new(reloads.clone()),
+            Box::new(healthy.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(in_flight_total.clone()),
+            Box::new(health_changes.clone()),
+        ] {
+            must(registry.register(c));
+        }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            retries,
+            shed,
+            reloads,
+            healthy,
+            in_flight,
+            in_flight_total,
+            health_changes,
+        }
+    }
+
+    /// Records one finished request.
+    pub fn observe_request(&self, backend: &str, status: u16, seconds: f64) {
+        self.requests
+            .with_label_values(&[backend, &status.to_string()])
+            .inc();
+        self.latency.with_label_values(&[backend]).observe(seconds);
+    }
+
+    /// Records one retry on another backend.
+    pub fn observe_retry(&self, reason: &str) {
+        self.retries.with_label_values(&[reason]).inc();
+    }
+
+    /// Records one shed request.
+    pub fn observe_shed(&self, reason: &str) {
+        self.shed.with_label_values(&[reason]).inc();
+    }
+
+    /// Records one reload attempt.
+    pub fn observe_reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "rejected" };
+        self.reloads.with_label_values(&[result]).inc();
+    }
+
+    /// Records a backend entering or leaving rotation.
+    pub fn observe_health_change(&self) {
+        self.health_changes.inc();
+    }
+
+    /// Renders every family in Prometheus text format.
+    pub fn render(
+        &self,
+        snapshot: &Snapshot,
+        total_in_flight: usize,
+    ) -> Result<String, MetricsError> {
+        self.healthy.reset();
+        self.in_flight.reset();
+        for m in snapshot.pool.members() {
+            let label = [m.state.label()];
+            self.healthy
+                .with_label_values(&label)
+                .set(i64::from(m.state.is_healthy()));
+            self.in_flight
+                .with_label_values(&label)
+                .set(m.state.in_flight() as i64);
+        }
+        self.in_flight_total.set(total_in_flight as i64);
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,100 @@
+//! Live reload: re-read every configuration layer, validate, and swap the
+//! new snapshot in. Requests already running keep the snapshot they
+//! started with; an invalid file is refused and the old one stays active.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::ConfigError;
+use crate::pool::Pool;
+use crate::state::{Shared, Snapshot};
+
+/// Why a reload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new configuration could not be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl ReloadError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReloadError::Config(e) => e.code(),
+        }
+    }
+}
+
+/// What a successful reload changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadSummary {
+    /// Backends in the new configuration.
+    pub backends: usize,
+    /// Selection strategy now active.
+    pub selection: &'static str,
+    /// Keys that changed but only take effect after a restart.
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// Re-reads the configuration and swaps it in if valid.
+pub async fn reload(shared: &Shared) -> Result<ReloadSummary, ReloadError> {
+    let _serial = shared.reload_lock.lock().await;
+    let result = shared.source.load();
+    shared.metrics.observe_reload(result.is_ok());
+    let config = result.map_err(|e| {
+        tracing::error!(
+            code = e.code(),
+            "reload refused, keeping the current config: {e}"
+        );
+        ReloadError::from(e)
+    })?;
+    let old = shared.snapshot();
+    let mut needs_restart = Vec::new();
+    if config.listen != old.config.listen {
+        needs_restart.push("listen");
+    }
+    if config.admin_listen != old.config.admin_listen {
+        needs_restart.push("admin_listen");
+    }
+    if config.threads != old.config.threads {
+        needs_restart.push("threads");
+    }
+    if config.shutdown_grace_s != old.config.shutdown_grace_s {
+        needs_restart.push("shutdown_grace_s");
+    }
+    if !needs_restart.is_empty() {
+        tracing::warn!(keys = ?needs_restart, "these keys changed but apply only after a restart");
+    }
+    let pool = Pool::new(&config, Some(&old.pool));
+    let summary = ReloadSummary {
+        backends: pool.members().len(),
+        selection: config.selection.as_str(),
+        needs_restart,
+    };
+    shared.live.store(Arc::new(Snapshot { config, pool }));
+    tracing::info!(
+        backends = summary.backends,
+        selection = summary.selection,
+        "config reloaded"
+    );
+    Ok(summary)
+}
+
+/// Installs the SIGHUP handler and spawns the task that reloads on it.
+///
+/// Called before the admin port opens, so once the admin port answers a
+/// SIGHUP can no longer hit the default action (terminate).
+pub fn spawn_sighup(shared: Arc<Shared>) -> std::io::Result<()> {
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received, reloading config");
+            // Errors are logged inside `reload`.
+            let _ = reload(&shared).await;
+        }
+    });
+    Ok(())
+}
