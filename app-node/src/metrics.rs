@@ -26,14 +26,17 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("reel_http_requests_total", "HTTP requests by route and status"),
+            Opts::new(
+                "reel_http_requests_total",
+                "HTTP requests by route and status",
+            ),
             &["route", "method", "status"],
         )
         .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("reel_http_request_seconds", "HTTP request latency").buckets(
-                vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
-            ),
+            HistogramOpts::new("reel_http_request_seconds", "HTTP request latency").buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["route"],
         )
         .expect("valid metric");
@@ -41,13 +44,18 @@ impl Metrics {
             .expect("valid metric");
         let transcode_seconds = HistogramVec::new(
             HistogramOpts::new("reel_transcode_seconds", "Wall-clock transcode time").buckets(
-                vec![1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0],
+                vec![
+                    1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+                ],
             ),
             &["outcome"],
         )
         .expect("valid metric");
         let shed = IntCounterVec::new(
-            Opts::new("reel_http_shed_total", "Requests refused with 503 by the overload guard"),
+            Opts::new(
+                "reel_http_shed_total",
+                "Requests refused with 503 by the overload guard",
+            ),
             &["reason"],
         )
         .expect("valid metric");

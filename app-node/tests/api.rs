@@ -13,7 +13,8 @@ fn multipart(title: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let b = "reelboundary7d9f";
     let mut body = Vec::new();
     body.extend_from_slice(
-        format!("--{b}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n{title}\r\n").as_bytes(),
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n{title}\r\n")
+            .as_bytes(),
     );
     body.extend_from_slice(
         format!(
@@ -37,7 +38,9 @@ async fn create_refuses_bad_requests_with_precise_errors() {
     // No token at all.
     let req = Request::post("/api/videos")
         .header("content-type", "application/json")
-        .body(Body::from(r#"{"title":"a","source_url":"http://127.0.0.1/x.mp4"}"#))
+        .body(Body::from(
+            r#"{"title":"a","source_url":"http://127.0.0.1/x.mp4"}"#,
+        ))
         .unwrap();
     let (s, h, b) = node.call(req).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -54,15 +57,36 @@ async fn create_refuses_bad_requests_with_precise_errors() {
 
     let (s, v) = node.post_json("/api/videos", "{not json").await;
     assert_eq!((s, error_code(&v)), (StatusCode::BAD_REQUEST, "bad-json"));
-    let (s, v) = node.post_json("/api/videos", r#"{"source_url":"http://127.0.0.1/x.mp4"}"#).await;
-    assert_eq!((s, error_code(&v)), (StatusCode::BAD_REQUEST, "missing-title"));
-    let (s, v) = node.post_json("/api/videos", r#"{"title":"  ","source_url":"http://127.0.0.1/x.mp4"}"#).await;
-    assert_eq!((s, error_code(&v)), (StatusCode::BAD_REQUEST, "missing-title"));
-    let (s, v) = node.post_json("/api/videos", r#"{"title":"t","source_url":"ftp://example.com/x.mp4"}"#).await;
+    let (s, v) = node
+        .post_json("/api/videos", r#"{"source_url":"http://127.0.0.1/x.mp4"}"#)
+        .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "missing-title")
+    );
+    let (s, v) = node
+        .post_json(
+            "/api/videos",
+            r#"{"title":"  ","source_url":"http://127.0.0.1/x.mp4"}"#,
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "missing-title")
+    );
+    let (s, v) = node
+        .post_json(
+            "/api/videos",
+            r#"{"title":"t","source_url":"ftp://example.com/x.mp4"}"#,
+        )
+        .await;
     assert_eq!((s, error_code(&v)), (StatusCode::BAD_REQUEST, "bad-url"));
     assert!(v["error"]["message"].as_str().unwrap().contains("ftp"));
     let (s, v) = node.post_json("/api/videos", r#"{"title":"t"}"#).await;
-    assert_eq!((s, error_code(&v)), (StatusCode::BAD_REQUEST, "missing-source-url"));
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "missing-source-url")
+    );
 
     let req = Request::post("/api/videos")
         .header("authorization", format!("Bearer {}", node.token))
@@ -80,15 +104,36 @@ async fn create_refuses_bad_requests_with_precise_errors() {
 #[tokio::test]
 async fn ssrf_guard_refuses_private_addresses_by_default() {
     let node = TestNode::new(&[("ingest.allow_private_networks", "false")]).await;
-    for url in ["http://127.0.0.1:9/x.mp4", "http://[::1]/x.mp4", "http://169.254.169.254/latest", "http://10.0.0.1/a"] {
-        let (s, v) = node.post_json("/api/videos", &format!(r#"{{"title":"t","source_url":"{url}"}}"#)).await;
-        assert_eq!((s, error_code(&v)), (StatusCode::BAD_REQUEST, "url-forbidden"), "{url}");
+    for url in [
+        "http://127.0.0.1:9/x.mp4",
+        "http://[::1]/x.mp4",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.1/a",
+    ] {
+        let (s, v) = node
+            .post_json(
+                "/api/videos",
+                &format!(r#"{{"title":"t","source_url":"{url}"}}"#),
+            )
+            .await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::BAD_REQUEST, "url-forbidden"),
+            "{url}"
+        );
     }
     // A host name that resolves to loopback is refused when the job runs.
-    let (s, v) = node.post_json("/api/videos", r#"{"title":"t","source_url":"http://localhost:9/x.mp4"}"#).await;
+    let (s, v) = node
+        .post_json(
+            "/api/videos",
+            r#"{"title":"t","source_url":"http://localhost:9/x.mp4"}"#,
+        )
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let id = v["id"].as_str().unwrap().to_string();
-    let v = node.process_until_settled(&id, Duration::from_secs(30)).await;
+    let v = node
+        .process_until_settled(&id, Duration::from_secs(30))
+        .await;
     assert_eq!(v["status"], "failed");
     assert!(v["error"].as_str().unwrap().contains("not allowed"), "{v}");
 }
@@ -96,7 +141,11 @@ async fn ssrf_guard_refuses_private_addresses_by_default() {
 #[tokio::test]
 async fn unknown_ids_are_404() {
     let node = TestNode::new(&[]).await;
-    for uri in ["/api/videos/0123456789abcdef", "/api/videos/..%2f..%2fetc", "/media/0123456789abcdef/master.m3u8"] {
+    for uri in [
+        "/api/videos/0123456789abcdef",
+        "/api/videos/..%2f..%2fetc",
+        "/media/0123456789abcdef/master.m3u8",
+    ] {
         let (s, body) = node.get(uri).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -123,7 +172,9 @@ async fn a_text_file_named_mp4_fails_clearly_and_leaves_no_temp_files() {
     let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["status"], "queued");
     let id = v["id"].as_str().unwrap().to_string();
-    let v = node.process_until_settled(&id, Duration::from_secs(60)).await;
+    let v = node
+        .process_until_settled(&id, Duration::from_secs(60))
+        .await;
     assert_eq!(v["status"], "failed");
     let reason = v["error"].as_str().unwrap();
     assert!(reason.contains("not a video"), "unclear reason: {reason}");
@@ -152,7 +203,9 @@ async fn patch_delete_and_catalog_page() {
     let (_, html) = node.get("/").await;
     assert!(html.contains("queued"), "processing section missing");
 
-    let v = node.process_until_settled(&id, Duration::from_secs(120)).await;
+    let v = node
+        .process_until_settled(&id, Duration::from_secs(120))
+        .await;
     assert_eq!(v["status"], "ready", "{v}");
     assert_eq!(v["hls_url"], format!("/media/{id}/master.m3u8"));
     assert!(v["created_at"].as_str().unwrap().ends_with('Z'));
@@ -163,17 +216,26 @@ async fn patch_delete_and_catalog_page() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;"));
     assert!(html.contains(&format!("href=\"/watch/{id}\"")));
     // Attribute values come out entity-encoded (`/` as `&#x2f;`).
-    assert!(html.replace("&#x2f;", "/").contains(&format!("src=\"/media/{id}/poster.jpg\"")));
+    assert!(html
+        .replace("&#x2f;", "/")
+        .contains(&format!("src=\"/media/{id}/poster.jpg\"")));
     let (_, found) = node.get("/?q=sunset").await;
     assert!(found.contains(&format!("/watch/{id}")));
     let (_, missing) = node.get("/?q=nothing-like-this").await;
     assert!(!missing.contains(&format!("/watch/{id}")));
 
     let (s, h, _) = node
-        .call(Request::get(format!("/watch/{id}")).body(Body::empty()).unwrap())
+        .call(
+            Request::get(format!("/watch/{id}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(h["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
     assert_eq!(h["x-reel-node"], "test-node");
 
     // Rename.
@@ -184,7 +246,10 @@ async fn patch_delete_and_catalog_page() {
         .unwrap();
     let (s, _, b) = node.call(req).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&b).unwrap()["title"], "Renamed");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&b).unwrap()["title"],
+        "Renamed"
+    );
 
     // Delete removes the files too.
     let media_dir = node.dir.path().join("media").join(&id);
@@ -195,8 +260,14 @@ async fn patch_delete_and_catalog_page() {
         .unwrap();
     assert_eq!(node.call(req).await.0, StatusCode::NO_CONTENT);
     assert!(!media_dir.exists(), "media left after delete");
-    assert_eq!(node.get(&format!("/api/videos/{id}")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(node.get(&format!("/media/{id}/master.m3u8")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        node.get(&format!("/api/videos/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        node.get(&format!("/media/{id}/master.m3u8")).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -207,8 +278,15 @@ async fn health_and_metrics() {
     let _ = node.get("/api/videos").await;
     let (s, text) = node.get("/metrics").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(text.contains("reel_http_requests_total{method=\"GET\",route=\"/api/videos\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains(
+            "reel_http_requests_total{method=\"GET\",route=\"/api/videos\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
     assert!(text.contains("reel_jobs{state=\"queued\"} 0"));
-    node.state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    node.state
+        .draining
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(node.get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
 }

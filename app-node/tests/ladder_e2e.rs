@@ -14,29 +14,62 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
     let src = tempfile::tempdir().unwrap();
     make_clip(&src.path().join("hd.mp4"), 1280, 720, 20, true, &[]);
     let addr = source_server(src.path().to_path_buf()).await;
-    let body = serde_json::json!({"title": "HD clip", "source_url": format!("http://{addr}/hd.mp4")});
+    let body =
+        serde_json::json!({"title": "HD clip", "source_url": format!("http://{addr}/hd.mp4")});
     let (s, v) = node.post_json("/api/videos", &body.to_string()).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let id = v["id"].as_str().unwrap().to_string();
-    let v = node.process_until_settled(&id, Duration::from_secs(600)).await;
+    let v = node
+        .process_until_settled(&id, Duration::from_secs(600))
+        .await;
     assert_eq!(v["status"], "ready", "{v}");
     assert!((v["duration_s"].as_f64().unwrap() - 20.0).abs() < 0.5);
 
     let (s, master) = node.get(&format!("/media/{id}/master.m3u8")).await;
     assert_eq!(s, StatusCode::OK);
-    let variants: Vec<&str> = master.lines().filter(|l| l.starts_with("#EXT-X-STREAM-INF")).collect();
+    let variants: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+        .collect();
     let res: Vec<String> = variants
         .iter()
-        .map(|l| l.split("RESOLUTION=").nth(1).unwrap().split(',').next().unwrap().to_string())
+        .map(|l| {
+            l.split("RESOLUTION=")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(res, ["1280x720", "854x480", "640x360", "426x240"], "{master}");
-    for attr in ["BANDWIDTH=", "AVERAGE-BANDWIDTH=", "CODECS=\"avc1.", "mp4a.40.2", "FRAME-RATE=", "AUDIO=\"aud\""] {
-        assert!(variants.iter().all(|l| l.contains(attr)), "{attr} missing: {master}");
+    assert_eq!(
+        res,
+        ["1280x720", "854x480", "640x360", "426x240"],
+        "{master}"
+    );
+    for attr in [
+        "BANDWIDTH=",
+        "AVERAGE-BANDWIDTH=",
+        "CODECS=\"avc1.",
+        "mp4a.40.2",
+        "FRAME-RATE=",
+        "AUDIO=\"aud\"",
+    ] {
+        assert!(
+            variants.iter().all(|l| l.contains(attr)),
+            "{attr} missing: {master}"
+        );
     }
     assert!(master.contains("#EXT-X-MEDIA:TYPE=AUDIO"));
 
     let media_dir = node.dir.path().join("media").join(&id);
-    let expected = [("720p", (1280, 720)), ("480p", (854, 480)), ("360p", (640, 360)), ("240p", (426, 240))];
+    let expected = [
+        ("720p", (1280, 720)),
+        ("480p", (854, 480)),
+        ("360p", (640, 360)),
+        ("240p", (426, 240)),
+    ];
     for (name, size) in expected {
         let (s, pl) = node.get(&format!("/media/{id}/{name}/index.m3u8")).await;
         assert_eq!(s, StatusCode::OK);
@@ -48,9 +81,16 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
             .map(|d| d.trim_end_matches(',').parse().unwrap())
             .collect();
         assert!(durations.len() >= 5, "{name}: {pl}");
-        assert!(durations.iter().all(|d| *d <= 4.5), "{name} has a long segment: {durations:?}");
+        assert!(
+            durations.iter().all(|d| *d <= 4.5),
+            "{name} has a long segment: {durations:?}"
+        );
         // ffprobe reads the rung through its media playlist.
-        assert_eq!(probe_size(&media_dir.join(name).join("index.m3u8")), size, "{name}");
+        assert_eq!(
+            probe_size(&media_dir.join(name).join("index.m3u8")),
+            size,
+            "{name}"
+        );
     }
 
     // Segments are served as immutable video/mp4 with Range support.
@@ -66,19 +106,42 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
     assert_eq!(b.len(), 8);
     assert_eq!(h["content-type"], "video/mp4");
     assert!(h["cache-control"].to_str().unwrap().contains("immutable"));
-    assert!(h["content-range"].to_str().unwrap().starts_with("bytes 0-7/"));
+    assert!(h["content-range"]
+        .to_str()
+        .unwrap()
+        .starts_with("bytes 0-7/"));
     let (s, h, _) = node
-        .call(axum::http::Request::get(format!("/media/{id}/master.m3u8")).body(axum::body::Body::empty()).unwrap())
+        .call(
+            axum::http::Request::get(format!("/media/{id}/master.m3u8"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(h["content-type"], "application/vnd.apple.mpegurl");
     let (s, h, _) = node
-        .call(axum::http::Request::get(format!("/media/{id}/poster.jpg")).body(axum::body::Body::empty()).unwrap())
+        .call(
+            axum::http::Request::get(format!("/media/{id}/poster.jpg"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await;
-    assert_eq!((s, h["content-type"].to_str().unwrap()), (StatusCode::OK, "image/jpeg"));
+    assert_eq!(
+        (s, h["content-type"].to_str().unwrap()),
+        (StatusCode::OK, "image/jpeg")
+    );
     // Nothing outside the video's own prefix is reachable.
-    for bad in ["../reel.db", "..%2F..%2Freel.db", ".staging/x.m3u8", "720p/../../reel.db"] {
-        assert_eq!(node.get(&format!("/media/{id}/{bad}")).await.0, StatusCode::NOT_FOUND, "{bad}");
+    for bad in [
+        "../reel.db",
+        "..%2F..%2Freel.db",
+        ".staging/x.m3u8",
+        "720p/../../reel.db",
+    ] {
+        assert_eq!(
+            node.get(&format!("/media/{id}/{bad}")).await.0,
+            StatusCode::NOT_FOUND,
+            "{bad}"
+        );
     }
     assert!(common::files_under(&node.dir.path().join("tmp")).is_empty());
 }

@@ -45,7 +45,9 @@ fn start(data: &Path, name: &str, args: &[&str]) -> Node {
         .spawn()
         .expect("reel-node starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let base = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -62,7 +64,12 @@ fn cli(data: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -77,12 +84,21 @@ fn token(data: &Path) -> String {
     let (code, out, err) = cli(data, &["token", "create", "tester"], "");
     assert_eq!(code, 0, "{err}");
     let t = out.trim().to_string();
-    assert!(t.starts_with("reel_") && !t.contains('\n'), "token output: {out:?}");
+    assert!(
+        t.starts_with("reel_") && !t.contains('\n'),
+        "token output: {out:?}"
+    );
     t
 }
 
 async fn video(http: &reqwest::Client, base: &str, id: &str) -> serde_json::Value {
-    http.get(format!("{base}/api/videos/{id}")).send().await.unwrap().json().await.unwrap()
+    http.get(format!("{base}/api/videos/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn create(http: &reqwest::Client, base: &str, token: &str, title: &str, url: &str) -> String {
@@ -94,7 +110,10 @@ async fn create(http: &reqwest::Client, base: &str, token: &str, title: &str, ur
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+    r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn sigterm(node: &mut Node) -> i32 {
@@ -113,18 +132,47 @@ async fn a_video_imported_through_one_node_plays_through_the_other() {
     let mut a = start(data.path(), "node-a", &[]);
     let mut b = start(data.path(), "node-b", &["--no-worker"]);
     let http = reqwest::Client::new();
-    let id = create(&http, &a.base, &token, "Shared", &format!("http://{addr}/c.mp4")).await;
-    let v = common::wait_settled(|| async { video(&http, &b.base, &id).await.to_string() }, Duration::from_secs(180)).await;
+    let id = create(
+        &http,
+        &a.base,
+        &token,
+        "Shared",
+        &format!("http://{addr}/c.mp4"),
+    )
+    .await;
+    let v = common::wait_settled(
+        || async { video(&http, &b.base, &id).await.to_string() },
+        Duration::from_secs(180),
+    )
+    .await;
     assert_eq!(v["status"], "ready", "{v}");
-    let r = http.get(format!("{}/media/{id}/master.m3u8", b.base)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/media/{id}/master.m3u8", b.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-reel-node"], "node-b");
     let master = r.text().await.unwrap();
-    let rung = master.lines().find(|l| l.ends_with("index.m3u8") && !l.starts_with('#')).unwrap();
-    let pl = http.get(format!("{}/media/{id}/{rung}", b.base)).send().await.unwrap().text().await.unwrap();
+    let rung = master
+        .lines()
+        .find(|l| l.ends_with("index.m3u8") && !l.starts_with('#'))
+        .unwrap();
+    let pl = http
+        .get(format!("{}/media/{id}/{rung}", b.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let seg = pl.lines().find(|l| l.ends_with(".m4s")).unwrap();
     let dir = rung.rsplit_once('/').unwrap().0;
-    let r = http.get(format!("{}/media/{id}/{dir}/{seg}", b.base)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/media/{id}/{dir}/{seg}", b.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(!r.bytes().await.unwrap().is_empty());
     // SIGTERM drains and exits cleanly.
@@ -141,7 +189,14 @@ async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() 
     let token = token(data.path());
     let a = start(data.path(), "node-a", &[]);
     let http = reqwest::Client::new();
-    let id = create(&http, &a.base, &token, "Survivor", &format!("http://{addr}/long.mp4")).await;
+    let id = create(
+        &http,
+        &a.base,
+        &token,
+        "Survivor",
+        &format!("http://{addr}/long.mp4"),
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     loop {
         let v = video(&http, &a.base, &id).await;
@@ -149,18 +204,32 @@ async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() 
             break;
         }
         assert_ne!(v["status"], "ready", "finished before it could be killed");
-        assert!(tokio::time::Instant::now() < deadline, "never reached transcoding: {v}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reached transcoding: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(a); // SIGKILL: no chance to release the job.
     let b = start(data.path(), "node-b", &[]);
-    let v = common::wait_settled(|| async { video(&http, &b.base, &id).await.to_string() }, Duration::from_secs(600)).await;
+    let v = common::wait_settled(
+        || async { video(&http, &b.base, &id).await.to_string() },
+        Duration::from_secs(600),
+    )
+    .await;
     assert_eq!(v["status"], "ready", "{v}");
     assert_eq!(v["renditions"].as_array().unwrap().len(), 5);
-    let r = http.get(format!("{}/media/{id}/master.m3u8", b.base)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/media/{id}/master.m3u8", b.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let left = files_under(&data.path().join("tmp"));
-    assert!(left.is_empty(), "scratch of the killed worker left behind: {left:?}");
+    assert!(
+        left.is_empty(),
+        "scratch of the killed worker left behind: {left:?}"
+    );
 }
 
 #[tokio::test]
@@ -168,19 +237,36 @@ async fn cli_import_waits_and_reports() {
     let data = tempfile::tempdir().unwrap();
     let clip = data.path().join("in.mp4");
     make_clip(&clip, 320, 180, 3, false, &[]);
-    let (code, out, err) = cli(data.path(), &["import", clip.to_str().unwrap(), "--title", "From disk"], "");
+    let (code, out, err) = cli(
+        data.path(),
+        &["import", clip.to_str().unwrap(), "--title", "From disk"],
+        "",
+    );
     assert_eq!(code, 0, "{err}");
     let id = out.trim();
     assert_eq!(id.len(), 16, "{out}");
-    assert!(data.path().join("media").join(id).join("master.m3u8").exists());
+    assert!(data
+        .path()
+        .join("media")
+        .join(id)
+        .join("master.m3u8")
+        .exists());
 
     let junk = data.path().join("junk.mp4");
     std::fs::write(&junk, "not a video").unwrap();
-    let (code, _, err) = cli(data.path(), &["import", junk.to_str().unwrap(), "--title", "Junk"], "");
+    let (code, _, err) = cli(
+        data.path(),
+        &["import", junk.to_str().unwrap(), "--title", "Junk"],
+        "",
+    );
     assert_ne!(code, 0);
     assert!(err.contains("not a video"), "{err}");
 
-    let (code, _, err) = cli(data.path(), &["import", "ftp://example.com/a.mp4", "--title", "x"], "");
+    let (code, _, err) = cli(
+        data.path(),
+        &["import", "ftp://example.com/a.mp4", "--title", "x"],
+        "",
+    );
     assert_eq!(code, 2);
     assert!(err.contains("bad-url"), "{err}");
     let (code, _, err) = cli(data.path(), &["token", "create", "nobody"], "");
@@ -193,7 +279,11 @@ async fn cli_import_waits_and_reports() {
     assert_eq!(code, 0);
     assert!(out.contains("config ok"));
     let mut bad = node_cmd(data.path(), "x");
-    let out = bad.env("REEL_WORKER__CONCURRENCY", "0").arg("check-config").output().unwrap();
+    let out = bad
+        .env("REEL_WORKER__CONCURRENCY", "0")
+        .arg("check-config")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("worker.concurrency"));
 }

@@ -71,8 +71,7 @@ pub fn digest(secret: &str) -> String {
 /// Compares two strings in time independent of where they differ.
 pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0

@@ -224,11 +224,13 @@ impl SqliteCatalog {
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 1 {
-            sqlx::query("UPDATE videos SET status = 'queued', progress = 0, updated_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(&job.video_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE videos SET status = 'queued', progress = 0, updated_at = ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(&job.video_id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 
 pub use error::CatalogError;
 pub use model::{
-    new_id, now_ms, staged_key, valid_id, ClaimedJob, JobSource, NewVideo, Published, Rendition, StatusFilter,
-    Subtitle, Video, VideoPage, VideoStatus,
+    new_id, now_ms, staged_key, valid_id, ClaimedJob, JobSource, NewVideo, Published, Rendition,
+    StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
 };
 pub use sqlite::SqliteCatalog;
 
@@ -110,5 +110,7 @@ pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn Catalog>> {
         let c = SqliteCatalog::open(url, max_connections).await?;
         return Ok(Arc::new(c));
     }
-    Err(CatalogError::Unsupported(url.split(':').next().unwrap_or("").to_string()))
+    Err(CatalogError::Unsupported(
+        url.split(':').next().unwrap_or("").to_string(),
+    ))
 }

@@ -221,7 +221,9 @@ pub fn new_id() -> String {
 
 /// Whether `s` looks like an id we issued; keeps path segments tame.
 pub fn valid_id(s: &str) -> bool {
-    s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Current time in Unix milliseconds.

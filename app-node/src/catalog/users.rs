@@ -21,7 +21,9 @@ impl SqliteCatalog {
             .await;
         match r {
             Ok(r) => Ok(r.last_insert_rowid()),
-            Err(e) if is_unique_violation(&e) => Err(CatalogError::Conflict(format!("user {name}"))),
+            Err(e) if is_unique_violation(&e) => {
+                Err(CatalogError::Conflict(format!("user {name}")))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -68,13 +70,15 @@ impl SqliteCatalog {
             .bind(now_ms())
             .execute(&self.pool)
             .await?;
-        sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf, expires_at) VALUES (?, ?, ?, ?)")
-            .bind(id_hash)
-            .bind(user_id)
-            .bind(csrf)
-            .bind(expires_ms)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(expires_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

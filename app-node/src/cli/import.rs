@@ -49,12 +49,22 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
         }
         let key = staged_key(&id);
         state.store.put_file(&key, path).await?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         (JobSource::Stored(key), format!("file:{name}"))
     };
     let video = state
         .catalog
-        .create_video(&NewVideo { id, title, source: origin }, &job_source)
+        .create_video(
+            &NewVideo {
+                id,
+                title,
+                source: origin,
+            },
+            &job_source,
+        )
         .await?;
     if no_wait {
         println!("{}", video.id);
@@ -73,7 +83,10 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
     loop {
         if shutdown.is_cancelled() {
             pb.abandon();
-            eprintln!("error[interrupted]: stopped; the video {} stays queued", video.id);
+            eprintln!(
+                "error[interrupted]: stopped; the video {} stays queued",
+                video.id
+            );
             return Ok(130);
         }
         let claimed = state

@@ -129,15 +129,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("catalog is up to date");
             Ok(0)
         }
-        Command::Import { source, title, no_wait } => import::import(cfg, &source, &title, no_wait).await,
-        Command::User { action: UserAction::Add { name } } => users::add_user(cfg, &name).await,
-        Command::Token { action: TokenAction::Create { name } } => users::create_token(cfg, &name).await,
+        Command::Import {
+            source,
+            title,
+            no_wait,
+        } => import::import(cfg, &source, &title, no_wait).await,
+        Command::User {
+            action: UserAction::Add { name },
+        } => users::add_user(cfg, &name).await,
+        Command::Token {
+            action: TokenAction::Create { name },
+        } => users::create_token(cfg, &name).await,
         Command::CheckConfig => {
             println!("config ok");
             println!("listen = {}", cfg.listen);
             println!("data_dir = {}", cfg.data_dir.display());
             println!("catalog.url = {}", cfg.catalog_url());
-            println!("storage = {} {}", cfg.storage.kind, cfg.storage_path().display());
+            println!(
+                "storage = {} {}",
+                cfg.storage.kind,
+                cfg.storage_path().display()
+            );
             println!("node_name = {}", cfg.node_name());
             println!("worker.enabled = {}", cfg.worker.enabled);
             Ok(0)

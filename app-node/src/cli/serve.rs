@@ -45,13 +45,15 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
             shutdown.cancel();
         });
     }
-    let worker = run_worker.then(|| {
-        tokio::spawn(crate::jobs::run_worker(state.clone(), shutdown.clone()))
-    });
+    let worker =
+        run_worker.then(|| tokio::spawn(crate::jobs::run_worker(state.clone(), shutdown.clone())));
     if let Some(listener) = listener {
         let addr = listener.local_addr()?;
         // Scripts and tests read this line to find the port.
-        println!("reel-node listening on http://{addr} as {}", state.node_name);
+        println!(
+            "reel-node listening on http://{addr} as {}",
+            state.node_name
+        );
         let app = crate::http::app(state.clone());
         let token = shutdown.clone();
         axum::serve(listener, app)

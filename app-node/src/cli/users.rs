@@ -8,7 +8,9 @@ use crate::config::Config;
 
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// Adds an uploader, reading the password from the first line of stdin.
@@ -51,7 +53,9 @@ pub async fn create_token(cfg: Config, name: &str) -> anyhow::Result<i32> {
             Ok(0)
         }
         Err(CatalogError::NotFound(_)) => {
-            eprintln!("error[not-found]: no user named {name}; add it with `reel-node user add {name}`");
+            eprintln!(
+                "error[not-found]: no user named {name}; add it with `reel-node user add {name}`"
+            );
             Ok(1)
         }
         Err(e) => Err(e.into()),

@@ -62,19 +62,23 @@ pub fn load(
     env: impl IntoIterator<Item = (String, String)>,
     overrides: &Overrides,
 ) -> Result<Config, ConfigError> {
-    let mut root: Table = DEFAULTS.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-        layer: "defaults".into(),
-        message: e.to_string(),
-    })?;
+    let mut root: Table = DEFAULTS
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            layer: "defaults".into(),
+            message: e.to_string(),
+        })?;
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        let table: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-            layer: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                layer: path.display().to_string(),
+                message: e.to_string(),
+            })?;
         merge(&mut root, table);
     }
     for (name, value) in env {
@@ -177,7 +181,11 @@ mod tests {
     fn env_beats_file_and_flags_beat_env() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("node.toml");
-        std::fs::write(&f, "listen = \"127.0.0.1:9000\"\n[worker]\nconcurrency = 3\n").unwrap();
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:9000\"\n[worker]\nconcurrency = 3\n",
+        )
+        .unwrap();
         let e = env(&[
             ("REEL_WORKER__CONCURRENCY", "4"),
             ("REEL_INGEST__ALLOW_PRIVATE_NETWORKS", "true"),

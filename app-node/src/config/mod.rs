@@ -218,7 +218,10 @@ impl Config {
         }
         let url = self.catalog_url();
         if !url.starts_with("sqlite:") {
-            return bad("catalog.url", "only sqlite:// URLs are supported by this build");
+            return bad(
+                "catalog.url",
+                "only sqlite:// URLs are supported by this build",
+            );
         }
         if self.worker.concurrency == 0 || self.worker.concurrency > 64 {
             return bad("worker.concurrency", "must be between 1 and 64");

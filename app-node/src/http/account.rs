@@ -28,11 +28,16 @@ fn set_cookie(resp: &mut Response, value: String) {
 
 fn login_page(error: Option<&str>, status: StatusCode) -> Response {
     let token = new_secret();
-    let mut r = page("login.html", context! { login_csrf => token.clone(), error => error });
+    let mut r = page(
+        "login.html",
+        context! { login_csrf => token.clone(), error => error },
+    );
     *r.status_mut() = status;
     set_cookie(
         &mut r,
-        format!("{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600"),
+        format!(
+            "{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600"
+        ),
     );
     r
 }
@@ -58,7 +63,10 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
     if expected.is_empty() || !same(expected, &f.csrf) {
-        return Ok(login_page(Some("The form expired; please try again."), StatusCode::FORBIDDEN));
+        return Ok(login_page(
+            Some("The form expired; please try again."),
+            StatusCode::FORBIDDEN,
+        ));
     }
     let user = state.catalog.user_password(f.name.trim()).await?;
     let ok = match &user {
@@ -71,11 +79,17 @@ pub async fn login(
         None => false,
     };
     let Some((user_id, _)) = user.filter(|_| ok) else {
-        return Ok(login_page(Some("Wrong name or password."), StatusCode::UNAUTHORIZED));
+        return Ok(login_page(
+            Some("Wrong name or password."),
+            StatusCode::UNAUTHORIZED,
+        ));
     };
     let sid = new_secret();
     let expires = now_ms() + SESSION_DAYS * 86_400_000;
-    state.catalog.add_session(&digest(&sid), user_id, &new_secret(), expires).await?;
+    state
+        .catalog
+        .add_session(&digest(&sid), user_id, &new_secret(), expires)
+        .await?;
     let mut r = Redirect::to("/upload").into_response();
     set_cookie(
         &mut r,
@@ -84,7 +98,10 @@ pub async fn login(
             SESSION_DAYS * 86_400
         ),
     );
-    set_cookie(&mut r, format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
+    set_cookie(
+        &mut r,
+        format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"),
+    );
     Ok(r)
 }
 
@@ -102,19 +119,32 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     if let Some(s) = session(&state, &headers).await? {
         if !same(&s.csrf, &f.csrf) {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf-mismatch", "the form expired"));
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf-mismatch",
+                "the form expired",
+            ));
         }
         state.catalog.delete_session(&s.id_hash).await?;
     }
     let mut r = Redirect::to("/").into_response();
-    set_cookie(&mut r, format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
+    set_cookie(
+        &mut r,
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
     Ok(r)
 }
 
 /// `GET /upload`: the form, for signed-in uploaders only.
-pub async fn upload_form(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn upload_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     match session(&state, &headers).await? {
-        Some(s) => Ok(page("upload.html", context! { signed_in => true, csrf => s.csrf })),
+        Some(s) => Ok(page(
+            "upload.html",
+            context! { signed_in => true, csrf => s.csrf },
+        )),
         None => Ok(Redirect::to("/login").into_response()),
     }
 }

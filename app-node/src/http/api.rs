@@ -26,7 +26,10 @@ pub fn clean_title_text(raw: &str) -> Result<String, (&'static str, &'static str
         return Err(("missing-title", "a non-empty title is required"));
     }
     if t.chars().count() > 200 {
-        return Err(("title-too-long", "the title may have at most 200 characters"));
+        return Err((
+            "title-too-long",
+            "the title may have at most 200 characters",
+        ));
     }
     if t.chars().any(char::is_control) {
         return Err(("bad-title", "the title may not contain control characters"));
@@ -40,16 +43,28 @@ pub fn clean_title(raw: Option<&str>) -> Result<String, ApiError> {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("bad-json", format!("the body is not valid JSON for this call: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "bad-json",
+            format!("the body is not valid JSON for this call: {e}"),
+        )
+    })
 }
 
 async fn read_json_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     let body = Bytes::from_request(req, state).await.map_err(|_| {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "the JSON body is too large")
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "the JSON body is too large",
+        )
     })?;
     if body.len() > JSON_LIMIT {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "the JSON body is too large"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "the JSON body is too large",
+        ));
     }
     Ok(body)
 }
@@ -67,7 +82,11 @@ pub async fn create(
     req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     if state.is_draining() {
-        return Err(ApiError::unavailable("draining", "the node is shutting down", 5));
+        return Err(ApiError::unavailable(
+            "draining",
+            "the node is shutting down",
+            5,
+        ));
     }
     let ctype = req
         .headers()
@@ -81,22 +100,40 @@ pub async fn create(
         let title = clean_title(c.title.as_deref())?;
         let raw = c.source_url.unwrap_or_default();
         if raw.trim().is_empty() {
-            return Err(ApiError::bad_request("missing-source-url", "source_url is required"));
+            return Err(ApiError::bad_request(
+                "missing-source-url",
+                "source_url is required",
+            ));
         }
         let url = state
             .downloader
             .check(&raw)
             .map_err(|e| ApiError::bad_request(e.code(), e.user_message()))?;
-        let nv = NewVideo { id: new_id(), title, source: url.to_string() };
-        state.catalog.create_video(&nv, &JobSource::Url(url.to_string())).await?
+        let nv = NewVideo {
+            id: new_id(),
+            title,
+            source: url.to_string(),
+        };
+        state
+            .catalog
+            .create_video(&nv, &JobSource::Url(url.to_string()))
+            .await?
     } else if ctype.starts_with("multipart/form-data") {
         let mp = Multipart::from_request(req, &state)
             .await
             .map_err(|e| ApiError::bad_request("bad-multipart", e.body_text()))?;
         let id = new_id();
         let up = receive_multipart(&state, &id, mp).await?;
-        let nv = NewVideo { id, title: up.title, source: format!("upload:{}", up.file_name) };
-        match state.catalog.create_video(&nv, &JobSource::Stored(up.key.clone())).await {
+        let nv = NewVideo {
+            id,
+            title: up.title,
+            source: format!("upload:{}", up.file_name),
+        };
+        match state
+            .catalog
+            .create_video(&nv, &JobSource::Stored(up.key.clone()))
+            .await
+        {
             Ok(v) => v,
             Err(e) => {
                 let _ = state.store.delete(&up.key).await;
@@ -135,12 +172,20 @@ pub async fn list(
         Some("ready") => StatusFilter::Ready,
         Some("processing") => StatusFilter::Processing,
         Some(_) => {
-            return Err(ApiError::bad_request("bad-status", "status may be all, ready or processing"))
+            return Err(ApiError::bad_request(
+                "bad-status",
+                "status may be all, ready or processing",
+            ))
         }
     };
-    let p = state.catalog.list_videos(q.q.as_deref(), filter, page, per_page).await?;
+    let p = state
+        .catalog
+        .list_videos(q.q.as_deref(), filter, page, per_page)
+        .await?;
     let videos: Vec<VideoJson> = p.videos.iter().map(VideoJson::from).collect();
-    Ok(Json(json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page})))
+    Ok(Json(
+        json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page}),
+    ))
 }
 
 /// `GET /api/videos/{id}`.
@@ -151,7 +196,11 @@ pub async fn get(
     if !valid_id(&id) {
         return Err(ApiError::video_not_found());
     }
-    let v = state.catalog.get_video(&id).await?.ok_or_else(ApiError::video_not_found)?;
+    let v = state
+        .catalog
+        .get_video(&id)
+        .await?
+        .ok_or_else(ApiError::video_not_found)?;
     Ok(Json(VideoJson::from(&v)))
 }
 
@@ -177,7 +226,11 @@ pub async fn patch(
     if !state.catalog.set_title(&id, &title).await? {
         return Err(ApiError::video_not_found());
     }
-    let v = state.catalog.get_video(&id).await?.ok_or_else(ApiError::video_not_found)?;
+    let v = state
+        .catalog
+        .get_video(&id)
+        .await?
+        .ok_or_else(ApiError::video_not_found)?;
     Ok(Json(VideoJson::from(&v)))
 }
 

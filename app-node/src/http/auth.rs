@@ -76,7 +76,10 @@ impl FromRequestParts<AppState> for Uploader {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| {
-                    unauthorized("bad-authorization", "use the header Authorization: Bearer <token>")
+                    unauthorized(
+                        "bad-authorization",
+                        "use the header Authorization: Bearer <token>",
+                    )
                 })?;
             return match state.catalog.token_user(&digest(token)).await? {
                 Some(user_id) => Ok(Uploader { user_id }),

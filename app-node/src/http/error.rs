@@ -42,7 +42,11 @@ impl ApiError {
 
     /// 404 for an unknown video.
     pub fn video_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "video-not-found", "no video has this id")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "video-not-found",
+            "no video has this id",
+        )
     }
 
     /// 503 asking the client to retry.
@@ -55,7 +59,11 @@ impl ApiError {
 
     fn internal(code: &'static str, detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(code, "internal error: {detail}");
-        ApiError::unavailable(code, "the node could not complete the request; try again", 2)
+        ApiError::unavailable(
+            code,
+            "the node could not complete the request; try again",
+            2,
+        )
     }
 }
 

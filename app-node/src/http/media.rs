@@ -42,7 +42,9 @@ pub fn parse_range(h: Option<&str>, total: u64) -> RangeReq {
     if spec.contains(',') {
         return RangeReq::Full;
     }
-    let Some((a, b)) = spec.split_once('-') else { return RangeReq::Invalid };
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeReq::Invalid;
+    };
     let (a, b) = (a.trim(), b.trim());
     let r = if a.is_empty() {
         match b.parse::<u64>() {
@@ -50,7 +52,9 @@ pub fn parse_range(h: Option<&str>, total: u64) -> RangeReq {
             Ok(n) => (total.saturating_sub(n), total.saturating_sub(1)),
         }
     } else {
-        let Ok(start) = a.parse::<u64>() else { return RangeReq::Invalid };
+        let Ok(start) = a.parse::<u64>() else {
+            return RangeReq::Invalid;
+        };
         let end = if b.is_empty() {
             total.saturating_sub(1)
         } else {
@@ -83,7 +87,10 @@ pub async fn serve(
     let (mime, cache) = kind(&path).ok_or_else(not_found)?;
     validate_key(&key).map_err(|_| not_found())?;
     let total = state.store.size(&key).await?.ok_or_else(not_found)?;
-    let range = parse_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), total);
+    let range = parse_range(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        total,
+    );
     let (status, start, len) = match range {
         RangeReq::Full => (StatusCode::OK, 0, total),
         RangeReq::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
@@ -110,7 +117,10 @@ pub async fn serve(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if status == StatusCode::PARTIAL_CONTENT {
         let cr = format!("bytes {}-{}/{}", start, start + len - 1, total);
-        h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).expect("ascii"));
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&cr).expect("ascii"),
+        );
     }
     Ok(resp)
 }

@@ -23,8 +23,16 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let started = Instant::now();
     let mut resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    state.metrics.requests.with_label_values(&[&route, &method, &status]).inc();
-    state.metrics.latency.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .with_label_values(&[&route, &method, &status])
+        .inc();
+    state
+        .metrics
+        .latency
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&state.node_name) {
         resp.headers_mut().insert("x-reel-node", v);
     }
@@ -42,7 +50,8 @@ pub async fn shed(
         Ok(_permit) => next.run(req).await,
         Err(_) => {
             state.metrics.shed.with_label_values(&["concurrency"]).inc();
-            ApiError::unavailable("overloaded", "the node is busy; try again shortly", 1).into_response()
+            ApiError::unavailable("overloaded", "the node is busy; try again shortly", 1)
+                .into_response()
         }
     }
 }

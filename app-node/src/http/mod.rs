@@ -38,12 +38,20 @@ pub fn app(state: AppState) -> Router {
         .route("/upload", get(account::upload_form))
         .route(
             "/api/videos",
-            get(api::list).post(api::create).layer(DefaultBodyLimit::max(upload_limit)),
+            get(api::list)
+                .post(api::create)
+                .layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/api/videos/{id}", get(api::get).patch(api::patch).delete(api::delete))
+        .route(
+            "/api/videos/{id}",
+            get(api::get).patch(api::patch).delete(api::delete),
+        )
         .route("/media/{id}/{*path}", get(media::serve))
         .route("/static/{file}", get(ops::asset))
-        .layer(axum::middleware::from_fn_with_state((state.clone(), permits), middleware::shed));
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), permits),
+            middleware::shed,
+        ));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

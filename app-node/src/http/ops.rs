@@ -16,7 +16,10 @@ pub async fn healthz() -> impl IntoResponse {
 /// `GET /readyz`: catalog and store reachable and not draining.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let fail = |why: &str| {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": why})))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": why})),
+        )
             .into_response()
     };
     if state.is_draining() {
@@ -37,12 +40,19 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Ok(counts) = state.catalog.job_counts().await {
         for s in ["queued", "running", "done", "failed"] {
-            let n = counts.iter().find(|(k, _)| k == s).map(|(_, n)| *n).unwrap_or(0);
+            let n = counts
+                .iter()
+                .find(|(k, _)| k == s)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
             state.metrics.jobs.with_label_values(&[s]).set(n);
         }
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -52,7 +62,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let web = state.config.web_dir();
     let (path, mime) = match file.as_str() {
-        "hls.min.js" => (web.join("node_modules/hls.js/dist/hls.min.js"), "text/javascript"),
+        "hls.min.js" => (
+            web.join("node_modules/hls.js/dist/hls.min.js"),
+            "text/javascript",
+        ),
         "player.js" | "upload.js" => (web.join("static").join(&file), "text/javascript"),
         "style.css" => (web.join("static/style.css"), "text/css"),
         _ => return StatusCode::NOT_FOUND.into_response(),
@@ -62,11 +75,17 @@ pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> R
             let mut r = bytes.into_response();
             let h = r.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
             r
         }
         Err(e) => {
-            tracing::error!("asset {} missing: {e} (run npm ci in app-node/web)", path.display());
+            tracing::error!(
+                "asset {} missing: {e} (run npm ci in app-node/web)",
+                path.display()
+            );
             StatusCode::NOT_FOUND.into_response()
         }
     }

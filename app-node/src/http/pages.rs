@@ -48,11 +48,27 @@ pub async fn index(
     Query(q): Query<IndexQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let page_no = q.page.as_deref().and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000);
-    let query = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(200).collect::<String>());
-    let ready = state.catalog.list_videos(query.as_deref(), StatusFilter::Ready, page_no, PER_PAGE).await?;
+    let page_no = q
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<u32>().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000);
+    let query =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(200).collect::<String>());
+    let ready = state
+        .catalog
+        .list_videos(query.as_deref(), StatusFilter::Ready, page_no, PER_PAGE)
+        .await?;
     let processing = if page_no == 1 {
-        state.catalog.list_videos(query.as_deref(), StatusFilter::Processing, 1, PER_PAGE).await?.videos
+        state
+            .catalog
+            .list_videos(query.as_deref(), StatusFilter::Processing, 1, PER_PAGE)
+            .await?
+            .videos
     } else {
         Vec::new()
     };

@@ -22,7 +22,10 @@ fn env() -> &'static Environment<'static> {
             ("index.html", include_str!("../../web/templates/index.html")),
             ("watch.html", include_str!("../../web/templates/watch.html")),
             ("login.html", include_str!("../../web/templates/login.html")),
-            ("upload.html", include_str!("../../web/templates/upload.html")),
+            (
+                "upload.html",
+                include_str!("../../web/templates/upload.html"),
+            ),
         ] {
             e.add_template(name, src).expect("embedded template parses");
         }
@@ -36,9 +39,18 @@ pub fn page(name: &str, ctx: minijinja::Value) -> Response {
         Ok(html) => {
             let mut r = Html(html).into_response();
             let h = r.headers_mut();
-            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP),
+            );
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }

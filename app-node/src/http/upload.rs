@@ -58,19 +58,34 @@ pub async fn receive_multipart(
         }
     };
     loop {
-        let next = tokio::time::timeout(idle, mp.next_field()).await.map_err(|_| slow())?;
-        let Some(mut field) = next.map_err(bad)? else { break };
+        let next = tokio::time::timeout(idle, mp.next_field())
+            .await
+            .map_err(|_| slow())?;
+        let Some(mut field) = next.map_err(bad)? else {
+            break;
+        };
         match field.name() {
             Some("title") => {
-                let text = tokio::time::timeout(idle, field.text()).await.map_err(|_| slow())?;
+                let text = tokio::time::timeout(idle, field.text())
+                    .await
+                    .map_err(|_| slow())?;
                 title = Some(text.map_err(bad)?);
             }
             Some("file") if file_name.is_none() => {
-                file_name = Some(field.file_name().unwrap_or("upload").chars().take(200).collect::<String>());
+                file_name = Some(
+                    field
+                        .file_name()
+                        .unwrap_or("upload")
+                        .chars()
+                        .take(200)
+                        .collect::<String>(),
+                );
                 let mut f = tokio::fs::File::create(&tmp.0).await?;
                 let mut n: u64 = 0;
-                while let Some(chunk) =
-                    tokio::time::timeout(idle, field.chunk()).await.map_err(|_| slow())?.map_err(bad)?
+                while let Some(chunk) = tokio::time::timeout(idle, field.chunk())
+                    .await
+                    .map_err(|_| slow())?
+                    .map_err(bad)?
                 {
                     n += chunk.len() as u64;
                     if n > limit {
@@ -80,7 +95,10 @@ pub async fn receive_multipart(
                 }
                 f.flush().await?;
                 if n == 0 {
-                    return Err(ApiError::bad_request("empty-file", "the uploaded file is empty"));
+                    return Err(ApiError::bad_request(
+                        "empty-file",
+                        "the uploaded file is empty",
+                    ));
                 }
             }
             _ => {
@@ -93,13 +111,24 @@ pub async fn receive_multipart(
     }
     let title = clean_title(title.as_deref())?;
     let Some(file_name) = file_name else {
-        return Err(ApiError::bad_request("missing-file", "the multipart field file is required"));
+        return Err(ApiError::bad_request(
+            "missing-file",
+            "the multipart field file is required",
+        ));
     };
     let key = staged_key(video_id);
     state.store.put_file(&key, &tmp.0).await?;
-    Ok(Received { title, file_name, key })
+    Ok(Received {
+        title,
+        file_name,
+        key,
+    })
 }
 
 fn slow() -> ApiError {
-    ApiError::new(StatusCode::REQUEST_TIMEOUT, "body-timeout", "the upload stalled")
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body-timeout",
+        "the upload stalled",
+    )
 }

@@ -63,7 +63,12 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         return Some(tail); // NAT64
     }
     if s[0] == 0x2002 {
-        return Some(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+        return Some(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ));
     }
     None
 }
@@ -103,16 +108,15 @@ impl Resolve for GuardedResolver {
         let allow = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let ok: Vec<SocketAddr> = all
                 .into_iter()
                 .filter(|a| allow || is_public(a.ip()))
                 .collect();
             if ok.is_empty() {
-                let err: Box<dyn std::error::Error + Send + Sync> =
-                    Box::new(IngestError::Forbidden(format!("{host} has no public address")));
+                let err: Box<dyn std::error::Error + Send + Sync> = Box::new(
+                    IngestError::Forbidden(format!("{host} has no public address")),
+                );
                 return Err(err);
             }
             let addrs: Addrs = Box::new(ok.into_iter());
@@ -128,14 +132,34 @@ mod tests {
     #[test]
     fn private_and_special_addresses_are_refused() {
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "224.0.0.1", "255.255.255.255", "100.64.0.1", "::1", "::", "fc00::1", "fe80::1",
-            "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:7f00:1::",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
         ] {
             let ip: IpAddr = bad.parse().unwrap();
             assert!(!is_public(ip), "{bad} passed");
         }
-        for good in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "::ffff:1.1.1.1"] {
+        for good in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
             let ip: IpAddr = good.parse().unwrap();
             assert!(is_public(ip), "{good} refused");
         }
@@ -144,13 +168,22 @@ mod tests {
     #[test]
     fn urls_are_checked_for_scheme_and_literal_addresses() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(matches!(check_url(&u("ftp://example.com/a.mp4"), false), Err(IngestError::BadUrl(_))));
-        assert!(matches!(check_url(&u("file:///etc/passwd"), false), Err(IngestError::BadUrl(_))));
+        assert!(matches!(
+            check_url(&u("ftp://example.com/a.mp4"), false),
+            Err(IngestError::BadUrl(_))
+        ));
+        assert!(matches!(
+            check_url(&u("file:///etc/passwd"), false),
+            Err(IngestError::BadUrl(_))
+        ));
         assert!(matches!(
             check_url(&u("http://[::ffff:127.0.0.1]:8080/a"), false),
             Err(IngestError::Forbidden(_))
         ));
-        assert!(matches!(check_url(&u("http://2130706433/"), false), Err(IngestError::Forbidden(_))));
+        assert!(matches!(
+            check_url(&u("http://2130706433/"), false),
+            Err(IngestError::Forbidden(_))
+        ));
         assert!(check_url(&u("http://127.0.0.1/a"), true).is_ok());
         assert!(check_url(&u("https://example.com/a.mp4"), false).is_ok());
     }

@@ -47,7 +47,9 @@ fn workdir(state: &AppState, job: &ClaimedJob) -> PathBuf {
 /// gone: we hold the lease now).
 async fn sweep_stale(state: &AppState, job: &ClaimedJob) {
     let prefix = format!("job-{}-", job.id);
-    let Ok(mut rd) = tokio::fs::read_dir(state.config.tmp_dir()).await else { return };
+    let Ok(mut rd) = tokio::fs::read_dir(state.config.tmp_dir()).await else {
+        return;
+    };
     while let Ok(Some(e)) = rd.next_entry().await {
         if e.file_name().to_string_lossy().starts_with(&prefix) {
             let _ = tokio::fs::remove_dir_all(e.path()).await;
@@ -98,7 +100,10 @@ async fn steps(
         JobSource::Url(url) => {
             let cb = |got: u64, total: Option<u64>| {
                 if let Some(t) = total.filter(|t| *t > 0) {
-                    report(VideoStatus::Downloading, FETCH_SHARE * got as f64 / t as f64);
+                    report(
+                        VideoStatus::Downloading,
+                        FETCH_SHARE * got as f64 / t as f64,
+                    );
                 }
             };
             download(&state.downloader, url, &source, &cb).await?;
@@ -187,7 +192,14 @@ async fn extras_poster(
     out: &Path,
     job: &ClaimedJob,
 ) -> bool {
-    let r = media::poster(tools, source, (info.width, info.height), info.duration_s, &out.join("poster.jpg")).await;
+    let r = media::poster(
+        tools,
+        source,
+        (info.width, info.height),
+        info.duration_s,
+        &out.join("poster.jpg"),
+    )
+    .await;
     if let Err(e) = &r {
         tracing::warn!(job = %job.id, "poster failed: {e}");
     }
@@ -222,7 +234,11 @@ async fn extras_subtitles(
         }
         let path = format!("subs/{lang}.vtt");
         match media::extract_subtitle(tools, source, s, &out.join(&path)).await {
-            Ok(()) => subs.push(Subtitle { label: label_for(&lang), lang, path }),
+            Ok(()) => subs.push(Subtitle {
+                label: label_for(&lang),
+                lang,
+                path,
+            }),
             Err(e) => tracing::warn!(job = %job.id, "subtitle stream {} skipped: {e}", s.index),
         }
     }

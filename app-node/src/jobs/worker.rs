@@ -24,7 +24,12 @@ pub async fn process_job(
     let cancel = shutdown.child_token();
     let lost = CancellationToken::new();
     let beat = {
-        let (catalog, job, cancel, lost) = (state.catalog.clone(), job.clone(), cancel.clone(), lost.clone());
+        let (catalog, job, cancel, lost) = (
+            state.catalog.clone(),
+            job.clone(),
+            cancel.clone(),
+            lost.clone(),
+        );
         tokio::spawn(async move {
             let every = Duration::from_millis((lease_ms / 3).max(500) as u64);
             loop {

@@ -28,12 +28,25 @@ mod tests {
     #[test]
     fn refuses_traversal_and_hidden_paths() {
         for bad in [
-            "", "/etc/passwd", "../x", "a/../b", "a//b", ".staging/x", "a/.b", "a\\b", "a b",
-            "a/", "%2e%2e",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            ".staging/x",
+            "a/.b",
+            "a\\b",
+            "a b",
+            "a/",
+            "%2e%2e",
         ] {
             assert!(validate_key(bad).is_err(), "{bad:?} accepted");
         }
-        for good in ["0123456789abcdef/master.m3u8", "id/720p/seg_00001.m4s", "incoming/x.src"] {
+        for good in [
+            "0123456789abcdef/master.m3u8",
+            "id/720p/seg_00001.m4s",
+            "incoming/x.src",
+        ] {
             assert!(validate_key(good).is_ok(), "{good:?} refused");
         }
     }

@@ -19,7 +19,11 @@ pub struct LocalStore {
 impl LocalStore {
     /// Creates the root (and its work folders) if needed.
     pub async fn open(root: &Path) -> Result<Self> {
-        for d in [root.to_path_buf(), root.join(".staging"), root.join(".trash")] {
+        for d in [
+            root.to_path_buf(),
+            root.join(".staging"),
+            root.join(".trash"),
+        ] {
             tokio::fs::create_dir_all(&d)
                 .await
                 .map_err(|e| StorageError::io(d.display().to_string(), e))?;
@@ -128,7 +132,10 @@ impl MediaStore for LocalStore {
         if start > 0 {
             f.seek(SeekFrom::Start(start)).await.map_err(io)?;
         }
-        Ok(Box::pin(ReaderStream::with_capacity(f.take(len), 64 * 1024)))
+        Ok(Box::pin(ReaderStream::with_capacity(
+            f.take(len),
+            64 * 1024,
+        )))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -163,11 +170,17 @@ mod tests {
         let src = tempfile::tempdir().unwrap();
         std::fs::create_dir(src.path().join("720p")).unwrap();
         std::fs::write(src.path().join("720p/a.m4s"), b"0123456789").unwrap();
-        store.publish_dir("0123456789abcdef", src.path()).await.unwrap();
+        store
+            .publish_dir("0123456789abcdef", src.path())
+            .await
+            .unwrap();
         let src2 = tempfile::tempdir().unwrap();
         std::fs::create_dir(src2.path().join("720p")).unwrap();
         std::fs::write(src2.path().join("720p/a.m4s"), b"abcdefghij").unwrap();
-        store.publish_dir("0123456789abcdef", src2.path()).await.unwrap();
+        store
+            .publish_dir("0123456789abcdef", src2.path())
+            .await
+            .unwrap();
         let key = "0123456789abcdef/720p/a.m4s";
         assert_eq!(store.size(key).await.unwrap(), Some(10));
         let mut s = store.read(key, 2, 3).await.unwrap();
@@ -178,8 +191,18 @@ mod tests {
         assert_eq!(got, b"cde");
         store.delete_prefix("0123456789abcdef").await.unwrap();
         assert_eq!(store.size(key).await.unwrap(), None);
-        assert_eq!(std::fs::read_dir(root.path().join(".staging")).unwrap().count(), 0);
-        assert_eq!(std::fs::read_dir(root.path().join(".trash")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(root.path().join(".staging"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(root.path().join(".trash"))
+                .unwrap()
+                .count(),
+            0
+        );
         assert!(store.size("../etc/passwd").await.is_err());
     }
 }

@@ -41,23 +41,36 @@ impl TestNode {
     /// A node state with catalog and store under a new temp dir.
     pub async fn new(extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let state = AppState::open(test_config(dir.path(), extra)).await.unwrap();
+        let state = AppState::open(test_config(dir.path(), extra))
+            .await
+            .unwrap();
         let token = add_uploader(&state).await;
         TestNode { dir, state, token }
     }
 
     /// Sends one request through the router.
     pub async fn call(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let resp = reel_node::http::app(self.state.clone()).oneshot(req).await.unwrap();
+        let resp = reel_node::http::app(self.state.clone())
+            .oneshot(req)
+            .await
+            .unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         (status, headers, body)
     }
 
     /// GET returning status and body text.
     pub async fn get(&self, uri: &str) -> (StatusCode, String) {
-        let (s, _, b) = self.call(Request::get(uri).body(Body::empty()).unwrap()).await;
+        let (s, _, b) = self
+            .call(Request::get(uri).body(Body::empty()).unwrap())
+            .await;
         (s, String::from_utf8_lossy(&b).into_owned())
     }
 
@@ -69,14 +82,24 @@ impl TestNode {
             .body(Body::from(json.to_string()))
             .unwrap();
         let (s, _, b) = self.call(req).await;
-        (s, serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null))
+        (
+            s,
+            serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// Runs the worker until the video settles (ready or failed).
     pub async fn process_until_settled(&self, id: &str, limit: Duration) -> serde_json::Value {
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let worker = tokio::spawn(reel_node::jobs::run_worker(self.state.clone(), shutdown.clone()));
-        let v = wait_settled(|| async { self.get(&format!("/api/videos/{id}")).await.1 }, limit).await;
+        let worker = tokio::spawn(reel_node::jobs::run_worker(
+            self.state.clone(),
+            shutdown.clone(),
+        ));
+        let v = wait_settled(
+            || async { self.get(&format!("/api/videos/{id}")).await.1 },
+            limit,
+        )
+        .await;
         shutdown.cancel();
         let _ = worker.await;
         v
@@ -88,7 +111,11 @@ pub async fn add_uploader(state: &AppState) -> String {
     let hash = hash_password("tester-password").unwrap();
     let _ = state.catalog.add_user("tester", &hash).await;
     let token = new_secret();
-    state.catalog.add_token("tester", &digest(&token)).await.unwrap();
+    state
+        .catalog
+        .add_token("tester", &digest(&token))
+        .await
+        .unwrap();
     token
 }
 
@@ -105,7 +132,10 @@ where
         if matches!(v["status"].as_str(), Some("ready") | Some("failed")) {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "video did not settle: {text}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "video did not settle: {text}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -113,20 +143,42 @@ where
 /// Makes a test clip with lavfi: size, seconds, optional audio, extra output args.
 pub fn make_clip(out: &Path, w: u32, h: u32, secs: u32, audio: bool, extra: &[&str]) {
     let mut args: Vec<String> = vec![
-        "-nostdin".into(), "-hide_banner".into(), "-loglevel".into(), "error".into(), "-y".into(),
-        "-f".into(), "lavfi".into(), "-i".into(), format!("testsrc2=size={w}x{h}:rate=30:duration={secs}"),
+        "-nostdin".into(),
+        "-hide_banner".into(),
+        "-loglevel".into(),
+        "error".into(),
+        "-y".into(),
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("testsrc2=size={w}x{h}:rate=30:duration={secs}"),
     ];
     if audio {
         args.extend(["-f", "lavfi", "-i"].map(String::from));
-        args.push(format!("sine=frequency=440:sample_rate=48000:duration={secs}"));
+        args.push(format!(
+            "sine=frequency=440:sample_rate=48000:duration={secs}"
+        ));
     }
-    args.extend(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"].map(String::from));
+    args.extend(
+        [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ]
+        .map(String::from),
+    );
     if audio {
         args.extend(["-c:a", "aac", "-shortest"].map(String::from));
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     args.push(out.display().to_string());
-    let st = Command::new("ffmpeg").args(&args).status().expect("ffmpeg runs");
+    let st = Command::new("ffmpeg")
+        .args(&args)
+        .status()
+        .expect("ffmpeg runs");
     assert!(st.success(), "ffmpeg failed to make {}", out.display());
 }
 
@@ -154,14 +206,27 @@ pub async fn source_server(dir: PathBuf) -> SocketAddr {
 /// `(width, height)` of the first video stream, via ffprobe.
 pub fn probe_size(file: &Path) -> (u32, u32) {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(file)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     // HLS inputs list the stream once per program too; the first line is enough.
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let mut it = first.trim().trim_end_matches(',').split(',').map(|n| n.parse::<u32>().unwrap());
+    let mut it = first
+        .trim()
+        .trim_end_matches(',')
+        .split(',')
+        .map(|n| n.parse::<u32>().unwrap());
     (it.next().unwrap(), it.next().unwrap())
 }
 
@@ -170,7 +235,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             if e.path().is_dir() {
                 stack.push(e.path());
