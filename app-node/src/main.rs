@@ -5,13 +5,19 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
+    let cli = reel_node::cli::Cli::parse();
+    // One-shot commands keep stderr for their progress bar and errors.
+    let quiet = !matches!(
+        cli.command,
+        reel_node::cli::Command::Serve { .. } | reel_node::cli::Command::Worker
+    );
+    let fallback = if quiet { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("REEL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_env("REEL_LOG").unwrap_or_else(|_| EnvFilter::new(fallback)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = reel_node::cli::Cli::parse();
     let code = match reel_node::cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {

@@ -287,3 +287,27 @@ async fn cli_import_waits_and_reports() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("worker.concurrency"));
 }
+
+#[tokio::test]
+async fn sigterm_mid_transcode_hands_the_job_back() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    make_clip(&src.path().join("mid.mp4"), 1920, 1080, 16, true, &[]);
+    let addr = source_server(src.path().to_path_buf()).await;
+    let token = token(data.path());
+    let mut a = start(data.path(), "node-a", &[]);
+    let http = reqwest::Client::new();
+    let id = create(&http, &a.base, &token, "Interrupted", &format!("http://{addr}/mid.mp4")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while video(&http, &a.base, &id).await["status"] != "transcoding" {
+        assert!(tokio::time::Instant::now() < deadline, "never reached transcoding");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sigterm(&mut a), 0);
+    // Released, not failed: queued again with no attempt counted, no scratch.
+    let b = start(data.path(), "node-b", &["--no-worker"]);
+    let v = video(&http, &b.base, &id).await;
+    assert_eq!(v["status"], "queued", "{v}");
+    assert!(v["error"].is_null());
+    assert!(files_under(&data.path().join("tmp")).is_empty());
+}

@@ -68,6 +68,7 @@ pub fn load(
             layer: "defaults".into(),
             message: e.to_string(),
         })?;
+    let defaults = root.clone();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
@@ -89,7 +90,13 @@ pub fn load(
             continue;
         }
         let key = rest.to_ascii_lowercase().replace("__", ".");
-        set_path(&mut root, &key, &value);
+        // The balancer reads REEL_* too; a variable meant for it must not
+        // stop a node from starting, so unknown names are skipped here.
+        if has_path(&defaults, &key) {
+            set_path(&mut root, &key, &value);
+        } else {
+            tracing::debug!("ignoring {name}: not a node setting");
+        }
     }
     for (key, value) in &overrides.pairs {
         set_path(&mut root, key, value);
@@ -102,6 +109,19 @@ pub fn load(
         })?;
     cfg.validate()?;
     Ok(cfg)
+}
+
+fn has_path(table: &Table, key: &str) -> bool {
+    let mut t = table;
+    let mut parts = key.split('.').peekable();
+    while let Some(p) = parts.next() {
+        match (t.get(p), parts.peek()) {
+            (Some(Value::Table(sub)), Some(_)) => t = sub,
+            (Some(v), None) => return !v.is_table(),
+            _ => return false,
+        }
+    }
+    false
 }
 
 fn merge(base: &mut Table, top: Table) {
@@ -207,8 +227,45 @@ mod tests {
         let e = env(&[("REEL_WORKER__CONCURRENCY", "0")]);
         let err = load(None, e, &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("worker.concurrency"), "{err}");
-        let e = env(&[("REEL_WORKER__BOGUS", "1")]);
-        let err = load(None, e, &Overrides::default()).unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("node.toml");
+        std::fs::write(&f, "[worker]\nbogus = 1\n").unwrap();
+        let err = load(Some(&f), env(&[]), &Overrides::default()).unwrap_err();
         assert_eq!(err.code(), "config-invalid");
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    fn key_paths(t: &Table, prefix: &str, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let path = format!("{prefix}{k}");
+            match v {
+                Value::Table(sub) => key_paths(sub, &format!("{path}."), out),
+                _ => out.push(path),
+            }
+        }
+    }
+
+    #[test]
+    fn sample_file_documents_every_key_with_its_default() {
+        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/node.toml");
+        let text = std::fs::read_to_string(sample).unwrap();
+        let (a, b): (Table, Table) = (text.parse().unwrap(), DEFAULTS.parse().unwrap());
+        let (mut ka, mut kb) = (Vec::new(), Vec::new());
+        key_paths(&a, "", &mut ka);
+        key_paths(&b, "", &mut kb);
+        ka.sort();
+        kb.sort();
+        assert_eq!(ka, kb, "configs/node.toml and the embedded defaults disagree on keys");
+        assert_eq!(a, b, "configs/node.toml shows a value that is not the default");
+        for k in &kb {
+            let env = format!("REEL_{}", k.to_ascii_uppercase().replace('.', "__"));
+            assert!(text.contains(&env), "{env} not documented");
+        }
+    }
+
+    #[test]
+    fn balancer_variables_do_not_break_the_node() {
+        let e = env(&[("REEL_ADMIN_LISTEN", "127.0.0.1:1"), ("REEL_HEALTH__PATH", "/x")]);
+        assert!(load(None, e, &Overrides::default()).is_ok());
     }
 }

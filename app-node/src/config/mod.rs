@@ -27,9 +27,9 @@ pub struct Config {
     /// Log filter (`info`, `debug`, `reel_node=debug,tower_http=info` …).
     /// Read before the other layers so start-up is logged too.
     pub log: String,
-    /// Directory holding templates' static assets and `node_modules`.
-    #[serde(default)]
-    pub web_dir: Option<PathBuf>,
+    /// Directory holding the static assets and `node_modules`; empty means
+    /// the `web/` folder of the source tree.
+    pub web_dir: PathBuf,
     /// Catalog settings.
     pub catalog: CatalogConfig,
     /// Media store settings.
@@ -62,8 +62,7 @@ pub struct StorageConfig {
     /// `local` (the only kind built so far).
     pub kind: String,
     /// Directory for `local`; empty means `<data_dir>/media`.
-    #[serde(default)]
-    pub path: Option<PathBuf>,
+    pub path: PathBuf,
 }
 
 /// Limits for fetching sources.
@@ -120,8 +119,6 @@ pub struct MediaConfig {
 pub struct HttpConfig {
     /// Requests served at once before the node sheds with 503.
     pub max_concurrency: usize,
-    /// Seconds a request may take before it is cut off (uploads excluded).
-    pub request_timeout_s: u64,
 }
 
 /// The embedded defaults, in the same TOML form as `configs/node.toml`.
@@ -130,6 +127,7 @@ listen = "127.0.0.1:8081"
 data_dir = "./data"
 node_name = ""
 log = "info"
+web_dir = ""
 
 [catalog]
 url = ""
@@ -137,6 +135,7 @@ max_connections = 8
 
 [storage]
 kind = "local"
+path = ""
 
 [ingest]
 allow_private_networks = false
@@ -161,7 +160,6 @@ max_duration_s = 14400.0
 
 [http]
 max_concurrency = 512
-request_timeout_s = 60
 "#;
 
 impl Config {
@@ -176,9 +174,10 @@ impl Config {
 
     /// Media directory with the data-dir default filled in.
     pub fn storage_path(&self) -> PathBuf {
-        match &self.storage.path {
-            Some(p) if !p.as_os_str().is_empty() => p.clone(),
-            _ => self.data_dir.join("media"),
+        if self.storage.path.as_os_str().is_empty() {
+            self.data_dir.join("media")
+        } else {
+            self.storage.path.clone()
         }
     }
 
@@ -200,9 +199,11 @@ impl Config {
 
     /// Web assets directory (templates are embedded; scripts come from here).
     pub fn web_dir(&self) -> PathBuf {
-        self.web_dir
-            .clone()
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("web"))
+        if self.web_dir.as_os_str().is_empty() {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
+        } else {
+            self.web_dir.clone()
+        }
     }
 
     /// Checks values serde cannot: ranges and supported kinds.

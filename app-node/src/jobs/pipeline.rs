@@ -80,8 +80,11 @@ pub async fn run_job(
     };
     drop(report);
     let _ = writer.await;
-    if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-        tracing::warn!(job = %job.id, "scratch not removed: {e}");
+    match tokio::fs::remove_dir_all(&dir).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(job = %job.id, "scratch not removed: {e}")
+        }
+        _ => {}
     }
     result
 }
