@@ -14,9 +14,21 @@ use reel_node::media::{self, LadderOptions, LadderPlan, MediaTools};
 fn make_source(out: &Path) {
     let st = Command::new("ffmpeg")
         .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000:duration=30"])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=30:duration=30",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:sample_rate=48000:duration=30",
+        ])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        ])
         .args(["-c:a", "aac", "-shortest"])
         .arg(out)
         .status()
@@ -28,7 +40,9 @@ async fn timed(tools: &MediaTools, src: &Path, plan: &LadderPlan, dur: f64, out:
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out).unwrap();
     let t = Instant::now();
-    media::transcode(tools, src, plan, dur, out, &|_| {}).await.expect("transcode");
+    media::transcode(tools, src, plan, dur, out, &|_| {})
+        .await
+        .expect("transcode");
     t.elapsed().as_secs_f64()
 }
 
@@ -70,13 +84,28 @@ async fn main() {
     };
     let (s, p) = (median(&mut single), median(&mut split));
     let names: Vec<&str> = plan.rungs.iter().map(|r| r.name.as_str()).collect();
-    println!("source: {}x{} {:.1} s, rungs {}, preset {}, cores {}, runs {runs}", info.width, info.height,
-        info.duration_s, names.join(" "), tools.preset, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "source: {}x{} {:.1} s, rungs {}, preset {}, cores {}, runs {runs}",
+        info.width,
+        info.height,
+        info.duration_s,
+        names.join(" "),
+        tools.preset,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
     println!();
     println!("| method | wall time (s) | × source duration |");
     println!("|---|---|---|");
-    println!("| one process, decode once (Reel) | {s:.1} | {:.2} |", s / info.duration_s);
-    println!("| one process per rung | {p:.1} | {:.2} |", p / info.duration_s);
+    println!(
+        "| one process, decode once (Reel) | {s:.1} | {:.2} |",
+        s / info.duration_s
+    );
+    println!(
+        "| one process per rung | {p:.1} | {:.2} |",
+        p / info.duration_s
+    );
     println!();
     println!("per-rung / single-decode = {:.2}", p / s);
 }

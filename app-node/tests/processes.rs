@@ -297,10 +297,20 @@ async fn sigterm_mid_transcode_hands_the_job_back() {
     let token = token(data.path());
     let mut a = start(data.path(), "node-a", &[]);
     let http = reqwest::Client::new();
-    let id = create(&http, &a.base, &token, "Interrupted", &format!("http://{addr}/mid.mp4")).await;
+    let id = create(
+        &http,
+        &a.base,
+        &token,
+        "Interrupted",
+        &format!("http://{addr}/mid.mp4"),
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     while video(&http, &a.base, &id).await["status"] != "transcoding" {
-        assert!(tokio::time::Instant::now() < deadline, "never reached transcoding");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reached transcoding"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(sigterm(&mut a), 0);

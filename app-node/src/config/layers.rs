@@ -255,8 +255,14 @@ mod tests {
         key_paths(&b, "", &mut kb);
         ka.sort();
         kb.sort();
-        assert_eq!(ka, kb, "configs/node.toml and the embedded defaults disagree on keys");
-        assert_eq!(a, b, "configs/node.toml shows a value that is not the default");
+        assert_eq!(
+            ka, kb,
+            "configs/node.toml and the embedded defaults disagree on keys"
+        );
+        assert_eq!(
+            a, b,
+            "configs/node.toml shows a value that is not the default"
+        );
         for k in &kb {
             let env = format!("REEL_{}", k.to_ascii_uppercase().replace('.', "__"));
             assert!(text.contains(&env), "{env} not documented");
@@ -265,7 +271,10 @@ mod tests {
 
     #[test]
     fn balancer_variables_do_not_break_the_node() {
-        let e = env(&[("REEL_ADMIN_LISTEN", "127.0.0.1:1"), ("REEL_HEALTH__PATH", "/x")]);
+        let e = env(&[
+            ("REEL_ADMIN_LISTEN", "127.0.0.1:1"),
+            ("REEL_HEALTH__PATH", "/x"),
+        ]);
         assert!(load(None, e, &Overrides::default()).is_ok());
     }
 }

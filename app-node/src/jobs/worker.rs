@@ -40,7 +40,9 @@ pub async fn process_job(
                 match catalog.heartbeat(&job, lease_ms).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::warn!(job = %job.id, "lease lost; stopping");
+                        // Also happens harmlessly right after a publish
+                        // ended the lease; the outcome below tells which.
+                        tracing::debug!(job = %job.id, "lease no longer held");
                         lost.cancel();
                         cancel.cancel();
                         return;
@@ -61,7 +63,9 @@ pub async fn process_job(
     };
     match &result {
         Ok(()) => tracing::info!(job = %job.id, video = %job.video_id, "video published"),
-        Err(JobError::LeaseLost) => {}
+        Err(JobError::LeaseLost) => {
+            tracing::warn!(job = %job.id, "lease lost (deleted, or re-claimed elsewhere); stopped")
+        }
         Err(JobError::Cancelled) => {
             tracing::info!(job = %job.id, "releasing job on shutdown");
             state.catalog.release_job(&job).await?;
