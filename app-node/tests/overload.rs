@@ -17,10 +17,13 @@ async fn a_full_node_sheds_with_503_but_answers_health_checks() {
 
     // An upload whose body never finishes holds the only slot.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
-    tx.send(Ok(b"--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nslow\r\n".to_vec()))
-        .await
-        .unwrap();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    tx.send(Ok(
+        b"--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nslow\r\n".to_vec(),
+    ))
+    .await
+    .unwrap();
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let http = reqwest::Client::new();
     let slow = tokio::spawn({
         let (http, base, token) = (http.clone(), base.clone(), node.token.clone());
@@ -47,9 +50,24 @@ async fn a_full_node_sheds_with_503_but_answers_health_checks() {
     let body: serde_json::Value = shed.json().await.unwrap();
     assert_eq!(body["error"]["code"], "overloaded");
     for path in ["/healthz", "/readyz", "/metrics"] {
-        assert_eq!(http.get(format!("{base}{path}")).send().await.unwrap().status(), 200, "{path}");
+        assert_eq!(
+            http.get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{path}"
+        );
     }
-    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("reel_http_shed_total{reason=\"concurrency\"}"));
     // Finish the slow body (malformed on purpose); the slot frees up again.
     drop(tx);

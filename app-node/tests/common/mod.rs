@@ -2,6 +2,8 @@
 //! real ffmpeg (lavfi), a loopback source server and polling helpers.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,160 @@
+//! The whole stack on loopback: the real `reel-balancer` in front of two real
+//! `reel-node` processes sharing one data directory. Needs the workspace's
+//! binaries built together (`cargo test --workspace`, as `make test` does).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::make_clip;
+use common::procs::{cli, start, BIN};
+
+struct Balancer(Child);
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn balancer_bin() -> PathBuf {
+    let p = PathBuf::from(BIN).with_file_name("reel-balancer");
+    assert!(
+        p.exists(),
+        "{} missing: build the workspace (cargo test --workspace)",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_balancer_spreads_viewers_over_real_nodes_and_survives_one_dying() {
+    let data = tempfile::tempdir().unwrap();
+    let clip = data.path().join("in.mp4");
+    make_clip(&clip, 320, 180, 8, true, &[]);
+    let (code, out, err) = cli(
+        data.path(),
+        &["import", clip.to_str().unwrap(), "--title", "Clustered"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let id = out.trim().to_string();
+
+    let a = start(data.path(), "node-a", &[]);
+    let b = start(data.path(), "node-b", &[]);
+    let (port, admin) = (free_port(), free_port());
+    let mut child = Command::new(balancer_bin())
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ])
+        .args([
+            "--backend",
+            a.base.trim_start_matches("http://"),
+            "--backend",
+            b.base.trim_start_matches("http://"),
+        ])
+        .env("REEL_HEALTH__INTERVAL_MS", "300")
+        .env("REEL_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+    let _balancer = Balancer(child);
+    let lb = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while http
+        .get(format!("{lb}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "balancer never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut names = Vec::new();
+    for _ in 0..10 {
+        let r = http.get(format!("{lb}/")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        names.push(r.headers()["x-reel-node"].to_str().unwrap().to_string());
+        assert!(r.text().await.unwrap().contains("Clustered"));
+    }
+    assert_eq!(
+        names.iter().filter(|n| *n == "node-a").count(),
+        5,
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| *n == "node-b").count(),
+        5,
+        "{names:?}"
+    );
+
+    let master = http
+        .get(format!("{lb}/media/{id}/master.m3u8"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rung = master
+        .lines()
+        .find(|l| l.ends_with("index.m3u8") && !l.starts_with('#'))
+        .unwrap()
+        .to_string();
+    let dir = rung.rsplit_once('/').unwrap().0.to_string();
+    let pl = http
+        .get(format!("{lb}/media/{id}/{rung}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let segs: Vec<String> = pl
+        .lines()
+        .filter(|l| l.ends_with(".m4s"))
+        .map(String::from)
+        .collect();
+    assert!(segs.len() >= 2);
+
+    // One node dies without warning; viewers keep getting every segment.
+    drop(a);
+    let mut failed = 0;
+    for i in 0..60 {
+        let seg = &segs[i % segs.len()];
+        match http
+            .get(format!("{lb}/media/{id}/{dir}/{seg}"))
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 200 => assert_eq!(r.headers()["x-reel-node"], "node-b"),
+            _ => failed += 1,
+        }
+    }
+    assert_eq!(failed, 0, "viewers saw failures after a node died");
+    drop(b);
+}

@@ -1,0 +1,126 @@
+//! Real `reel-node` processes for integration tests.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// The node binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_reel-node");
+
+/// A running `reel-node serve`, killed (SIGKILL) on drop.
+pub struct Node {
+    /// The process.
+    pub child: Child,
+    /// `http://ADDR` it listens on.
+    pub base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn node_cmd(data: &Path, name: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("REEL_DATA_DIR", data)
+        .env("REEL_LISTEN", "127.0.0.1:0")
+        .env("REEL_NODE_NAME", name)
+        .env("REEL_INGEST__ALLOW_PRIVATE_NETWORKS", "true")
+        .env("REEL_WORKER__LEASE_S", "3")
+        .env("REEL_WORKER__POLL_MS", "200")
+        .env("REEL_LOG", "warn");
+    c
+}
+
+pub fn start(data: &Path, name: &str, args: &[&str]) -> Node {
+    let mut child = node_cmd(data, name)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("reel-node starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Node { child, base }
+}
+
+pub fn cli(data: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = node_cmd(data, "cli")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn token(data: &Path) -> String {
+    let (code, _, err) = cli(data, &["user", "add", "tester"], "tester-password\n");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cli(data, &["token", "create", "tester"], "");
+    assert_eq!(code, 0, "{err}");
+    let t = out.trim().to_string();
+    assert!(
+        t.starts_with("reel_") && !t.contains('\n'),
+        "token output: {out:?}"
+    );
+    t
+}
+
+pub async fn video(http: &reqwest::Client, base: &str, id: &str) -> serde_json::Value {
+    http.get(format!("{base}/api/videos/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+pub async fn create(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    title: &str,
+    url: &str,
+) -> String {
+    let r = http
+        .post(format!("{base}/api/videos"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"title": title, "source_url": url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn sigterm(node: &mut Node) -> i32 {
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(node.child.id() as i32, libc::SIGTERM) };
+    node.child.wait().unwrap().code().unwrap_or(-1)
+}
