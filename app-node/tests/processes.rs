@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::{files_under, make_clip, source_server};
 
-use common::procs::{cli, create, node_cmd, sigterm, start, token, video};
+use common::procs::{cli, create, node_cmd, sigterm, start, token, video, Node};
+use std::path::Path;
 
 #[tokio::test]
 async fn a_video_imported_through_one_node_plays_through_the_other() {
@@ -68,36 +69,45 @@ async fn a_video_imported_through_one_node_plays_through_the_other() {
     assert_eq!(sigterm(&mut b), 0);
 }
 
-#[tokio::test]
-async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() {
-    let data = tempfile::tempdir().unwrap();
+/// Starts a node with a worker on `data`, imports a 1080p clip of `secs`
+/// seconds by URL and returns once it is transcoding past `progress`.
+async fn transcoding_on_a_node(
+    data: &Path,
+    secs: u32,
+    progress: f64,
+) -> (Node, String, tempfile::TempDir) {
     let src = tempfile::tempdir().unwrap();
-    make_clip(&src.path().join("long.mp4"), 1920, 1080, 24, true, &[]);
+    make_clip(&src.path().join("clip.mp4"), 1920, 1080, secs, true, &[]);
     let addr = source_server(src.path().to_path_buf()).await;
-    let token = token(data.path());
-    let a = start(data.path(), "node-a", &[]);
+    let token = token(data);
+    let a = start(data, "node-a", &[]);
     let http = reqwest::Client::new();
-    let id = create(
-        &http,
-        &a.base,
-        &token,
-        "Survivor",
-        &format!("http://{addr}/long.mp4"),
-    )
-    .await;
+    let url = format!("http://{addr}/clip.mp4");
+    let id = create(&http, &a.base, &token, "Interrupted", &url).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     loop {
         let v = video(&http, &a.base, &id).await;
-        if v["status"] == "transcoding" && v["progress"].as_f64().unwrap() > 0.2 {
-            break;
+        if v["status"] == "transcoding" && v["progress"].as_f64().unwrap() > progress {
+            // The source dir goes back too: the download may still be reading it.
+            return (a, id, src);
         }
-        assert_ne!(v["status"], "ready", "finished before it could be killed");
+        assert_ne!(
+            v["status"], "ready",
+            "finished before it could be interrupted"
+        );
         assert!(
             tokio::time::Instant::now() < deadline,
             "never reached transcoding: {v}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() {
+    let data = tempfile::tempdir().unwrap();
+    let (a, id, _src) = transcoding_on_a_node(data.path(), 24, 0.2).await;
+    let http = reqwest::Client::new();
     drop(a); // SIGKILL: no chance to release the job.
     let b = start(data.path(), "node-b", &[]);
     let v = common::wait_settled(
@@ -179,28 +189,8 @@ async fn cli_import_waits_and_reports() {
 #[tokio::test]
 async fn sigterm_mid_transcode_hands_the_job_back() {
     let data = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    make_clip(&src.path().join("mid.mp4"), 1920, 1080, 16, true, &[]);
-    let addr = source_server(src.path().to_path_buf()).await;
-    let token = token(data.path());
-    let mut a = start(data.path(), "node-a", &[]);
+    let (mut a, id, _src) = transcoding_on_a_node(data.path(), 16, 0.0).await;
     let http = reqwest::Client::new();
-    let id = create(
-        &http,
-        &a.base,
-        &token,
-        "Interrupted",
-        &format!("http://{addr}/mid.mp4"),
-    )
-    .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    while video(&http, &a.base, &id).await["status"] != "transcoding" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never reached transcoding"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert_eq!(sigterm(&mut a), 0);
     // Released, not failed: queued again with no attempt counted, no scratch.
     let b = start(data.path(), "node-b", &["--no-worker"]);

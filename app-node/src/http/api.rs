@@ -12,7 +12,7 @@ use super::auth::Uploader;
 use super::error::ApiError;
 use super::upload::receive_multipart;
 use super::video_json::VideoJson;
-use crate::catalog::{new_id, staged_key, valid_id, JobSource, NewVideo, StatusFilter};
+use crate::catalog::{new_id, staged_key, valid_id, JobSource, NewVideo, StatusFilter, Video};
 use crate::state::AppState;
 
 const JSON_LIMIT: usize = 64 * 1024;
@@ -188,20 +188,24 @@ pub async fn list(
     ))
 }
 
+/// One video by id; ids we never issue are 404 without a catalog query.
+async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> {
+    if !valid_id(id) {
+        return Err(ApiError::video_not_found());
+    }
+    state
+        .catalog
+        .get_video(id)
+        .await?
+        .ok_or_else(ApiError::video_not_found)
+}
+
 /// `GET /api/videos/{id}`.
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if !valid_id(&id) {
-        return Err(ApiError::video_not_found());
-    }
-    let v = state
-        .catalog
-        .get_video(&id)
-        .await?
-        .ok_or_else(ApiError::video_not_found)?;
-    Ok(Json(VideoJson::from(&v)))
+    Ok(Json(VideoJson::from(&load(&state, &id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -226,12 +230,7 @@ pub async fn patch(
     if !state.catalog.set_title(&id, &title).await? {
         return Err(ApiError::video_not_found());
     }
-    let v = state
-        .catalog
-        .get_video(&id)
-        .await?
-        .ok_or_else(ApiError::video_not_found)?;
-    Ok(Json(VideoJson::from(&v)))
+    Ok(Json(VideoJson::from(&load(&state, &id).await?)))
 }
 
 /// `DELETE /api/videos/{id}`: the catalog row first (viewers stop seeing it),

@@ -375,6 +375,26 @@ mod tests {
 
     /// True while any non-zombie process in group `pgid` exists. Zombies
     /// are skipped because reaping orphans is init's job, not ours.
+    fn read_pgid(file: &std::path::Path) -> i32 {
+        std::fs::read_to_string(file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// SIGKILL delivery to an orphaned grandchild is asynchronous; poll
+    /// briefly rather than asserting a timing.
+    async fn group_gone(pgid: i32) -> bool {
+        for _ in 0..100 {
+            if !group_alive(pgid) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     fn group_alive(pgid: i32) -> bool {
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return false;
@@ -410,21 +430,8 @@ mod tests {
         let err = run(&cmd, StdoutMode::Capture).await.unwrap_err();
         assert_eq!(err.code(), "ffmpeg-timeout");
         assert!(err.to_string().contains("still working"), "{err}");
-        let pgid: i32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        // SIGKILL delivery to the orphaned grandchild is asynchronous; poll
-        // briefly rather than asserting a timing.
-        let mut alive = true;
-        for _ in 0..100 {
-            alive = group_alive(pgid);
-            if !alive {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let pgid = read_pgid(&pid_file);
+        let alive = !group_gone(pgid).await;
         assert!(!alive, "process group {pgid} survived the timeout");
     }
 
@@ -441,19 +448,8 @@ mod tests {
         let res =
             tokio::time::timeout(Duration::from_millis(300), run(&cmd, StdoutMode::Capture)).await;
         assert!(res.is_err(), "run should still be going when dropped");
-        let pgid: i32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let mut alive = true;
-        for _ in 0..100 {
-            alive = group_alive(pgid);
-            if !alive {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let pgid = read_pgid(&pid_file);
+        let alive = !group_gone(pgid).await;
         assert!(!alive, "process group {pgid} survived the drop");
     }
 
