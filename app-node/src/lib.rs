@@ -1,5 +1,6 @@
 //! Reel app node: the catalog, media store, ingest pipeline, job worker and
 //! HTTP surface. The binary in `main.rs` only parses the command line.
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod catalog;
