@@ -17,6 +17,8 @@ async fn main() {
             EnvFilter::try_from_env("REEL_LOG").unwrap_or_else(|_| EnvFilter::new(fallback)),
         )
         .with_writer(std::io::stderr)
+        // Plain text when logging to a file (make run writes data/logs/).
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let code = match reel_node::cli::run(cli).await {
         Ok(code) => code,
