@@ -95,6 +95,16 @@ async fn create_refuses_bad_requests_with_precise_errors() {
         .unwrap();
     assert_eq!(node.call(req).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
+    let huge = format!(
+        r#"{{"title":"{}","source_url":"http://127.0.0.1/x.mp4"}}"#,
+        "a".repeat(100_000)
+    );
+    let (s, v) = node.post_json("/api/videos", &huge).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large")
+    );
+
     // Nothing was queued by any of these.
     let (_, list) = node.get("/api/videos").await;
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();

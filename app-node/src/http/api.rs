@@ -51,22 +51,18 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     })
 }
 
-async fn read_json_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let body = Bytes::from_request(req, state).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "the JSON body is too large",
-        )
-    })?;
-    if body.len() > JSON_LIMIT {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "the JSON body is too large",
-        ));
-    }
-    Ok(body)
+/// Reads at most [`JSON_LIMIT`] bytes: the route's own limit is sized for
+/// uploads, and a JSON body must never be buffered up to that.
+async fn read_json_body(req: Request) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), JSON_LIMIT)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                format!("the JSON body must be at most {JSON_LIMIT} bytes"),
+            )
+        })
 }
 
 #[derive(Deserialize)]
@@ -95,7 +91,7 @@ pub async fn create(
         .unwrap_or("")
         .to_ascii_lowercase();
     let video = if ctype.starts_with("application/json") {
-        let body = read_json_body(req, &state).await?;
+        let body = read_json_body(req).await?;
         let c: CreateJson = parse_json(&body)?;
         let title = clean_title(c.title.as_deref())?;
         let raw = c.source_url.unwrap_or_default();
@@ -224,7 +220,7 @@ pub async fn patch(
     if !valid_id(&id) {
         return Err(ApiError::video_not_found());
     }
-    let body = read_json_body(req, &state).await?;
+    let body = read_json_body(req).await?;
     let p: PatchJson = parse_json(&body)?;
     let title = clean_title(p.title.as_deref())?;
     if !state.catalog.set_title(&id, &title).await? {
