@@ -315,3 +315,29 @@ async fn still_image_is_rejected() {
     let err = probe(&MediaTools::default(), &png).await.unwrap_err();
     assert_eq!(err.code(), "still-image");
 }
+
+#[tokio::test]
+async fn a_playlist_posing_as_a_video_cannot_pull_in_local_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A real video on disk that the "upload" tries to smuggle out via HLS.
+    let secret = make_source(tmp.path(), "secret", "160x120", 2, false, None);
+    let evil = tmp.path().join("evil.mp4");
+    std::fs::write(
+        &evil,
+        format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{}\n#EXT-X-ENDLIST\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let err = probe(&MediaTools::default(), &evil).await.unwrap_err();
+    assert_eq!(err.code(), "not-a-video", "{err}");
+    let concat = tmp.path().join("list.mp4");
+    std::fs::write(
+        &concat,
+        format!("ffconcat version 1.0\nfile '{}'\n", secret.display()),
+    )
+    .unwrap();
+    let err = probe(&MediaTools::default(), &concat).await.unwrap_err();
+    assert_eq!(err.code(), "not-a-video", "{err}");
+}

@@ -35,6 +35,14 @@ impl Argv {
     }
 }
 
+/// Demuxers a source may be read with. Playlist-like formats (hls, concat,
+/// ffconcat, …) are left out: with the `file` protocol allowed they could make
+/// ffmpeg read other local files into a published video. Still-image
+/// demuxers stay in so the probe can name the problem precisely.
+pub const SOURCE_DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,ogg,\
+    mpeg,mpegvideo,asf,mxf,dv,h264,hevc,wav,mp3,aac,flac,gif,image2,png_pipe,jpeg_pipe,\
+    webp_pipe,bmp_pipe,tiff_pipe";
+
 /// Options every ffmpeg run starts with: quiet, non-interactive, local files only.
 fn preamble(a: &mut Argv, input: &Path) {
     a.flag("-nostdin")
@@ -42,6 +50,7 @@ fn preamble(a: &mut Argv, input: &Path) {
         .flag("-y")
         .opt("-loglevel", "error")
         .opt("-protocol_whitelist", "file")
+        .opt("-format_whitelist", SOURCE_DEMUXERS)
         .opt("-i", file_url(input));
 }
 
@@ -167,6 +176,7 @@ pub fn poster_args(input: &Path, at_s: f64, width: u32, height: u32, out: &Path)
         .flag("-y")
         .opt("-loglevel", "error")
         .opt("-protocol_whitelist", "file")
+        .opt("-format_whitelist", SOURCE_DEMUXERS)
         .opt("-ss", format!("{at_s:.3}"))
         .opt("-i", file_url(input))
         .opt("-map", "0:v:0")

@@ -125,6 +125,8 @@ pub async fn probe(tools: &MediaTools, input: &Path) -> Result<ProbeInfo, MediaE
         // Only local files: a crafted playlist must not make us fetch URLs.
         "-protocol_whitelist".into(),
         "file".into(),
+        "-format_whitelist".into(),
+        super::args::SOURCE_DEMUXERS.into(),
         "-print_format".into(),
         "json".into(),
         "-show_format".into(),
