@@ -12,3 +12,4 @@ pub mod media;
 pub mod metrics;
 pub mod state;
 pub mod storage;
+pub mod subtitles;
