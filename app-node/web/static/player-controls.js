@@ -72,12 +72,11 @@ export function initControls(p) {
   };
   const showPlaying = () => {
     const paused = video.paused || video.ended;
-    play.textContent = paused ? '▶' : '❚❚';
     play.setAttribute('aria-label', paused ? 'Play' : 'Pause');
     box.classList.toggle('paused', paused);
   };
   const showVolume = () => {
-    mute.textContent = video.muted || video.volume === 0 ? '🔇' : '🔊';
+    mute.classList.toggle('muted', video.muted || video.volume === 0);
     mute.setAttribute('aria-label', video.muted ? 'Unmute' : 'Mute');
     volume.value = video.muted ? 0 : video.volume;
   };
@@ -117,15 +116,6 @@ export function initControls(p) {
     fs.setAttribute('aria-label', document.fullscreenElement ? 'Exit fullscreen' : 'Fullscreen');
   });
 
-  // Controls fade while playing and come back on any pointer movement.
-  let idle = 0;
-  const wake = () => {
-    box.classList.remove('idle');
-    clearTimeout(idle);
-    idle = setTimeout(() => { if (!video.paused) box.classList.add('idle'); }, 3000);
-  };
-  box.addEventListener('pointermove', wake);
-  box.addEventListener('focusin', wake);
   showPlaying();
   showVolume();
 
