@@ -142,6 +142,19 @@ async fn subtitles_are_validated_stored_and_listed_in_the_master() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("not-text"))
     );
 
+    // The page asks for the master under a new URL once tracks change, so a
+    // briefly cached copy without the new track is not used.
+    let src = |html: String| {
+        html.replace("&#x2f;", "/")
+            .split("data-src=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let before = src(node.get(&format!("/watch/{id}")).await.1);
     let (s, v) = post(
         &node,
         &id,
@@ -152,6 +165,12 @@ async fn subtitles_are_validated_stored_and_listed_in_the_master() {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["subtitles"][0]["lang"], "en");
     assert_eq!(v["subtitles"][0]["label"], "English");
+    let after = src(node.get(&format!("/watch/{id}")).await.1);
+    assert!(
+        before.starts_with(&format!("/media/{id}/master.m3u8?v=")),
+        "{before}"
+    );
+    assert_ne!(before, after);
     let mut utf16 = vec![0xFE, 0xFF];
     for u in "WEBVTT\n\n00:01.000 --> 00:02.000\nBonjour\n".encode_utf16() {
         utf16.extend_from_slice(&u.to_be_bytes());
@@ -182,7 +201,8 @@ async fn subtitles_are_validated_stored_and_listed_in_the_master() {
         .count();
     assert!(variants > 0 && variants == with_group, "{master}");
     let (_, playlist) = node.get(&format!("/media/{id}/subs/en.m3u8")).await;
-    assert!(playlist.contains("\nen.vtt\n#EXT-X-ENDLIST"), "{playlist}");
+    assert!(playlist.contains("\nen.vtt?v="), "{playlist}");
+    assert!(playlist.ends_with("\n#EXT-X-ENDLIST\n"), "{playlist}");
     let (s, vtt) = node.get(&format!("/media/{id}/subs/en.vtt")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(

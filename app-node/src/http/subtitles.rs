@@ -6,6 +6,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use sha2::{Digest, Sha256};
 
 use super::auth::Uploader;
 use super::error::ApiError;
@@ -117,8 +118,13 @@ pub async fn upload(
     let key = |p: &str| format!("{id}/{p}");
     let path = subtitles::vtt_path(&lang);
     state.store.put_bytes(&key(&path), vtt.as_bytes()).await?;
-    let playlist =
-        subtitles::media_playlist(&format!("{lang}.vtt"), video.duration_s.unwrap_or(0.0));
+    // The .vtt is cached for an hour; a content tag in its URI makes a
+    // replaced track reach viewers as soon as the 10 s playlist expires.
+    let tag = &hex::encode(Sha256::digest(vtt.as_bytes()))[..12];
+    let playlist = subtitles::media_playlist(
+        &format!("{lang}.vtt?v={tag}"),
+        video.duration_s.unwrap_or(0.0),
+    );
     state
         .store
         .put_bytes(&key(&subtitles::playlist_path(&lang)), playlist.as_bytes())

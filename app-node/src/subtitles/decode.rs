@@ -21,7 +21,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, SubtitleError> {
         .map(|(i, _)| i)
     {
         return Err(SubtitleError::NotText {
-            line: line_of(text[..pos].as_bytes()),
+            line: line_of(&text.as_bytes()[..pos]),
             why: "control characters",
         });
     }

@@ -5,6 +5,9 @@
 //! only harmless cue markup, and [`render`] writes WebVTT and the small HLS
 //! playlist that carries it. [`to_webvtt`] chains them.
 
+// Everything here is used by the HTTP layer and the pipeline; keep it documented.
+#![warn(missing_docs)]
+
 mod decode;
 mod error;
 mod lang;

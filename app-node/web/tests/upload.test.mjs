@@ -2,6 +2,7 @@
 // URL, watch the progress, then play the result.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { startNode, USER, PASSWORD } from './lib/node.mjs';
 import { makeClip, mediaServer } from './lib/media.mjs';
 import { launch } from './lib/browser.mjs';
@@ -13,6 +14,7 @@ let b;
 before(async () => {
   [node, media] = await Promise.all([startNode(), mediaServer()]);
   makeClip(media.dir, 'upload.mp4', { w: 640, h: 360, secs: 8 });
+  makeClip(media.dir, 'file.mp4', { w: 320, h: 180, secs: 3 });
   b = await launch();
 });
 
@@ -57,5 +59,39 @@ describe('upload page', () => {
     await page.waitForFunction(() => document.getElementById('video').currentTime >= 2, null, { timeout: 30_000, polling: 100 });
     assert.deepEqual(b.dialogs, []);
     assert.deepEqual(b.errors, []);
+  });
+
+  it('attaches subtitles from the watch page', async () => {
+    const { page } = b;
+    await page.click('.add-subs summary');
+    await page.fill('#subs-lang', 'en');
+    await page.fill('#subs-label', 'English');
+    await page.setInputFiles('#subs-file', {
+      name: 'en.srt', mimeType: 'application/x-subrip',
+      buffer: Buffer.from('1\n00:00:01,000 --> 00:00:04,000\nAdded later\n'),
+    });
+    await Promise.all([page.waitForEvent('load', { timeout: 20_000 }), page.click('#subs-form button[type="submit"]')]);
+    await page.waitForFunction(() => window.reelPlayer && window.reelPlayer.hls && window.reelPlayer.hls.subtitleTracks.length === 1, null, { timeout: 20_000 });
+    await page.click('#cc-btn');
+    assert.equal(await page.locator('#cc-menu [role="menuitemradio"]:text-is("English")').count(), 1);
+    await page.keyboard.press('Escape');
+  });
+
+  it('uploads a file with a progress bar', async () => {
+    const { page } = b;
+    await page.goto(`${node.base}/upload`);
+    await page.evaluate(() => {
+      window.__seen = [];
+      const msg = document.getElementById('upload-msg');
+      new MutationObserver(() => window.__seen.push(msg.textContent))
+        .observe(msg, { childList: true, characterData: true, subtree: true });
+    });
+    await page.fill('#title', 'Uploaded as a file');
+    await page.setInputFiles('#file', join(media.dir, 'file.mp4'));
+    await page.click('#upload-form button[type="submit"]');
+    await page.locator('#watch-link').waitFor({ timeout: 120_000 });
+    const seen = await page.evaluate(() => window.__seen);
+    assert.ok(seen.some((t) => /^Uploading… \d+%$/.test(t)), `no upload progress: ${seen.join(' | ')}`);
+    assert.equal(await page.locator('#watch-link').innerText(), 'Watch “Uploaded as a file”');
   });
 });
