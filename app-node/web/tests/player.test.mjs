@@ -170,6 +170,16 @@ describe('watch page', () => {
       return t && t.activeCues && [...t.activeCues].some((c) => c.text === text);
     }, CUE);
     assert.equal(await page.evaluate(() => localStorage.getItem('reel.captions')), 'eng');
+    // c turns captions off and back on in the same language.
+    const english = () => page.evaluate(() => [...document.getElementById('video').textTracks]
+      .find((t) => t.label === 'English').mode);
+    await page.locator('#play').focus();
+    await page.keyboard.press('c');
+    await waitFor(() => window.reelPlayer.hls.subtitleTrack === -1);
+    assert.notEqual(await english(), 'showing');
+    await page.keyboard.press('c');
+    await waitFor(() => [...document.getElementById('video').textTracks]
+      .some((t) => t.label === 'English' && t.mode === 'showing'));
     await page.click('#quality-btn');
     await page.locator('#quality-menu').waitFor();
     await screenshot(page, 'player-captions-quality.png');
@@ -223,6 +233,9 @@ describe('watch page', () => {
     await resume.waitFor();
     assert.equal(await resume.innerText(), 'Resume at 0:12');
     await waitFor(() => window.reelPlayer && window.reelPlayer.hls && window.reelPlayer.hls.levels.length > 0);
+    // The captions choice survived the reload.
+    await waitFor(() => [...document.getElementById('video').textTracks]
+      .some((t) => t.label === 'English' && t.mode === 'showing'));
     await resume.click();
     await waitFor(() => document.getElementById('video').currentTime >= 12);
     await waitFor(() => document.getElementById('resume').hidden);
