@@ -41,7 +41,8 @@ const seekAndSettle = async (t) => {
 };
 
 before(async () => {
-  [node, media] = await Promise.all([startNode(), mediaServer()]);
+  media = await mediaServer();
+  node = await startNode();
   makeClip(media.dir, 'main.mp4', { w: 854, h: 480, secs: 16, srt: SRT });
   makeClip(media.dir, 'evil.mp4', { w: 320, h: 180, secs: 4 });
   const mainId = await importUrl(node, 'Test pattern', media.url('main.mp4'));

@@ -12,7 +12,8 @@ let media;
 let b;
 
 before(async () => {
-  [node, media] = await Promise.all([startNode(), mediaServer()]);
+  media = await mediaServer();
+  node = await startNode();
   makeClip(media.dir, 'upload.mp4', { w: 640, h: 360, secs: 8 });
   makeClip(media.dir, 'file.mp4', { w: 320, h: 180, secs: 3 });
   b = await launch();

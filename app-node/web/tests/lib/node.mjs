@@ -1,7 +1,7 @@
 // Starts a real reel-node on a free loopback port with its own data dir and
 // an uploader account, and stops it again.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,9 @@ export const USER = 'alice';
 export const PASSWORD = 'correct-horse-battery';
 
 export async function startNode() {
+  if (!existsSync(BIN)) {
+    throw new Error(`no reel-node binary at ${BIN}: run cargo build -p reel-node or set REEL_NODE_BIN`);
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'reel-e2e-'));
   const env = {
     ...process.env,
