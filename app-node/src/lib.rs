@@ -13,3 +13,4 @@ pub mod media;
 pub mod metrics;
 pub mod state;
 pub mod storage;
+pub mod subtitles;

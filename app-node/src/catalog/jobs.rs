@@ -153,13 +153,14 @@ impl SqliteCatalog {
         }
         sqlx::query(
             "UPDATE videos SET status = 'ready', progress = 1, error = NULL, duration_s = ?,
-                    width = ?, height = ?, has_poster = ?, updated_at = ?
+                    width = ?, height = ?, has_poster = ?, has_storyboard = ?, updated_at = ?
              WHERE id = ?",
         )
         .bind(p.duration_s)
         .bind(p.width)
         .bind(p.height)
         .bind(p.has_poster as i64)
+        .bind(p.has_storyboard as i64)
         .bind(now)
         .bind(&job.video_id)
         .execute(&mut *tx)

@@ -98,6 +98,8 @@ pub struct Video {
     pub height: Option<i64>,
     /// Whether a poster was published.
     pub has_poster: bool,
+    /// Whether a seek-bar storyboard was published.
+    pub has_storyboard: bool,
     /// Published rungs, highest first.
     pub renditions: Vec<Rendition>,
     /// Published subtitle tracks.
@@ -207,6 +209,8 @@ pub struct Published {
     pub height: i64,
     /// Whether `poster.jpg` exists.
     pub has_poster: bool,
+    /// Whether `storyboard.jpg` and `storyboard.vtt` exist.
+    pub has_storyboard: bool,
     /// Encoded rungs.
     pub renditions: Vec<Rendition>,
     /// Subtitle tracks found in the source.

@@ -80,7 +80,7 @@ impl SqliteCatalog {
 }
 
 const VIDEO_COLS: &str = "id, title, status, progress, error, source, created_at, duration_s, \
-                          width, height, has_poster";
+                          width, height, has_poster, has_storyboard";
 
 fn video_from_row(r: &SqliteRow) -> Video {
     Video {
@@ -95,6 +95,7 @@ fn video_from_row(r: &SqliteRow) -> Video {
         width: r.get(8),
         height: r.get(9),
         has_poster: r.get::<i64, _>(10) != 0,
+        has_storyboard: r.get::<i64, _>(11) != 0,
         renditions: Vec::new(),
         subtitles: Vec::new(),
     }

@@ -8,6 +8,7 @@ mod media;
 mod middleware;
 mod ops;
 mod pages;
+mod subtitles;
 mod templates;
 mod upload;
 mod video_json;
@@ -46,6 +47,11 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/videos/{id}",
             get(api::get).patch(api::patch).delete(api::delete),
+        )
+        .route(
+            "/api/videos/{id}/subtitles",
+            axum::routing::post(subtitles::upload)
+                .layer(DefaultBodyLimit::max(subtitles::BODY_LIMIT)),
         )
         .route("/media/{id}/{*path}", get(media::serve))
         .route("/static/{file}", get(ops::asset))

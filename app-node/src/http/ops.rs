@@ -58,6 +58,23 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Scripts and styles under `web/static/` that may be served. Only these
+/// exact names are looked up, so no request can reach another file.
+const STATIC_FILES: &[&str] = &[
+    "player.js",
+    "player-controls.js",
+    "player-keys.js",
+    "player-menu.js",
+    "player-menus.js",
+    "player-resume.js",
+    "player-source.js",
+    "player-storyboard.js",
+    "player-util.js",
+    "subtitle-upload.js",
+    "upload.js",
+    "style.css",
+];
+
 /// `GET /static/{file}`: the page scripts, styles and the pinned hls.js.
 pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let web = state.config.web_dir();
@@ -66,8 +83,14 @@ pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> R
             web.join("node_modules/hls.js/dist/hls.min.js"),
             "text/javascript",
         ),
-        "player.js" | "upload.js" => (web.join("static").join(&file), "text/javascript"),
-        "style.css" => (web.join("static/style.css"), "text/css"),
+        name if STATIC_FILES.contains(&name) => {
+            let mime = if name.ends_with(".css") {
+                "text/css"
+            } else {
+                "text/javascript"
+            };
+            (web.join("static").join(name), mime)
+        }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     match tokio::fs::read(&path).await {
@@ -88,5 +111,21 @@ pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> R
             );
             StatusCode::NOT_FOUND.into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn allow_list_matches_the_static_folder() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/static");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = super::STATIC_FILES.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, on_disk);
     }
 }

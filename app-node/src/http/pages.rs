@@ -5,6 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::auth::session;
 use super::error::ApiError;
@@ -105,6 +106,7 @@ pub async fn watch(
     Ok(page(
         "watch.html",
         context! {
+            src => j.hls_url.as_ref().map(|u| format!("{u}?v={}", tracks_tag(&v))),
             date => j.created_at.get(..10).unwrap_or("").to_string(),
             duration => v.duration_s.map(clock),
             percent => (v.progress * 100.0).floor() as i64,
@@ -113,6 +115,20 @@ pub async fn watch(
             csrf => sess.map(|s| s.csrf),
         },
     ))
+}
+
+/// Changes whenever the subtitle tracks do. The master playlist may be
+/// cached for a few seconds; a new tag in its URL makes the page that an
+/// uploader reloads after adding a track see the new master at once.
+fn tracks_tag(v: &Video) -> String {
+    let mut h = Sha256::new();
+    for s in &v.subtitles {
+        h.update(s.lang.as_bytes());
+        h.update([0]);
+        h.update(s.label.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())[..12].to_string()
 }
 
 fn not_found() -> Response {

@@ -61,6 +61,8 @@ pub struct VideoJson {
     pub hls_url: Option<String>,
     /// Poster JPEG, once ready.
     pub poster_url: Option<String>,
+    /// WebVTT thumbnails track for seek-bar previews, once ready.
+    pub storyboard_url: Option<String>,
     /// Player page.
     pub watch_url: String,
     /// Rungs, highest first.
@@ -93,6 +95,7 @@ impl From<&Video> for VideoJson {
             height: v.height,
             hls_url: ready.then(|| media("master.m3u8")),
             poster_url: (ready && v.has_poster).then(|| media("poster.jpg")),
+            storyboard_url: (ready && v.has_storyboard).then(|| media("storyboard.vtt")),
             watch_url: format!("/watch/{}", v.id),
             renditions: v
                 .renditions

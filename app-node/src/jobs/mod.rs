@@ -2,6 +2,7 @@
 //! the pipeline (fetch → probe → plan → transcode → extras → publish).
 
 mod error;
+mod extras;
 mod pipeline;
 mod reporter;
 mod worker;

@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::extras;
 use super::reporter::Reporter;
 use super::JobError;
-use crate::catalog::{ClaimedJob, JobSource, Published, Rendition, Subtitle, VideoStatus};
+use crate::catalog::{ClaimedJob, JobSource, Published, Rendition, VideoStatus};
 use crate::ingest::download;
-use crate::media::{self, LadderOptions, MediaTools, ProbeInfo};
+use crate::media::{self, LadderOptions, MediaTools};
 use crate::state::AppState;
 
 /// Share of overall progress given to fetching the source.
@@ -144,8 +145,9 @@ async fn steps(
         source_seconds = info.duration_s,
         "transcoded"
     );
-    let has_poster = extras_poster(&tools, &source, &info, &out, job).await;
-    let subtitles = extras_subtitles(&tools, &source, &info, &out, job).await;
+    let has_poster = extras::poster(&tools, &source, &info, &out, job).await;
+    let has_storyboard = extras::storyboard(&tools, &source, &info, &out, job).await;
+    let subtitles = extras::subtitles(&tools, &source, &info, &out, job).await;
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
     state.store.publish_dir(&job.video_id, &out).await?;
     // Scratch goes before the catalog flip, so a ready video never has
@@ -156,6 +158,7 @@ async fn steps(
         width: info.width as i64,
         height: info.height as i64,
         has_poster,
+        has_storyboard,
         renditions: encoded
             .renditions
             .iter()
@@ -185,76 +188,4 @@ async fn steps(
         }
     }
     Ok(())
-}
-
-/// A missing poster should not cost the viewer the video.
-async fn extras_poster(
-    tools: &MediaTools,
-    source: &Path,
-    info: &ProbeInfo,
-    out: &Path,
-    job: &ClaimedJob,
-) -> bool {
-    let r = media::poster(
-        tools,
-        source,
-        (info.width, info.height),
-        info.duration_s,
-        &out.join("poster.jpg"),
-    )
-    .await;
-    if let Err(e) = &r {
-        tracing::warn!(job = %job.id, "poster failed: {e}");
-    }
-    r.is_ok()
-}
-
-/// Extracts embedded text subtitles to WebVTT; failures only drop that track.
-async fn extras_subtitles(
-    tools: &MediaTools,
-    source: &Path,
-    info: &ProbeInfo,
-    out: &Path,
-    job: &ClaimedJob,
-) -> Vec<Subtitle> {
-    let mut subs = Vec::new();
-    let text: Vec<_> = info
-        .subtitle_streams
-        .iter()
-        .filter(|s| media::subtitles::is_text_subtitle(s))
-        .collect();
-    if text.is_empty() || tokio::fs::create_dir_all(out.join("subs")).await.is_err() {
-        return subs;
-    }
-    for (i, s) in text.into_iter().enumerate() {
-        let lang = s
-            .language
-            .clone()
-            .filter(|l| l.len() <= 16 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-            .unwrap_or_else(|| format!("und{i}"));
-        if subs.iter().any(|x: &Subtitle| x.lang == lang) {
-            continue;
-        }
-        let path = format!("subs/{lang}.vtt");
-        match media::extract_subtitle(tools, source, s, &out.join(&path)).await {
-            Ok(()) => subs.push(Subtitle {
-                label: label_for(&lang),
-                lang,
-                path,
-            }),
-            Err(e) => tracing::warn!(job = %job.id, "subtitle stream {} skipped: {e}", s.index),
-        }
-    }
-    subs
-}
-
-/// A readable menu label for common language tags.
-fn label_for(lang: &str) -> String {
-    match lang {
-        "en" | "eng" => "English".into(),
-        "fr" | "fre" | "fra" => "Français".into(),
-        "de" | "ger" | "deu" => "Deutsch".into(),
-        "es" | "spa" => "Español".into(),
-        other => other.to_string(),
-    }
 }

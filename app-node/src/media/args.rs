@@ -202,6 +202,32 @@ pub fn subtitle_args(input: &Path, index: u32, out: &Path) -> Vec<OsString> {
     a.0
 }
 
+/// One sprite image of `columns`×`rows` tiles, a frame every `interval_s`
+/// seconds, each scaled to `tile_w`×`tile_h`.
+pub fn storyboard_args(
+    input: &Path,
+    interval_s: u32,
+    (tile_w, tile_h): (u32, u32),
+    (columns, rows): (u32, u32),
+    out: &Path,
+) -> Vec<OsString> {
+    let mut a = Argv::default();
+    preamble(&mut a, input);
+    a.opt("-map", "0:v:0")
+        .opt(
+            "-vf",
+            format!("fps=1/{interval_s},scale={tile_w}:{tile_h},tile={columns}x{rows}"),
+        )
+        .opt("-frames:v", "1")
+        .opt("-q:v", "5")
+        .opt("-map_metadata", "-1")
+        .flag("-an")
+        .flag("-sn")
+        .opt("-f", "mjpeg")
+        .arg(out.as_os_str());
+    a.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,16 +64,7 @@ impl MasterPlaylist {
                 quoted(uri)
             ));
         }
-        for sub in &self.subtitles {
-            out.push_str(&format!(
-                "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLE_GROUP}\",NAME=\"{}\",\
-                 LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES,URI=\"{}\"\n",
-                quoted(&sub.name),
-                quoted(&sub.language),
-                if sub.default { "YES" } else { "NO" },
-                quoted(&sub.uri)
-            ));
-        }
+        out.push_str(&subtitle_lines(&self.subtitles));
         let mut variants: Vec<&VariantEntry> = self.variants.iter().collect();
         variants.sort_by(|a, b| {
             b.bandwidth
@@ -103,6 +94,52 @@ impl MasterPlaylist {
         }
         out
     }
+}
+
+/// Rewrites a rendered master playlist so it carries exactly `subs` as its
+/// subtitle group: old subtitle renditions and `SUBTITLES=` references go,
+/// new ones are added. Used when tracks change after publishing, when the
+/// ladder facts behind the original text are no longer at hand.
+pub fn replace_subtitles(master: &str, subs: &[SubtitleRendition]) -> String {
+    let mut out = String::with_capacity(master.len() + subs.len() * 160);
+    let mut media_done = false;
+    let group_attr = format!(",SUBTITLES=\"{SUBTITLE_GROUP}\"");
+    for line in master.lines() {
+        if line.starts_with("#EXT-X-MEDIA:") && line.contains("TYPE=SUBTITLES") {
+            continue;
+        }
+        if let Some(attrs) = line.strip_prefix("#EXT-X-STREAM-INF:") {
+            if !media_done {
+                out.push_str(&subtitle_lines(subs));
+                media_done = true;
+            }
+            out.push_str("#EXT-X-STREAM-INF:");
+            out.push_str(&attrs.replace(&group_attr, ""));
+            if !subs.is_empty() {
+                out.push_str(&group_attr);
+            }
+            out.push('\n');
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn subtitle_lines(subs: &[SubtitleRendition]) -> String {
+    subs.iter()
+        .map(|sub| {
+            format!(
+                "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLE_GROUP}\",NAME=\"{}\",\
+                 LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT=YES,URI=\"{}\"\n",
+                quoted(&sub.name),
+                quoted(&sub.language),
+                if sub.default { "YES" } else { "NO" },
+                quoted(&sub.uri)
+            )
+        })
+        .collect()
 }
 
 /// Quoted-string attribute values may not contain `"` or line breaks
@@ -173,6 +210,30 @@ mod tests {
         assert!(!text.contains("TYPE=AUDIO"));
         assert!(!text.contains("AUDIO="));
         assert!(text.contains("CODECS=\"avc1.64001e\",FRAME-RATE=29.970\n240p/index.m3u8"));
+    }
+
+    #[test]
+    fn replacing_subtitles_matches_a_fresh_render() {
+        let sub = |l: &str| SubtitleRendition {
+            language: l.into(),
+            name: l.to_uppercase(),
+            uri: format!("subs/{l}.m3u8"),
+            default: false,
+        };
+        let mut m = MasterPlaylist {
+            variants: vec![
+                variant("360p", 640, 360, 900_000),
+                variant("240p", 426, 240, 500_000),
+            ],
+            audio_uri: Some("audio/index.m3u8".into()),
+            audio_channels: 2,
+            subtitles: vec![sub("en")],
+        };
+        let before = m.render();
+        m.subtitles = vec![sub("en"), sub("fr")];
+        assert_eq!(replace_subtitles(&before, &m.subtitles), m.render());
+        m.subtitles.clear();
+        assert_eq!(replace_subtitles(&before, &[]), m.render());
     }
 
     #[test]

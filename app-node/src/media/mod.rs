@@ -22,14 +22,16 @@ pub mod poster;
 pub mod probe;
 pub mod process;
 mod progress;
+pub mod storyboard;
 pub mod subtitles;
 pub mod transcode;
 
 pub use error::MediaError;
 pub use ladder::{plan_ladder, AudioPlan, LadderOptions, LadderPlan, Rung, RungSpec};
-pub use master::{MasterPlaylist, SubtitleRendition, VariantEntry};
+pub use master::{replace_subtitles, MasterPlaylist, SubtitleRendition, VariantEntry};
 pub use poster::poster;
 pub use probe::{probe, ProbeInfo, SubtitleStream};
+pub use storyboard::{plan_storyboard, storyboard, StoryboardPlan};
 pub use subtitles::extract_subtitle;
 pub use transcode::{transcode, transcode_with_cancel, RenditionOutput, TranscodeOutput};
 

@@ -107,6 +107,24 @@ impl MediaStore for LocalStore {
         tokio::fs::rename(&staging, &dest).await.map_err(io)
     }
 
+    async fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let dest = self.path(key)?;
+        let io = |e| StorageError::io(key, e);
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        let staging = self.scratch(".staging", "bytes");
+        tokio::fs::write(&staging, bytes).await.map_err(io)?;
+        tokio::fs::rename(&staging, &dest).await.map_err(io)
+    }
+
+    async fn get_bytes(&self, key: &str) -> Result<Vec<u8>> {
+        let p = self.path(key)?;
+        tokio::fs::read(&p)
+            .await
+            .map_err(|e| StorageError::io(key, e))
+    }
+
     async fn fetch_to_file(&self, key: &str, dest: &Path) -> Result<()> {
         let src = self.path(key)?;
         tokio::fs::copy(&src, dest)
@@ -204,5 +222,25 @@ mod tests {
             0
         );
         assert!(store.size("../etc/passwd").await.is_err());
+        store
+            .put_bytes("0123456789abcdef/subs/en.vtt", b"WEBVTT\n")
+            .await
+            .unwrap();
+        store
+            .put_bytes("0123456789abcdef/subs/en.vtt", b"WEBVTT\n\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .get_bytes("0123456789abcdef/subs/en.vtt")
+                .await
+                .unwrap(),
+            b"WEBVTT\n\n"
+        );
+        assert!(store.put_bytes("../x", b"").await.is_err());
+        assert!(matches!(
+            store.get_bytes("0123456789abcdef/none.vtt").await,
+            Err(StorageError::NotFound(_))
+        ));
     }
 }

@@ -36,6 +36,11 @@ pub trait MediaStore: Send + Sync {
     async fn publish_dir(&self, prefix: &str, dir: &Path) -> Result<()>;
     /// Stores one local file under `key` (used for staged uploads).
     async fn put_file(&self, key: &str, src: &Path) -> Result<()>;
+    /// Stores `bytes` under `key`, replacing any object there in one step so
+    /// readers see the old or the new content, never a mix.
+    async fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    /// Reads a whole (small) object, such as a playlist.
+    async fn get_bytes(&self, key: &str) -> Result<Vec<u8>>;
     /// Copies an object to a local file.
     async fn fetch_to_file(&self, key: &str, dest: &Path) -> Result<()>;
     /// Size of an object, `None` if absent.

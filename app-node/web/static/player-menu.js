@@ -1,0 +1,53 @@
+// One accessible pop-up menu of radio items: opens under its button,
+// arrow keys move between items, Escape or a click elsewhere closes it.
+
+export function popupMenu(button, panel) {
+  const items = () => [...panel.querySelectorAll('[role="menuitemradio"]')];
+  const close = (refocus) => {
+    panel.hidden = true;
+    button.setAttribute('aria-expanded', 'false');
+    if (refocus) button.focus();
+  };
+  const open = () => {
+    for (const other of document.querySelectorAll('.menu')) {
+      if (other !== panel) other.hidden = true;
+    }
+    panel.hidden = false;
+    button.setAttribute('aria-expanded', 'true');
+    const checked = items().find((i) => i.getAttribute('aria-checked') === 'true');
+    (checked || items()[0])?.focus();
+  };
+  button.addEventListener('click', () => (panel.hidden ? open() : close(false)));
+  panel.addEventListener('keydown', (e) => {
+    const list = items();
+    const at = list.indexOf(document.activeElement);
+    if (e.key === 'Escape') close(true);
+    else if (e.key === 'ArrowDown') list[(at + 1) % list.length]?.focus();
+    else if (e.key === 'ArrowUp') list[(at - 1 + list.length) % list.length]?.focus();
+    else return;
+    e.preventDefault();
+    e.stopPropagation();
+  });
+  document.addEventListener('click', (e) => {
+    if (!panel.hidden && !panel.contains(e.target) && !button.contains(e.target)) close(false);
+  });
+
+  /** Replaces the items: `[{label, value, checked}]`; `pick(value)` on choice. */
+  function fill(entries, pick) {
+    panel.replaceChildren(...entries.map((entry) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.setAttribute('role', 'menuitemradio');
+      b.setAttribute('aria-checked', String(Boolean(entry.checked)));
+      b.dataset.value = String(entry.value);
+      b.textContent = entry.label;
+      b.addEventListener('click', () => { pick(entry.value); close(true); });
+      return b;
+    }));
+  }
+  /** Marks the item with `value` as the chosen one. */
+  function check(value) {
+    for (const b of items()) b.setAttribute('aria-checked', String(b.dataset.value === String(value)));
+  }
+  return { fill, check, close };
+}

@@ -1,0 +1,51 @@
+// Attaches the HLS stream: hls.js where Media Source Extensions work, the
+// browser's own HLS (Safari, iOS) otherwise. Failures become words on the
+// player, never a silent black box.
+
+export function attachSource(p) {
+  const { video, say } = p;
+  const src = p.box.dataset.src;
+  const Hls = window.Hls;
+  video.addEventListener('playing', () => say(''));
+
+  if (Hls && Hls.isSupported()) {
+    const hls = new Hls({ capLevelToPlayerSize: true, subtitleDisplay: true });
+    let retries = 0;
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (!data.fatal) return;
+      if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+        retries += 1;
+        const wait = Math.min(30, 2 ** retries);
+        say(`Network lost, retrying in ${wait} s…`);
+        setTimeout(() => {
+          // A failed master playlist has to be asked for again; otherwise
+          // loading resumes where it stopped.
+          if (!hls.levels || hls.levels.length === 0) hls.loadSource(src);
+          else hls.startLoad();
+        }, wait * 1000);
+      } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+        say('Playback problem, recovering…');
+        hls.recoverMediaError();
+      } else {
+        say(`This video cannot be played (${data.details}).`);
+        hls.destroy();
+      }
+    });
+    hls.on(Hls.Events.FRAG_LOADED, () => {
+      if (retries) { retries = 0; say(''); }
+    });
+    hls.loadSource(src);
+    hls.attachMedia(video);
+    return hls;
+  }
+  video.addEventListener('error', () => {
+    const why = video.error && video.error.message ? video.error.message : 'media error';
+    say(`This video cannot be played in this browser (${why}).`);
+  });
+  if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = src;
+  } else {
+    say('This browser cannot play HLS video.');
+  }
+  return null;
+}
