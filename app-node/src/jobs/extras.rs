@@ -25,10 +25,7 @@ pub async fn poster(
         &out.join("poster.jpg"),
     )
     .await;
-    if let Err(e) = &r {
-        tracing::warn!(job = %job.id, "poster failed: {e}");
-    }
-    r.is_ok()
+    kept(job, "poster", r)
 }
 
 /// Writes the seek-bar storyboard; `true` if both files exist.
@@ -47,8 +44,13 @@ pub async fn storyboard(
         out,
     )
     .await;
+    kept(job, "storyboard", r)
+}
+
+/// Logs a failed extra and tells whether it was made.
+fn kept<T>(job: &ClaimedJob, what: &str, r: Result<T, media::MediaError>) -> bool {
     if let Err(e) = &r {
-        tracing::warn!(job = %job.id, "storyboard failed: {e}");
+        tracing::warn!(job = %job.id, "{what} failed: {e}");
     }
     r.is_ok()
 }

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use crate::subtitles::vtt_time;
+
 use super::args::storyboard_args;
 use super::error::MediaError;
 use super::process::{self, StdoutMode, ToolCommand};
@@ -79,24 +81,13 @@ pub fn storyboard_vtt(plan: &StoryboardPlan, duration_s: f64, sprite: &str) -> S
         );
         out.push_str(&format!(
             "\n{} --> {}\n{sprite}#xywh={x},{y},{},{}\n",
-            clock(start),
-            clock(end),
+            vtt_time(start),
+            vtt_time(end),
             plan.tile_w,
             plan.tile_h
         ));
     }
     out
-}
-
-fn clock(ms: u64) -> String {
-    let s = ms / 1000;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        ms % 1000
-    )
 }
 
 /// Writes [`SPRITE_NAME`] and [`VTT_NAME`] into `out_dir`, each atomically.

@@ -7,9 +7,9 @@ pub fn render_webvtt(cues: &[Cue]) -> String {
     let mut out = String::from("WEBVTT\n");
     for c in cues {
         out.push('\n');
-        out.push_str(&clock(c.start_ms));
+        out.push_str(&vtt_time(c.start_ms));
         out.push_str(" --> ");
-        out.push_str(&clock(c.end_ms));
+        out.push_str(&vtt_time(c.end_ms));
         if !c.settings.is_empty() {
             out.push(' ');
             out.push_str(&c.settings);
@@ -21,8 +21,8 @@ pub fn render_webvtt(cues: &[Cue]) -> String {
     out
 }
 
-/// `HH:MM:SS.mmm`.
-fn clock(ms: u64) -> String {
+/// A WebVTT timestamp, `HH:MM:SS.mmm`.
+pub fn vtt_time(ms: u64) -> String {
     let s = ms / 1000;
     format!(
         "{:02}:{:02}:{:02}.{:03}",
