@@ -93,6 +93,12 @@ async fn subtitles_are_validated_stored_and_listed_in_the_master() {
         (s, v["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
     );
+    let json = ("application/json".to_string(), b"{}".to_vec());
+    let (s, v) = post(&node, &id, Some(&node.token), json).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad-multipart"))
+    );
     let (s, v) = post(
         &node,
         "0123456789abcdef",

@@ -2,7 +2,7 @@
 //! track in one language; it is cleaned, stored and announced in the master
 //! playlist so hls.js and Safari both offer it.
 
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -74,7 +74,7 @@ pub async fn upload(
     State(state): State<AppState>,
     who: Uploader,
     Path(id): Path<String>,
-    mp: Multipart,
+    req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     if !valid_id(&id) {
         return Err(ApiError::video_not_found());
@@ -84,6 +84,10 @@ pub async fn upload(
         .get_video(&id)
         .await?
         .ok_or_else(ApiError::video_not_found)?;
+    // Extracted by hand so a non-multipart body gets the API's JSON error.
+    let mp = Multipart::from_request(req, &state)
+        .await
+        .map_err(|e| ApiError::bad_request("bad-multipart", e.body_text()))?;
     let form = read_form(mp).await?;
     let lang = form
         .lang
