@@ -300,3 +300,53 @@ async fn health_and_metrics() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(node.get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn catalog_page_lists_24_ready_videos_newest_first_then_pages() {
+    use reel_node::catalog::{new_id, JobSource, NewVideo, Published};
+    let node = TestNode::new(&[]).await;
+    let c = &node.state.catalog;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let nv = NewVideo {
+            id: new_id(),
+            title: format!("Clip {i:02}"),
+            source: "test".into(),
+        };
+        c.create_video(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
+            .await
+            .unwrap();
+        let job = c.claim_job_for(&nv.id, 30_000, 3).await.unwrap().unwrap();
+        let p = Published {
+            duration_s: 5.0,
+            width: 320,
+            height: 180,
+            has_poster: false,
+            has_storyboard: false,
+            renditions: Vec::new(),
+            subtitles: Vec::new(),
+        };
+        assert!(c.publish(&job, &p).await.unwrap());
+        ids.push(nv.id);
+        // Distinct upload times so "newest first" has one right answer.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let links = |html: &str| -> Vec<String> {
+        ids.iter()
+            .filter(|id| html.contains(&format!("/watch/{id}")))
+            .cloned()
+            .collect()
+    };
+    let (_, first) = node.get("/").await;
+    let on_first = links(&first);
+    assert_eq!(on_first.len(), 24);
+    assert!(!on_first.contains(&ids[0]), "the oldest belongs on page 2");
+    assert!(
+        first.find("Clip 24").unwrap() < first.find("Clip 23").unwrap(),
+        "not newest first"
+    );
+    assert!(first.contains("href=\"/?page=2\""));
+    let (_, second) = node.get("/?page=2").await;
+    assert_eq!(links(&second), vec![ids[0].clone()]);
+    assert!(second.contains("href=\"/?page=1\""));
+}
