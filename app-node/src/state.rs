@@ -33,7 +33,7 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         let catalog =
             crate::catalog::open(&config.catalog_url(), config.catalog.max_connections).await?;
-        let store = crate::storage::open(&config.storage.kind, &config.storage_path()).await?;
+        let store = crate::storage::open(&config).await?;
         tokio::fs::create_dir_all(config.tmp_dir()).await?;
         let downloader = Downloader::new(&config.ingest)?;
         Ok(AppState {

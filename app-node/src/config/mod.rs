@@ -53,16 +53,72 @@ pub struct CatalogConfig {
     pub url: String,
     /// Maximum pooled connections.
     pub max_connections: u32,
+    /// Seconds a request waits for a pooled connection before the catalog
+    /// counts as unavailable (the request then gets 503 + Retry-After).
+    pub acquire_timeout_s: u64,
 }
 
 /// Where media files live.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
-    /// `local` (the only kind built so far).
+    /// `local` (a directory) or `s3` (an S3-compatible bucket).
     pub kind: String,
     /// Directory for `local`; empty means `<data_dir>/media`.
     pub path: PathBuf,
+    /// How `/media` answers for objects: `proxy` streams them through the
+    /// node; `redirect` sends a 302 to a presigned URL (S3 only).
+    pub serve: String,
+    /// Lifetime of presigned URLs in `redirect` mode, seconds.
+    pub redirect_expiry_s: u64,
+    /// Bucket settings for `kind = "s3"`. Credentials come only from
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, never from this file.
+    pub s3: S3Config,
+}
+
+/// An S3-compatible bucket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint URL such as `http://127.0.0.1:9000`; empty means AWS.
+    pub endpoint: String,
+    /// Bucket name (required for `s3`).
+    pub bucket: String,
+    /// Region name used for signing.
+    pub region: String,
+    /// Path-style URLs (`endpoint/bucket/key`): `"auto"` means yes when an
+    /// endpoint is set, else virtual-hosted style.
+    pub path_style: Toggle,
+    /// Allow plain-HTTP endpoints (loopback test servers, private networks).
+    pub allow_http: bool,
+}
+
+/// A boolean that may be left to a derived default with `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Toggle {
+    /// Set explicitly.
+    Set(bool),
+    /// `"auto"`: derived from other keys.
+    Auto(AutoWord),
+}
+
+/// The word `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoWord {
+    /// Derive the value.
+    Auto,
+}
+
+impl S3Config {
+    /// Whether to use path-style requests.
+    pub fn path_style(&self) -> bool {
+        match self.path_style {
+            Toggle::Set(b) => b,
+            Toggle::Auto(_) => !self.endpoint.is_empty(),
+        }
+    }
 }
 
 /// Limits for fetching sources.
@@ -132,10 +188,20 @@ web_dir = ""
 [catalog]
 url = ""
 max_connections = 8
+acquire_timeout_s = 5
 
 [storage]
 kind = "local"
 path = ""
+serve = "proxy"
+redirect_expiry_s = 300
+
+[storage.s3]
+endpoint = ""
+bucket = ""
+region = "us-east-1"
+path_style = "auto"
+allow_http = false
 
 [ingest]
 allow_private_networks = false
@@ -214,15 +280,43 @@ impl Config {
                 reason: why.to_string(),
             })
         };
-        if self.storage.kind != "local" {
-            return bad("storage.kind", "only \"local\" is supported by this build");
+        match self.storage.kind.as_str() {
+            "local" => {}
+            "s3" if self.storage.s3.bucket.is_empty() => {
+                return bad("storage.s3.bucket", "is required when storage.kind = \"s3\"")
+            }
+            "s3" => {}
+            _ => return bad("storage.kind", "must be \"local\" or \"s3\""),
+        }
+        match self.storage.serve.as_str() {
+            "proxy" => {}
+            "redirect" if self.storage.kind == "s3" => {}
+            "redirect" => {
+                return bad(
+                    "storage.serve",
+                    "\"redirect\" needs storage.kind = \"s3\" (a local store has no URLs to sign)",
+                )
+            }
+            _ => return bad("storage.serve", "must be \"proxy\" or \"redirect\""),
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.storage.redirect_expiry_s) {
+            return bad("storage.redirect_expiry_s", "must be between 1 and 604800 (7 days)");
         }
         let url = self.catalog_url();
-        if !url.starts_with("sqlite:") {
+        if !["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"]
+            .iter()
+            .any(|s| url.starts_with(s))
+        {
             return bad(
                 "catalog.url",
-                "only sqlite:// URLs are supported by this build",
+                "must start with sqlite://, postgres:// or mysql://",
             );
+        }
+        if self.catalog.max_connections == 0 {
+            return bad("catalog.max_connections", "must be at least 1");
+        }
+        if self.catalog.acquire_timeout_s == 0 {
+            return bad("catalog.acquire_timeout_s", "must be at least 1");
         }
         if self.worker.concurrency == 0 || self.worker.concurrency > 64 {
             return bad("worker.concurrency", "must be between 1 and 64");

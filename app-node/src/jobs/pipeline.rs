@@ -149,7 +149,7 @@ async fn steps(
     let has_storyboard = extras::storyboard(&tools, &source, &info, &out, job).await;
     let subtitles = extras::subtitles(&tools, &source, &info, &out, job).await;
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
-    state.store.publish_dir(&job.video_id, &out).await?;
+    state.store.put_dir(&job.video_id, &out).await?;
     // Scratch goes before the catalog flip, so a ready video never has
     // leftovers on disk (run_job also removes it on every other path).
     tokio::fs::remove_dir_all(dir).await?;

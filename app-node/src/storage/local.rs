@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use rand::Rng;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
-use super::{validate_key, ByteStream, MediaStore, Result, StorageError};
+use super::{validate_key, ByteStream, MediaStore, ObjectInfo, Result, StorageError};
 
 /// Directory-backed store. `.staging` and `.trash` below the root hold trees
 /// being swapped in or out; their dot names keep them unreachable by key.
@@ -62,10 +64,76 @@ async fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Flushes every file and directory of a tree to disk, so a rename that makes
+/// it visible can never expose files a crash would have lost.
+async fn sync_tree(root: &Path) -> std::io::Result<()> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir)? {
+                let e = e?;
+                let ty = e.file_type()?;
+                if ty.is_dir() {
+                    stack.push(e.path());
+                } else if ty.is_file() {
+                    std::fs::File::open(e.path())?.sync_all()?;
+                }
+            }
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Flushes a directory entry (after a rename or create inside it).
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+async fn sync_file(path: &Path) -> std::io::Result<()> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::File::open(path)?.sync_all())
+        .await
+        .map_err(std::io::Error::other)?
+}
+
 async fn remove_tree(p: &Path) -> std::io::Result<()> {
     match tokio::fs::remove_dir_all(p).await {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
+    }
+}
+
+impl LocalStore {
+    /// Moves `src` (a file or a tree) to `staging`, copying where a rename
+    /// cannot cross file systems, and flushes it.
+    async fn stage(&self, src: &Path, staging: &Path, tree: bool) -> std::io::Result<()> {
+        if tokio::fs::rename(src, staging).await.is_err() {
+            if tree {
+                copy_tree(src, staging).await?;
+            } else {
+                tokio::fs::copy(src, staging).await?;
+            }
+        }
+        if tree {
+            sync_tree(staging).await
+        } else {
+            sync_file(staging).await
+        }
+    }
+
+    /// Renames a flushed staging path to `dest` and flushes the parent.
+    async fn flip(&self, staging: &Path, dest: &Path) -> std::io::Result<()> {
+        let parent = dest.parent().unwrap_or(&self.root).to_path_buf();
+        tokio::fs::create_dir_all(&parent).await?;
+        tokio::fs::rename(staging, dest).await?;
+        sync_dir(&parent).await
     }
 }
 
@@ -78,44 +146,57 @@ impl MediaStore for LocalStore {
             .map_err(|e| StorageError::io(self.root.display().to_string(), e))
     }
 
-    async fn publish_dir(&self, prefix: &str, dir: &Path) -> Result<()> {
+    async fn put_dir(&self, prefix: &str, dir: &Path) -> Result<()> {
         let dest = self.path(prefix)?;
-        let staging = self.scratch(".staging", prefix);
+        let staging = self.scratch(".staging", "tree");
         let io = |e| StorageError::io(prefix, e);
-        // Same file system (the usual data_dir layout): a rename, no copying.
-        if tokio::fs::rename(dir, &staging).await.is_err() {
-            copy_tree(dir, &staging).await.map_err(io)?;
+        let r = async {
+            self.stage(dir, &staging, true).await?;
+            if tokio::fs::metadata(&dest).await.is_ok() {
+                // Prefixes are never reused; refuse rather than merge.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "the prefix is already published",
+                ));
+            }
+            self.flip(&staging, &dest).await
         }
-        // A re-run of a job may find an earlier tree; move it aside first so
-        // the final rename is the single visible step.
-        if tokio::fs::metadata(&dest).await.is_ok() {
-            let trash = self.scratch(".trash", prefix);
-            tokio::fs::rename(&dest, &trash).await.map_err(io)?;
-            remove_tree(&trash).await.map_err(io)?;
+        .await;
+        if r.is_err() {
+            let _ = remove_tree(&staging).await;
         }
-        tokio::fs::rename(&staging, &dest).await.map_err(io)
+        r.map_err(io)
     }
 
     async fn put_file(&self, key: &str, src: &Path) -> Result<()> {
         let dest = self.path(key)?;
-        let io = |e| StorageError::io(key, e);
-        if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io)?;
-        }
         let staging = self.scratch(".staging", "file");
-        tokio::fs::copy(src, &staging).await.map_err(io)?;
-        tokio::fs::rename(&staging, &dest).await.map_err(io)
+        let r = async {
+            self.stage(src, &staging, false).await?;
+            self.flip(&staging, &dest).await
+        }
+        .await;
+        if r.is_err() {
+            let _ = tokio::fs::remove_file(&staging).await;
+        }
+        r.map_err(|e| StorageError::io(key, e))
     }
 
     async fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let dest = self.path(key)?;
-        let io = |e| StorageError::io(key, e);
-        if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io)?;
-        }
         let staging = self.scratch(".staging", "bytes");
-        tokio::fs::write(&staging, bytes).await.map_err(io)?;
-        tokio::fs::rename(&staging, &dest).await.map_err(io)
+        let r = async {
+            let mut f = tokio::fs::File::create(&staging).await?;
+            f.write_all(bytes).await?;
+            f.sync_all().await?;
+            drop(f);
+            self.flip(&staging, &dest).await
+        }
+        .await;
+        if r.is_err() {
+            let _ = tokio::fs::remove_file(&staging).await;
+        }
+        r.map_err(|e| StorageError::io(key, e))
     }
 
     async fn get_bytes(&self, key: &str) -> Result<Vec<u8>> {
@@ -169,11 +250,61 @@ impl MediaStore for LocalStore {
         if tokio::fs::metadata(&p).await.is_err() {
             return Ok(());
         }
-        let trash = self.scratch(".trash", prefix);
+        let trash = self.scratch(".trash", "tree");
         let io = |e| StorageError::io(prefix, e);
         tokio::fs::rename(&p, &trash).await.map_err(io)?;
         remove_tree(&trash).await.map_err(io)
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let start = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(prefix)?
+        };
+        let root = self.root.clone();
+        let found = tokio::task::spawn_blocking(move || list_tree(&root, &start))
+            .await
+            .map_err(|e| StorageError::io(prefix, std::io::Error::other(e)))?;
+        found.map_err(|e| StorageError::io(prefix, e))
+    }
+
+    async fn presign_get(&self, _key: &str, _expires: Duration) -> Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// Files below `start` as keys relative to `root`, skipping the dot folders
+/// (staging and trash are not objects).
+fn list_tree(root: &Path, start: &Path) -> std::io::Result<Vec<ObjectInfo>> {
+    let mut out = Vec::new();
+    let mut stack = vec![start.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for e in rd {
+            let e = e?;
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let ty = e.file_type()?;
+            if ty.is_dir() {
+                stack.push(e.path());
+            } else if ty.is_file() {
+                let rel = e.path();
+                let rel = rel.strip_prefix(root).map_err(std::io::Error::other)?;
+                out.push(ObjectInfo {
+                    key: rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"),
+                    size: e.metadata()?.len(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -182,23 +313,23 @@ mod tests {
     use futures_util::StreamExt;
 
     #[tokio::test]
-    async fn publish_replaces_whole_tree_and_reads_ranges() {
+    async fn put_dir_refuses_reuse_and_reads_ranges() {
         let root = tempfile::tempdir().unwrap();
         let store = LocalStore::open(root.path()).await.unwrap();
         let src = tempfile::tempdir().unwrap();
         std::fs::create_dir(src.path().join("720p")).unwrap();
         std::fs::write(src.path().join("720p/a.m4s"), b"0123456789").unwrap();
         store
-            .publish_dir("0123456789abcdef", src.path())
+            .put_dir("0123456789abcdef", src.path())
             .await
             .unwrap();
         let src2 = tempfile::tempdir().unwrap();
         std::fs::create_dir(src2.path().join("720p")).unwrap();
         std::fs::write(src2.path().join("720p/a.m4s"), b"abcdefghij").unwrap();
-        store
-            .publish_dir("0123456789abcdef", src2.path())
+        assert!(store
+            .put_dir("0123456789abcdef", src2.path())
             .await
-            .unwrap();
+            .is_err());
         let key = "0123456789abcdef/720p/a.m4s";
         assert_eq!(store.size(key).await.unwrap(), Some(10));
         let mut s = store.read(key, 2, 3).await.unwrap();
@@ -206,7 +337,7 @@ mod tests {
         while let Some(c) = s.next().await {
             got.extend_from_slice(&c.unwrap());
         }
-        assert_eq!(got, b"cde");
+        assert_eq!(got, b"234");
         store.delete_prefix("0123456789abcdef").await.unwrap();
         assert_eq!(store.size(key).await.unwrap(), None);
         assert_eq!(

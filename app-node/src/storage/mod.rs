@@ -10,11 +10,13 @@ mod local;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 
+use crate::config::Config;
 pub use error::StorageError;
 pub use key::validate_key;
 pub use local::LocalStore;
@@ -25,16 +27,31 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 /// A streamed object body.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
+/// An object found by [`MediaStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Full key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
 /// Where media bytes live.
+///
+/// Published trees are written under prefixes that are never reused
+/// (`{video}/{version}/…`), so no operation here needs to replace a tree in
+/// place; the catalog flips a pointer to make a new version visible.
 #[async_trait]
 pub trait MediaStore: Send + Sync {
     /// Cheap check for readiness.
     async fn ping(&self) -> Result<()>;
-    /// Makes the whole of `dir` visible under `prefix/` in one step, replacing
-    /// anything there, so viewers never see a partial tree. `dir` may be
-    /// moved rather than copied: the caller must not use it afterwards.
-    async fn publish_dir(&self, prefix: &str, dir: &Path) -> Result<()>;
-    /// Stores one local file under `key` (used for staged uploads).
+    /// Stores every file below `dir` under `prefix/` (a prefix never used
+    /// before), durably: when it returns the files survive a crash. `dir`
+    /// may be moved rather than copied: the caller must not use it afterwards.
+    async fn put_dir(&self, prefix: &str, dir: &Path) -> Result<()>;
+    /// Stores one local file under `key`, durably, replacing any object there
+    /// in one step. `src` may be moved rather than copied (the caller must
+    /// not use it afterwards); large files go up in parts.
     async fn put_file(&self, key: &str, src: &Path) -> Result<()>;
     /// Stores `bytes` under `key`, replacing any object there in one step so
     /// readers see the old or the new content, never a mix.
@@ -51,12 +68,17 @@ pub trait MediaStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<()>;
     /// Removes everything under `prefix/`; absent is fine.
     async fn delete_prefix(&self, prefix: &str) -> Result<()>;
+    /// Every object under `prefix/` (or everything for `""`), with sizes.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
+    /// A URL that lets anyone GET `key` until `expires` has passed, where the
+    /// store can sign one; `None` where it cannot (a local directory).
+    async fn presign_get(&self, key: &str, expires: Duration) -> Result<Option<String>>;
 }
 
 /// Opens the store named by the configuration.
-pub async fn open(kind: &str, path: &Path) -> Result<Arc<dyn MediaStore>> {
-    match kind {
-        "local" => Ok(Arc::new(LocalStore::open(path).await?)),
+pub async fn open(cfg: &Config) -> Result<Arc<dyn MediaStore>> {
+    match cfg.storage.kind.as_str() {
+        "local" => Ok(Arc::new(LocalStore::open(&cfg.storage_path()).await?)),
         other => Err(StorageError::Unsupported(other.to_string())),
     }
 }
