@@ -17,7 +17,7 @@ pub struct AppState {
     /// Name sent as `X-Reel-Node`.
     pub node_name: Arc<str>,
     /// The catalog.
-    pub catalog: Arc<dyn Catalog>,
+    pub catalog: Catalog,
     /// The media store.
     pub store: Arc<dyn MediaStore>,
     /// URL checker and downloader.
@@ -32,7 +32,7 @@ impl AppState {
     /// Opens catalog and store as configured.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         let catalog =
-            crate::catalog::open(&config.catalog_url(), config.catalog.max_connections).await?;
+            crate::catalog::open(&config.catalog_url(), &config.catalog_options()).await?;
         let store = crate::storage::open(&config).await?;
         tokio::fs::create_dir_all(config.tmp_dir()).await?;
         let downloader = Downloader::new(&config.ingest)?;

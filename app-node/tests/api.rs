@@ -217,7 +217,13 @@ async fn patch_delete_and_catalog_page() {
         .process_until_settled(&id, Duration::from_secs(120))
         .await;
     assert_eq!(v["status"], "ready", "{v}");
-    assert_eq!(v["hls_url"], format!("/media/{id}/master.m3u8"));
+    // Published under a version folder, so every media URL is immutable.
+    let hls = v["hls_url"].as_str().unwrap();
+    let ver = hls
+        .strip_prefix(&format!("/media/{id}/"))
+        .and_then(|r| r.strip_suffix("/master.m3u8"))
+        .unwrap_or_else(|| panic!("unexpected hls_url {hls}"));
+    assert!(reel_node::catalog::valid_version(ver), "{hls}");
     assert!(v["created_at"].as_str().unwrap().ends_with('Z'));
 
     let (s, html) = node.get("/").await;
@@ -228,7 +234,7 @@ async fn patch_delete_and_catalog_page() {
     // Attribute values come out entity-encoded (`/` as `&#x2f;`).
     assert!(html
         .replace("&#x2f;", "/")
-        .contains(&format!("src=\"/media/{id}/poster.jpg\"")));
+        .contains(&format!("src=\"/media/{id}/{ver}/poster.jpg\"")));
     let (_, found) = node.get("/?q=sunset").await;
     assert!(found.contains(&format!("/watch/{id}")));
     let (_, missing) = node.get("/?q=nothing-like-this").await;
@@ -264,6 +270,7 @@ async fn patch_delete_and_catalog_page() {
     // Delete removes the files too.
     let media_dir = node.dir.path().join("media").join(&id);
     assert!(!files_under(&media_dir).is_empty());
+    assert!(media_dir.join(ver).join("master.m3u8").exists());
     let req = Request::delete(format!("/api/videos/{id}"))
         .header("authorization", format!("Bearer {}", node.token))
         .body(Body::empty())
@@ -303,7 +310,7 @@ async fn health_and_metrics() {
 
 #[tokio::test]
 async fn catalog_page_lists_24_ready_videos_newest_first_then_pages() {
-    use reel_node::catalog::{new_id, JobSource, NewVideo, Published};
+    use reel_node::catalog::{new_id, new_version, FinishOutcome, JobSource, NewVideo, Published};
     let node = TestNode::new(&[]).await;
     let c = &node.state.catalog;
     let mut ids = Vec::new();
@@ -313,11 +320,18 @@ async fn catalog_page_lists_24_ready_videos_newest_first_then_pages() {
             title: format!("Clip {i:02}"),
             source: "test".into(),
         };
-        c.create_video(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
+        c.videos
+            .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
             .await
             .unwrap();
-        let job = c.claim_job_for(&nv.id, 30_000, 3).await.unwrap().unwrap();
+        let job = c
+            .jobs
+            .claim_for(&nv.id, Duration::from_secs(30), 3)
+            .await
+            .unwrap()
+            .unwrap();
         let p = Published {
+            version: new_version(),
             duration_s: 5.0,
             width: 320,
             height: 180,
@@ -326,7 +340,10 @@ async fn catalog_page_lists_24_ready_videos_newest_first_then_pages() {
             renditions: Vec::new(),
             subtitles: Vec::new(),
         };
-        assert!(c.publish(&job, &p).await.unwrap());
+        assert!(matches!(
+            c.jobs.finish(&job, &p).await.unwrap(),
+            FinishOutcome::Published { previous: None }
+        ));
         ids.push(nv.id);
         // Distinct upload times so "newest first" has one right answer.
         tokio::time::sleep(Duration::from_millis(3)).await;

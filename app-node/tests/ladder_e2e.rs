@@ -25,6 +25,19 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
     assert_eq!(v["status"], "ready", "{v}");
     assert!((v["duration_s"].as_f64().unwrap() - 20.0).abs() < 0.5);
 
+    // Media lives under the published version: /media/{id}/{version}/….
+    let base = v["hls_url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("master.m3u8")
+        .to_string();
+    let ver = base
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    // The unversioned address of the master playlist still works (redirect).
     let (s, master) = node.get(&format!("/media/{id}/master.m3u8")).await;
     assert_eq!(s, StatusCode::OK);
     let variants: Vec<&str> = master
@@ -63,7 +76,7 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
     }
     assert!(master.contains("#EXT-X-MEDIA:TYPE=AUDIO"));
 
-    let media_dir = node.dir.path().join("media").join(&id);
+    let media_dir = node.dir.path().join("media").join(&id).join(&ver);
     let expected = [
         ("720p", (1280, 720)),
         ("480p", (854, 480)),
@@ -71,7 +84,7 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
         ("240p", (426, 240)),
     ];
     for (name, size) in expected {
-        let (s, pl) = node.get(&format!("/media/{id}/{name}/index.m3u8")).await;
+        let (s, pl) = node.get(&format!("{base}{name}/index.m3u8")).await;
         assert_eq!(s, StatusCode::OK);
         assert!(pl.contains("#EXT-X-PLAYLIST-TYPE:VOD") && pl.contains("#EXT-X-ENDLIST"));
         assert!(pl.contains("#EXT-X-MAP:URI=\"init.mp4\""));
@@ -96,7 +109,7 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
     // Segments are served as immutable video/mp4 with Range support.
     let (s, h, b) = node
         .call(
-            axum::http::Request::get(format!("/media/{id}/240p/init.mp4"))
+            axum::http::Request::get(format!("{base}240p/init.mp4"))
                 .header("range", "bytes=0-7")
                 .body(axum::body::Body::empty())
                 .unwrap(),
@@ -112,7 +125,7 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
         .starts_with("bytes 0-7/"));
     let (s, h, _) = node
         .call(
-            axum::http::Request::get(format!("/media/{id}/master.m3u8"))
+            axum::http::Request::get(format!("{base}master.m3u8"))
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
@@ -121,7 +134,7 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
     assert_eq!(h["content-type"], "application/vnd.apple.mpegurl");
     let (s, h, _) = node
         .call(
-            axum::http::Request::get(format!("/media/{id}/poster.jpg"))
+            axum::http::Request::get(format!("{base}poster.jpg"))
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
@@ -138,7 +151,7 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
         "720p/../../reel.db",
     ] {
         assert_eq!(
-            node.get(&format!("/media/{id}/{bad}")).await.0,
+            node.get(&format!("{base}{bad}")).await.0,
             StatusCode::NOT_FOUND,
             "{bad}"
         );

@@ -158,12 +158,14 @@ async fn cli_import_waits_and_reports() {
     assert_eq!(code, 0, "{err}");
     let id = out.trim();
     assert_eq!(id.len(), 16, "{out}");
-    assert!(data
-        .path()
-        .join("media")
-        .join(id)
-        .join("master.m3u8")
-        .exists());
+    // One published version folder holding the master playlist.
+    let versions: Vec<_> = std::fs::read_dir(data.path().join("media").join(id))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert!(versions[0].join("master.m3u8").exists());
+    assert!(clip.exists(), "the user's own file must stay where it was");
 
     let junk = data.path().join("junk.mp4");
     std::fs::write(&junk, "not a video").unwrap();

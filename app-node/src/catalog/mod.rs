@@ -1,40 +1,39 @@
 //! The catalog: videos, renditions, subtitles, jobs and uploaders.
 //!
-//! Everything above this module talks to [`Catalog`]; the SQL backend is an
-//! implementation detail chosen from the URL at start-up.
+//! Everything above this module talks to the traits here, one per concern:
+//! [`Videos`] (what viewers and uploaders see), [`Jobs`] (the work queue with
+//! leases) and [`Accounts`] (uploaders, tokens, sessions). One SQL
+//! implementation serves SQLite, PostgreSQL and MySQL/MariaDB; which engine
+//! is chosen from the URL at start-up and is invisible above this module.
 
 mod error;
-mod jobs;
 mod model;
-mod sqlite;
-mod users;
+mod sql;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 pub use error::CatalogError;
 pub use model::{
-    new_id, now_ms, staged_key, valid_id, ClaimedJob, JobSource, NewVideo, Published, Rendition,
-    StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
+    new_id, new_version, now_ms, staged_key, valid_id, valid_version, ClaimedJob, FinishOutcome,
+    JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle, Video, VideoPage,
+    VideoStatus,
 };
-pub use sqlite::SqliteCatalog;
 
 /// Result alias for catalog calls.
 pub type Result<T> = std::result::Result<T, CatalogError>;
 
-/// Persistent state shared by every node.
+/// Videos as viewers and uploaders see them.
 #[async_trait]
-pub trait Catalog: Send + Sync {
-    /// Cheap round trip for readiness checks.
-    async fn ping(&self) -> Result<()>;
-
+pub trait Videos: Send + Sync {
     /// Records a new queued video and its job in one transaction.
-    async fn create_video(&self, v: &NewVideo, source: &JobSource) -> Result<Video>;
+    async fn create(&self, v: &NewVideo, source: &JobSource) -> Result<Video>;
     /// One video with its renditions and subtitles.
-    async fn get_video(&self, id: &str) -> Result<Option<Video>>;
+    async fn get(&self, id: &str) -> Result<Option<Video>>;
     /// Newest first, filtered by title search and status.
-    async fn list_videos(
+    async fn list(
         &self,
         query: Option<&str>,
         filter: StatusFilter,
@@ -44,31 +43,35 @@ pub trait Catalog: Send + Sync {
     /// Renames a video; `false` if it does not exist.
     async fn set_title(&self, id: &str, title: &str) -> Result<bool>;
     /// Removes a video and everything hanging off it; `false` if unknown.
-    async fn delete_video(&self, id: &str) -> Result<bool>;
+    async fn delete(&self, id: &str) -> Result<bool>;
+    /// Attaches or replaces a subtitle track.
+    async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<()>;
+}
 
-    /// Claims the oldest runnable job (queued, or running with an expired lease).
-    async fn claim_job(&self, lease_ms: i64, max_attempts: i64) -> Result<Option<ClaimedJob>>;
+/// The work queue. Every write after a claim is conditioned on the lease
+/// token, and lease times come from the database's clock.
+#[async_trait]
+pub trait Jobs: Send + Sync {
+    /// Claims the oldest runnable job (queued, or running with an expired
+    /// lease); jobs whose attempts are used up are failed on the way.
+    async fn claim(&self, lease: Duration, max_attempts: i64) -> Result<Option<ClaimedJob>>;
     /// Claims the job of one video if it is runnable.
-    async fn claim_job_for(
+    async fn claim_for(
         &self,
         video_id: &str,
-        lease_ms: i64,
+        lease: Duration,
         max_attempts: i64,
     ) -> Result<Option<ClaimedJob>>;
     /// Extends a lease; `false` means the lease was lost and work must stop.
-    async fn heartbeat(&self, job: &ClaimedJob, lease_ms: i64) -> Result<bool>;
+    async fn renew(&self, job: &ClaimedJob, lease: Duration) -> Result<bool>;
     /// Moves the video's visible status and progress, under the lease.
-    async fn set_progress(
-        &self,
-        job: &ClaimedJob,
-        status: VideoStatus,
-        progress: f64,
-    ) -> Result<bool>;
-    /// Flips the video to ready with its media facts; ends the job.
-    async fn publish(&self, job: &ClaimedJob, p: &Published) -> Result<bool>;
+    async fn progress(&self, job: &ClaimedJob, status: VideoStatus, progress: f64) -> Result<bool>;
+    /// Points the video at its newly stored version and makes it ready, in
+    /// one transaction; ends the job.
+    async fn finish(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome>;
     /// Records a failed attempt: requeued while attempts remain and the
     /// error is retryable, otherwise the video becomes `failed`.
-    async fn fail_job(
+    async fn fail(
         &self,
         job: &ClaimedJob,
         message: &str,
@@ -76,27 +79,30 @@ pub trait Catalog: Send + Sync {
         max_attempts: i64,
     ) -> Result<()>;
     /// Gives a job back without counting the attempt (graceful shutdown).
-    async fn release_job(&self, job: &ClaimedJob) -> Result<()>;
+    async fn release(&self, job: &ClaimedJob) -> Result<()>;
     /// Job counts by state, for metrics.
-    async fn job_counts(&self) -> Result<Vec<(String, i64)>>;
-    /// Attaches or replaces a subtitle track.
-    async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<()>;
+    async fn counts(&self) -> Result<Vec<(String, i64)>>;
+}
 
+/// Uploaders, their API tokens and login sessions; only hashes of secrets
+/// are stored.
+#[async_trait]
+pub trait Accounts: Send + Sync {
     /// Creates an uploader; fails with `Conflict` if the name is taken.
     async fn add_user(&self, name: &str, password_hash: &str) -> Result<i64>;
-    /// Password hash of a user, by name.
+    /// Id and password hash of a user, by name.
     async fn user_password(&self, name: &str) -> Result<Option<(i64, String)>>;
     /// Stores the hash of a new API token for a user.
     async fn add_token(&self, user: &str, token_hash: &str) -> Result<()>;
     /// The user owning a token hash.
     async fn token_user(&self, token_hash: &str) -> Result<Option<i64>>;
-    /// Stores a login session.
+    /// Stores a login session that lives for `ttl`.
     async fn add_session(
         &self,
         id_hash: &str,
         user_id: i64,
         csrf: &str,
-        expires_ms: i64,
+        ttl: Duration,
     ) -> Result<()>;
     /// A live session's user and CSRF token.
     async fn session(&self, id_hash: &str) -> Result<Option<(i64, String)>>;
@@ -104,13 +110,62 @@ pub trait Catalog: Send + Sync {
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
 }
 
-/// Opens the catalog named by `url`, creating and migrating it if needed.
-pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn Catalog>> {
-    if url.starts_with("sqlite:") {
-        let c = SqliteCatalog::open(url, max_connections).await?;
-        return Ok(Arc::new(c));
+/// Reachability of the database, for readiness.
+#[async_trait]
+pub trait Health: Send + Sync {
+    /// Cheap round trip.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct CatalogOptions {
+    /// Most pooled connections.
+    pub max_connections: u32,
+    /// Longest wait for a pooled connection before giving up.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for CatalogOptions {
+    fn default() -> Self {
+        CatalogOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
-    Err(CatalogError::Unsupported(
-        url.split(':').next().unwrap_or("").to_string(),
-    ))
+}
+
+/// The catalog's concerns, each behind its own trait; cheap to clone.
+#[derive(Clone)]
+pub struct Catalog {
+    /// Videos, renditions and subtitles.
+    pub videos: Arc<dyn Videos>,
+    /// The work queue.
+    pub jobs: Arc<dyn Jobs>,
+    /// Uploaders, tokens and sessions.
+    pub accounts: Arc<dyn Accounts>,
+    /// Database reachability.
+    pub health: Arc<dyn Health>,
+}
+
+/// Opens the catalog named by `url` (`sqlite:`, `postgres:` or `mysql:`),
+/// applying pending migrations under a lock so nodes started together never
+/// race.
+pub async fn open(url: &str, opts: &CatalogOptions) -> Result<Catalog> {
+    let c = Arc::new(sql::SqlCatalog::open(url, opts).await?);
+    Ok(Catalog {
+        videos: c.clone(),
+        jobs: c.clone(),
+        accounts: c.clone(),
+        health: c,
+    })
+}
+
+/// Applies pending migrations only (`reel-node migrate`).
+pub async fn migrate(url: &str) -> Result<()> {
+    let opts = CatalogOptions {
+        max_connections: 1,
+        ..CatalogOptions::default()
+    };
+    sql::SqlCatalog::open(url, &opts).await.map(|_| ())
 }

@@ -44,7 +44,7 @@ impl VideoStatus {
 }
 
 /// One encoded rung of a published video.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Rendition {
     /// Rung name, e.g. `720p`.
     pub name: String,
@@ -63,7 +63,7 @@ pub struct Rendition {
 }
 
 /// A subtitle track of a video.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Subtitle {
     /// BCP 47 language tag.
     pub lang: String,
@@ -104,6 +104,21 @@ pub struct Video {
     pub renditions: Vec<Rendition>,
     /// Published subtitle tracks.
     pub subtitles: Vec<Subtitle>,
+    /// Folder of the published version below the video's prefix; `None`
+    /// before the first publish (and for trees published before versioning,
+    /// which sit directly under the video's prefix).
+    pub media_version: Option<String>,
+}
+
+impl Video {
+    /// Store prefix of the published tree: `{id}/{version}` or, for trees
+    /// published before versioning, `{id}`.
+    pub fn media_prefix(&self) -> String {
+        match &self.media_version {
+            Some(v) => format!("{}/{}", self.id, v),
+            None => self.id.clone(),
+        }
+    }
 }
 
 /// Which videos a listing returns.
@@ -201,6 +216,8 @@ pub struct ClaimedJob {
 /// Facts recorded when a video is published.
 #[derive(Debug, Clone)]
 pub struct Published {
+    /// Folder below the video's prefix that holds this version's tree.
+    pub version: String,
     /// Duration in seconds.
     pub duration_s: f64,
     /// Display width.
@@ -215,6 +232,36 @@ pub struct Published {
     pub renditions: Vec<Rendition>,
     /// Subtitle tracks found in the source.
     pub subtitles: Vec<Subtitle>,
+}
+
+/// What [`super::Jobs::finish`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishOutcome {
+    /// The video now points at the new version; `previous` is the version it
+    /// pointed at before (its files can go), if any.
+    Published {
+        /// Replaced version, if there was one.
+        previous: Option<String>,
+    },
+    /// The lease was gone (re-claimed elsewhere, or the video deleted):
+    /// nothing changed, and the new files must be removed by the caller.
+    LeaseLost,
+}
+
+/// A fresh media version name: `v` + 12 hex digits, never reused, so a URL
+/// under it can be cached forever.
+pub fn new_version() -> String {
+    let n: u64 = rand::thread_rng().gen();
+    format!("v{:012x}", n & 0xffff_ffff_ffff)
+}
+
+/// Whether `s` is a version name we issue.
+pub fn valid_version(s: &str) -> bool {
+    s.len() == 13
+        && s.starts_with('v')
+        && s[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A fresh random id: 16 lowercase hex digits.

@@ -57,7 +57,8 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
     };
     let video = state
         .catalog
-        .create_video(
+        .videos
+        .create(
             &NewVideo {
                 id,
                 title,
@@ -71,7 +72,7 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
         return Ok(0);
     }
     let pb = bar();
-    let lease_ms = state.config.worker.lease_s as i64 * 1000;
+    let lease = std::time::Duration::from_secs(state.config.worker.lease_s);
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -91,7 +92,8 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
         }
         let claimed = state
             .catalog
-            .claim_job_for(&video.id, lease_ms, state.config.worker.max_attempts)
+            .jobs
+            .claim_for(&video.id, lease, state.config.worker.max_attempts)
             .await?;
         if let Some(job) = claimed {
             let pb2 = pb.clone();
@@ -102,7 +104,7 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
             // The outcome lands in the catalog; it is read just below.
             let _ = crate::jobs::process_job(&state, job, shutdown.clone(), Some(cb)).await;
         }
-        let Some(v) = state.catalog.get_video(&video.id).await? else {
+        let Some(v) = state.catalog.videos.get(&video.id).await? else {
             pb.abandon();
             eprintln!("error[deleted]: the video was deleted while importing");
             return Ok(1);

@@ -125,7 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve { .. } => serve::serve(cfg, true).await,
         Command::Worker => serve::serve(cfg, false).await,
         Command::Migrate => {
-            crate::catalog::open(&cfg.catalog_url(), 1).await?;
+            crate::catalog::migrate(&cfg.catalog_url()).await?;
             println!("catalog is up to date");
             Ok(0)
         }

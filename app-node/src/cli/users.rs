@@ -29,8 +29,8 @@ pub async fn add_user(cfg: Config, name: &str) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    let catalog = crate::catalog::open(&cfg.catalog_url(), 1).await?;
-    match catalog.add_user(name, &hash).await {
+    let catalog = crate::catalog::open(&cfg.catalog_url(), &cfg.catalog_options()).await?;
+    match catalog.accounts.add_user(name, &hash).await {
         Ok(_) => {
             eprintln!("user {name} added");
             Ok(0)
@@ -45,9 +45,9 @@ pub async fn add_user(cfg: Config, name: &str) -> anyhow::Result<i32> {
 
 /// Creates an API token and prints it (only the token) on stdout, once.
 pub async fn create_token(cfg: Config, name: &str) -> anyhow::Result<i32> {
-    let catalog = crate::catalog::open(&cfg.catalog_url(), 1).await?;
+    let catalog = crate::catalog::open(&cfg.catalog_url(), &cfg.catalog_options()).await?;
     let token = new_secret();
-    match catalog.add_token(name, &digest(&token)).await {
+    match catalog.accounts.add_token(name, &digest(&token)).await {
         Ok(()) => {
             println!("{token}");
             Ok(0)

@@ -238,6 +238,14 @@ impl Config {
         }
     }
 
+    /// Pool settings of the catalog.
+    pub fn catalog_options(&self) -> crate::catalog::CatalogOptions {
+        crate::catalog::CatalogOptions {
+            max_connections: self.catalog.max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.catalog.acquire_timeout_s),
+        }
+    }
+
     /// Media directory with the data-dir default filled in.
     pub fn storage_path(&self) -> PathBuf {
         if self.storage.path.as_os_str().is_empty() {
@@ -283,7 +291,10 @@ impl Config {
         match self.storage.kind.as_str() {
             "local" => {}
             "s3" if self.storage.s3.bucket.is_empty() => {
-                return bad("storage.s3.bucket", "is required when storage.kind = \"s3\"")
+                return bad(
+                    "storage.s3.bucket",
+                    "is required when storage.kind = \"s3\"",
+                )
             }
             "s3" => {}
             _ => return bad("storage.kind", "must be \"local\" or \"s3\""),
@@ -300,10 +311,13 @@ impl Config {
             _ => return bad("storage.serve", "must be \"proxy\" or \"redirect\""),
         }
         if !(1..=7 * 24 * 3600).contains(&self.storage.redirect_expiry_s) {
-            return bad("storage.redirect_expiry_s", "must be between 1 and 604800 (7 days)");
+            return bad(
+                "storage.redirect_expiry_s",
+                "must be between 1 and 604800 (7 days)",
+            );
         }
         let url = self.catalog_url();
-        if !["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"]
+        if !["sqlite:", "postgres:", "postgresql:", "mysql:"]
             .iter()
             .any(|s| url.starts_with(s))
         {

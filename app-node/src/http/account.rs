@@ -14,7 +14,6 @@ use super::auth::{cookie, session, SESSION_COOKIE};
 use super::error::ApiError;
 use super::templates::page;
 use crate::auth::{digest, new_secret, same, verify_password};
-use crate::catalog::now_ms;
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "reel_login_csrf";
@@ -68,7 +67,7 @@ pub async fn login(
             StatusCode::FORBIDDEN,
         ));
     }
-    let user = state.catalog.user_password(f.name.trim()).await?;
+    let user = state.catalog.accounts.user_password(f.name.trim()).await?;
     let ok = match &user {
         Some((_, hash)) => {
             let (pw, hash) = (f.password.clone(), hash.clone());
@@ -85,10 +84,11 @@ pub async fn login(
         ));
     };
     let sid = new_secret();
-    let expires = now_ms() + SESSION_DAYS * 86_400_000;
+    let ttl = std::time::Duration::from_secs(SESSION_DAYS as u64 * 86_400);
     state
         .catalog
-        .add_session(&digest(&sid), user_id, &new_secret(), expires)
+        .accounts
+        .add_session(&digest(&sid), user_id, &new_secret(), ttl)
         .await?;
     let mut r = Redirect::to("/upload").into_response();
     set_cookie(
@@ -125,7 +125,7 @@ pub async fn logout(
                 "the form expired",
             ));
         }
-        state.catalog.delete_session(&s.id_hash).await?;
+        state.catalog.accounts.delete_session(&s.id_hash).await?;
     }
     let mut r = Redirect::to("/").into_response();
     set_cookie(

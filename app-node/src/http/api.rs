@@ -112,7 +112,8 @@ pub async fn create(
         };
         state
             .catalog
-            .create_video(&nv, &JobSource::Url(url.to_string()))
+            .videos
+            .create(&nv, &JobSource::Url(url.to_string()))
             .await?
     } else if ctype.starts_with("multipart/form-data") {
         let mp = Multipart::from_request(req, &state)
@@ -127,7 +128,8 @@ pub async fn create(
         };
         match state
             .catalog
-            .create_video(&nv, &JobSource::Stored(up.key.clone()))
+            .videos
+            .create(&nv, &JobSource::Stored(up.key.clone()))
             .await
         {
             Ok(v) => v,
@@ -176,7 +178,8 @@ pub async fn list(
     };
     let p = state
         .catalog
-        .list_videos(q.q.as_deref(), filter, page, per_page)
+        .videos
+        .list(q.q.as_deref(), filter, page, per_page)
         .await?;
     let videos: Vec<VideoJson> = p.videos.iter().map(VideoJson::from).collect();
     Ok(Json(
@@ -191,7 +194,8 @@ async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> {
     }
     state
         .catalog
-        .get_video(id)
+        .videos
+        .get(id)
         .await?
         .ok_or_else(ApiError::video_not_found)
 }
@@ -223,7 +227,7 @@ pub async fn patch(
     let body = read_json_body(req).await?;
     let p: PatchJson = parse_json(&body)?;
     let title = clean_title(p.title.as_deref())?;
-    if !state.catalog.set_title(&id, &title).await? {
+    if !state.catalog.videos.set_title(&id, &title).await? {
         return Err(ApiError::video_not_found());
     }
     Ok(Json(VideoJson::from(&load(&state, &id).await?)))
@@ -236,7 +240,7 @@ pub async fn delete(
     who: Uploader,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if !valid_id(&id) || !state.catalog.delete_video(&id).await? {
+    if !valid_id(&id) || !state.catalog.videos.delete(&id).await? {
         return Err(ApiError::video_not_found());
     }
     state.store.delete_prefix(&id).await?;

@@ -51,6 +51,7 @@ pub async fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     let id_hash = digest(id);
     Ok(state
         .catalog
+        .accounts
         .session(&id_hash)
         .await?
         .map(|(user_id, csrf)| Session {
@@ -81,7 +82,7 @@ impl FromRequestParts<AppState> for Uploader {
                         "use the header Authorization: Bearer <token>",
                     )
                 })?;
-            return match state.catalog.token_user(&digest(token)).await? {
+            return match state.catalog.accounts.token_user(&digest(token)).await? {
                 Some(user_id) => Ok(Uploader { user_id }),
                 None => Err(unauthorized("invalid-token", "the API token is not valid")),
             };

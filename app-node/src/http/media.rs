@@ -6,7 +6,9 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use crate::catalog::valid_id;
+use std::time::Duration;
+
+use crate::catalog::{valid_id, valid_version, VideoStatus};
 use crate::state::AppState;
 use crate::storage::validate_key;
 
@@ -73,6 +75,11 @@ pub fn parse_range(h: Option<&str>, total: u64) -> RangeReq {
 }
 
 /// `GET`/`HEAD /media/{id}/{*path}`.
+///
+/// Published trees live under `/media/{id}/{version}/…`, so every URL here
+/// names immutable content and needs no catalog query. A path without a
+/// version (an older link to `master.m3u8`, say) is redirected to the
+/// video's current version.
 pub async fn serve(
     State(state): State<AppState>,
     method: Method,
@@ -86,7 +93,15 @@ pub async fn serve(
     let key = format!("{id}/{path}");
     let (mime, cache) = kind(&path).ok_or_else(not_found)?;
     validate_key(&key).map_err(|_| not_found())?;
-    let total = state.store.size(&key).await?.ok_or_else(not_found)?;
+    let Some(total) = state.store.size(&key).await? else {
+        return current_version_redirect(&state, &id, &path).await;
+    };
+    if state.config.storage.serve == "redirect" {
+        let ttl = Duration::from_secs(state.config.storage.redirect_expiry_s);
+        if let Some(url) = state.store.presign_get(&key, ttl).await? {
+            return Ok(redirect(&url, "no-store"));
+        }
+    }
     let range = parse_range(
         headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
         total,
@@ -123,6 +138,41 @@ pub async fn serve(
         );
     }
     Ok(resp)
+}
+
+/// 302 from an unversioned path to the same file in the current version;
+/// 404 when the path already names a version or the video has none.
+async fn current_version_redirect(
+    state: &AppState,
+    id: &str,
+    path: &str,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such media file");
+    let first = path.split('/').next().unwrap_or("");
+    if valid_version(first) {
+        return Err(not_found());
+    }
+    let video = state.catalog.videos.get(id).await?.ok_or_else(not_found)?;
+    match video.media_version {
+        Some(v) if video.status == VideoStatus::Ready => {
+            // Short-lived: the target changes when the video is republished.
+            Ok(redirect(
+                &format!("/media/{id}/{v}/{path}"),
+                "public, max-age=10",
+            ))
+        }
+        _ => Err(not_found()),
+    }
+}
+
+fn redirect(location: &str, cache: &'static str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_draining() {
         return fail("draining");
     }
-    if let Err(e) = state.catalog.ping().await {
+    if let Err(e) = state.catalog.health.ping().await {
         tracing::warn!("readiness: catalog: {e}");
         return fail("catalog unreachable");
     }
@@ -38,7 +38,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text; job gauges are refreshed from the catalog.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    if let Ok(counts) = state.catalog.job_counts().await {
+    if let Ok(counts) = state.catalog.jobs.counts().await {
         for s in ["queued", "running", "done", "failed"] {
             let n = counts
                 .iter()

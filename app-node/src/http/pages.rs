@@ -62,12 +62,14 @@ pub async fn index(
             .map(|s| s.chars().take(200).collect::<String>());
     let ready = state
         .catalog
-        .list_videos(query.as_deref(), StatusFilter::Ready, page_no, PER_PAGE)
+        .videos
+        .list(query.as_deref(), StatusFilter::Ready, page_no, PER_PAGE)
         .await?;
     let processing = if page_no == 1 {
         state
             .catalog
-            .list_videos(query.as_deref(), StatusFilter::Processing, 1, PER_PAGE)
+            .videos
+            .list(query.as_deref(), StatusFilter::Processing, 1, PER_PAGE)
             .await?
             .videos
     } else {
@@ -98,7 +100,7 @@ pub async fn watch(
     if !valid_id(&id) {
         return Ok(not_found());
     }
-    let Some(v) = state.catalog.get_video(&id).await? else {
+    let Some(v) = state.catalog.videos.get(&id).await? else {
         return Ok(not_found());
     };
     let sess = session(&state, &headers).await?;

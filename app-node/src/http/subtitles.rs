@@ -81,7 +81,8 @@ pub async fn upload(
     }
     let video = state
         .catalog
-        .get_video(&id)
+        .videos
+        .get(&id)
         .await?
         .ok_or_else(ApiError::video_not_found)?;
     // Extracted by hand so a non-multipart body gets the API's JSON error.
@@ -119,7 +120,10 @@ pub async fn upload(
         };
         ApiError::new(status, e.code(), e.to_string())
     })?;
-    let key = |p: &str| format!("{id}/{p}");
+    // Added to the current version's tree: its segments stay as they are,
+    // and only the master playlist (cached for seconds) is rewritten.
+    let prefix = video.media_prefix();
+    let key = |p: &str| format!("{prefix}/{p}");
     let path = subtitles::vtt_path(&lang);
     state.store.put_bytes(&key(&path), vtt.as_bytes()).await?;
     // The .vtt is cached for an hour; a content tag in its URI makes a
@@ -134,10 +138,11 @@ pub async fn upload(
         .put_bytes(&key(&subtitles::playlist_path(&lang)), playlist.as_bytes())
         .await?;
     let sub = Subtitle { lang, label, path };
-    state.catalog.put_subtitle(&id, &sub).await?;
+    state.catalog.videos.put_subtitle(&id, &sub).await?;
     let video = state
         .catalog
-        .get_video(&id)
+        .videos
+        .get(&id)
         .await?
         .ok_or_else(ApiError::video_not_found)?;
     // Rebuilt from the catalog's full list, so concurrent uploads converge.

@@ -82,7 +82,8 @@ pub fn rfc3339(ms: i64) -> String {
 impl From<&Video> for VideoJson {
     fn from(v: &Video) -> Self {
         let ready = v.status == VideoStatus::Ready;
-        let media = |p: &str| format!("/media/{}/{}", v.id, p);
+        let prefix = v.media_prefix();
+        let media = |p: &str| format!("/media/{prefix}/{p}");
         VideoJson {
             id: v.id.clone(),
             title: v.title.clone(),

@@ -1,7 +1,8 @@
 //! One attempt at turning a source into a published HLS video.
 //!
 //! Every step writes only into a scratch directory named after the job and
-//! lease; nothing is visible until `publish_dir` and the catalog flip, so a
+//! lease; nothing is visible until the tree is stored under a new version and the
+//! catalog flips to it, so a
 //! crash at any point leaves nothing half-written for viewers. A re-run
 //! starts from scratch, which makes each step idempotent.
 
@@ -13,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use super::extras;
 use super::reporter::Reporter;
 use super::JobError;
-use crate::catalog::{ClaimedJob, JobSource, Published, Rendition, VideoStatus};
+use crate::catalog::{
+    new_version, ClaimedJob, FinishOutcome, JobSource, Published, Rendition, VideoStatus,
+};
 use crate::ingest::download;
 use crate::media::{self, LadderOptions, MediaTools};
 use crate::state::AppState;
@@ -68,7 +71,7 @@ pub async fn run_job(
     sweep_stale(state, job).await;
     let dir = workdir(state, job);
     tokio::fs::create_dir_all(&dir).await?;
-    let (reporter, writer) = Reporter::start(state.catalog.clone(), job.clone());
+    let (reporter, writer) = Reporter::start(state.catalog.jobs.clone(), job.clone());
     let report = move |s: VideoStatus, p: f64| {
         reporter.set(s, p);
         if let Some(f) = &on_progress {
@@ -149,11 +152,16 @@ async fn steps(
     let has_storyboard = extras::storyboard(&tools, &source, &info, &out, job).await;
     let subtitles = extras::subtitles(&tools, &source, &info, &out, job).await;
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
-    state.store.put_dir(&job.video_id, &out).await?;
+    // A fresh version folder: nothing a viewer may already hold a URL for
+    // is ever overwritten, and the catalog flip below is the one visible step.
+    let version = new_version();
+    let prefix = format!("{}/{}", job.video_id, version);
+    state.store.put_dir(&prefix, &out).await?;
     // Scratch goes before the catalog flip, so a ready video never has
     // leftovers on disk (run_job also removes it on every other path).
     tokio::fs::remove_dir_all(dir).await?;
     let published = Published {
+        version: version.clone(),
         duration_s: info.duration_s,
         width: info.width as i64,
         height: info.height as i64,
@@ -174,13 +182,26 @@ async fn steps(
             .collect(),
         subtitles,
     };
-    if !state.catalog.publish(job, &published).await? {
-        // Deleted meanwhile: take the files back down. (If another worker
-        // re-claimed it instead, its own publish replaces this tree.)
-        if state.catalog.get_video(&job.video_id).await?.is_none() {
-            state.store.delete_prefix(&job.video_id).await?;
+    match state.catalog.jobs.finish(job, &published).await {
+        Ok(FinishOutcome::Published { previous }) => {
+            if let Some(old) = previous.filter(|v| *v != version) {
+                let old = format!("{}/{}", job.video_id, old);
+                if let Err(e) = state.store.delete_prefix(&old).await {
+                    tracing::warn!(job = %job.id, "old version {old} not removed: {e}");
+                }
+            }
         }
-        return Err(JobError::LeaseLost);
+        Ok(FinishOutcome::LeaseLost) => {
+            // Deleted meanwhile, or re-claimed elsewhere: nothing points at
+            // this version, so it goes.
+            state.store.delete_prefix(&prefix).await?;
+            return Err(JobError::LeaseLost);
+        }
+        Err(e) => {
+            // Unknown whether the flip happened; a re-run publishes anew
+            // and the sweep of unreferenced versions is safe either way.
+            return Err(e.into());
+        }
     }
     if let JobSource::Stored(key) = &job.source {
         if let Err(e) = state.store.delete(key).await {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::catalog::{Catalog, ClaimedJob, VideoStatus};
+use crate::catalog::{ClaimedJob, Jobs, VideoStatus};
 
 /// Handle the pipeline steps report into.
 #[derive(Clone)]
@@ -17,12 +17,12 @@ pub struct Reporter {
 
 impl Reporter {
     /// Starts the writer task; it ends when every `Reporter` clone is dropped.
-    pub fn start(catalog: Arc<dyn Catalog>, job: ClaimedJob) -> (Self, JoinHandle<()>) {
+    pub fn start(jobs: Arc<dyn Jobs>, job: ClaimedJob) -> (Self, JoinHandle<()>) {
         let (tx, mut rx) = watch::channel((VideoStatus::Queued, 0.0));
         let task = tokio::spawn(async move {
             while rx.changed().await.is_ok() {
                 let (status, p) = *rx.borrow_and_update();
-                if let Err(e) = catalog.set_progress(&job, status, p).await {
+                if let Err(e) = jobs.progress(&job, status, p).await {
                     tracing::warn!(job = %job.id, "progress not saved: {e}");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -19,25 +19,25 @@ pub async fn process_job(
     shutdown: CancellationToken,
     on_progress: Option<Arc<dyn Fn(VideoStatus, f64) + Send + Sync>>,
 ) -> Result<(), JobError> {
-    let lease_ms = state.config.worker.lease_s as i64 * 1000;
+    let lease = Duration::from_secs(state.config.worker.lease_s);
     let max_attempts = state.config.worker.max_attempts;
     let cancel = shutdown.child_token();
     let lost = CancellationToken::new();
     let beat = {
         let (catalog, job, cancel, lost) = (
-            state.catalog.clone(),
+            state.catalog.jobs.clone(),
             job.clone(),
             cancel.clone(),
             lost.clone(),
         );
         tokio::spawn(async move {
-            let every = Duration::from_millis((lease_ms / 3).max(500) as u64);
+            let every = (lease / 3).max(Duration::from_millis(500));
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(every) => {}
                 }
-                match catalog.heartbeat(&job, lease_ms).await {
+                match catalog.renew(&job, lease).await {
                     Ok(true) => {}
                     Ok(false) => {
                         // Also happens harmlessly right after a publish
@@ -68,13 +68,14 @@ pub async fn process_job(
         }
         Err(JobError::Cancelled) => {
             tracing::info!(job = %job.id, "releasing job on shutdown");
-            state.catalog.release_job(&job).await?;
+            state.catalog.jobs.release(&job).await?;
         }
         Err(e) => {
             tracing::warn!(job = %job.id, code = e.code(), "attempt {} failed: {e}", job.attempt);
             state
                 .catalog
-                .fail_job(&job, &e.user_message(), e.retryable(), max_attempts)
+                .jobs
+                .fail(&job, &e.user_message(), e.retryable(), max_attempts)
                 .await?;
             let last = !e.retryable() || job.attempt >= max_attempts;
             if let (true, JobSource::Stored(key)) = (last, &job.source) {
@@ -89,7 +90,7 @@ pub async fn process_job(
 /// Claims and runs jobs until `shutdown` fires, then waits for running jobs
 /// to hand themselves back.
 pub async fn run_worker(state: AppState, shutdown: CancellationToken) {
-    let lease_ms = state.config.worker.lease_s as i64 * 1000;
+    let lease = Duration::from_secs(state.config.worker.lease_s);
     let max_attempts = state.config.worker.max_attempts;
     let idle = Duration::from_millis(state.config.worker.poll_ms);
     let slots = Arc::new(Semaphore::new(state.config.worker.concurrency));
@@ -103,7 +104,7 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) {
         if state.is_draining() {
             break;
         }
-        match state.catalog.claim_job(lease_ms, max_attempts).await {
+        match state.catalog.jobs.claim(lease, max_attempts).await {
             Ok(Some(job)) => {
                 let (state, shutdown) = (state.clone(), shutdown.clone());
                 running.spawn(async move {

@@ -111,21 +111,13 @@ async fn remove_tree(p: &Path) -> std::io::Result<()> {
 }
 
 impl LocalStore {
-    /// Moves `src` (a file or a tree) to `staging`, copying where a rename
-    /// cannot cross file systems, and flushes it.
-    async fn stage(&self, src: &Path, staging: &Path, tree: bool) -> std::io::Result<()> {
+    /// Moves the tree `src` to `staging`, copying where a rename cannot
+    /// cross file systems, and flushes it.
+    async fn stage_tree(&self, src: &Path, staging: &Path) -> std::io::Result<()> {
         if tokio::fs::rename(src, staging).await.is_err() {
-            if tree {
-                copy_tree(src, staging).await?;
-            } else {
-                tokio::fs::copy(src, staging).await?;
-            }
+            copy_tree(src, staging).await?;
         }
-        if tree {
-            sync_tree(staging).await
-        } else {
-            sync_file(staging).await
-        }
+        sync_tree(staging).await
     }
 
     /// Renames a flushed staging path to `dest` and flushes the parent.
@@ -151,7 +143,7 @@ impl MediaStore for LocalStore {
         let staging = self.scratch(".staging", "tree");
         let io = |e| StorageError::io(prefix, e);
         let r = async {
-            self.stage(dir, &staging, true).await?;
+            self.stage_tree(dir, &staging).await?;
             if tokio::fs::metadata(&dest).await.is_ok() {
                 // Prefixes are never reused; refuse rather than merge.
                 return Err(std::io::Error::new(
@@ -172,7 +164,8 @@ impl MediaStore for LocalStore {
         let dest = self.path(key)?;
         let staging = self.scratch(".staging", "file");
         let r = async {
-            self.stage(src, &staging, false).await?;
+            tokio::fs::copy(src, &staging).await?;
+            sync_file(&staging).await?;
             self.flip(&staging, &dest).await
         }
         .await;
@@ -297,7 +290,9 @@ fn list_tree(root: &Path, start: &Path) -> std::io::Result<Vec<ObjectInfo>> {
                 let rel = e.path();
                 let rel = rel.strip_prefix(root).map_err(std::io::Error::other)?;
                 out.push(ObjectInfo {
-                    key: rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"),
+                    key: rel
+                        .to_string_lossy()
+                        .replace(std::path::MAIN_SEPARATOR, "/"),
                     size: e.metadata()?.len(),
                 });
             }
@@ -319,10 +314,7 @@ mod tests {
         let src = tempfile::tempdir().unwrap();
         std::fs::create_dir(src.path().join("720p")).unwrap();
         std::fs::write(src.path().join("720p/a.m4s"), b"0123456789").unwrap();
-        store
-            .put_dir("0123456789abcdef", src.path())
-            .await
-            .unwrap();
+        store.put_dir("0123456789abcdef", src.path()).await.unwrap();
         let src2 = tempfile::tempdir().unwrap();
         std::fs::create_dir(src2.path().join("720p")).unwrap();
         std::fs::write(src2.path().join("720p/a.m4s"), b"abcdefghij").unwrap();

@@ -49,9 +49,9 @@ pub trait MediaStore: Send + Sync {
     /// before), durably: when it returns the files survive a crash. `dir`
     /// may be moved rather than copied: the caller must not use it afterwards.
     async fn put_dir(&self, prefix: &str, dir: &Path) -> Result<()>;
-    /// Stores one local file under `key`, durably, replacing any object there
-    /// in one step. `src` may be moved rather than copied (the caller must
-    /// not use it afterwards); large files go up in parts.
+    /// Stores a copy of one local file under `key`, durably, replacing any
+    /// object there in one step; `src` is left alone (it may be a user's own
+    /// file). Large files go up in parts.
     async fn put_file(&self, key: &str, src: &Path) -> Result<()>;
     /// Stores `bytes` under `key`, replacing any object there in one step so
     /// readers see the old or the new content, never a mix.

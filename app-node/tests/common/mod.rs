@@ -68,12 +68,20 @@ impl TestNode {
         (status, headers, body)
     }
 
-    /// GET returning status and body text.
+    /// GET returning status and body text; follows the node's own redirects
+    /// (unversioned media paths) as a browser would.
     pub async fn get(&self, uri: &str) -> (StatusCode, String) {
-        let (s, _, b) = self
-            .call(Request::get(uri).body(Body::empty()).unwrap())
-            .await;
-        (s, String::from_utf8_lossy(&b).into_owned())
+        let mut uri = uri.to_string();
+        for _ in 0..3 {
+            let (s, h, b) = self
+                .call(Request::get(uri.as_str()).body(Body::empty()).unwrap())
+                .await;
+            match h.get("location").and_then(|l| l.to_str().ok()) {
+                Some(l) if s == StatusCode::FOUND && l.starts_with('/') => uri = l.to_string(),
+                _ => return (s, String::from_utf8_lossy(&b).into_owned()),
+            }
+        }
+        panic!("redirect loop at {uri}")
     }
 
     /// POST JSON with the uploader token.
@@ -111,10 +119,11 @@ impl TestNode {
 /// Adds user `tester` and returns a fresh API token.
 pub async fn add_uploader(state: &AppState) -> String {
     let hash = hash_password("tester-password").unwrap();
-    let _ = state.catalog.add_user("tester", &hash).await;
+    let _ = state.catalog.accounts.add_user("tester", &hash).await;
     let token = new_secret();
     state
         .catalog
+        .accounts
         .add_token("tester", &digest(&token))
         .await
         .unwrap();

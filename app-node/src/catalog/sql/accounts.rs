@@ -1,0 +1,129 @@
+//! Uploaders, their API tokens and login sessions. Only hashes of secrets
+//! are stored.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::FromRow;
+
+use super::SqlCatalog;
+use crate::catalog::{Accounts, CatalogError, Result};
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    password_hash: String,
+}
+
+#[derive(FromRow)]
+struct SessionRow {
+    user_id: i64,
+    csrf: String,
+}
+
+#[async_trait]
+impl Accounts for SqlCatalog {
+    async fn add_user(&self, name: &str, password_hash: &str) -> Result<i64> {
+        let r = sqlx::query(
+            &self.sql("INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, NOW_MS)"),
+        )
+        .bind(name)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(CatalogError::Conflict(format!("user {name}")))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // Read back by name: engines disagree on returning generated ids.
+        self.user_password(name)
+            .await?
+            .map(|(id, _)| id)
+            .ok_or_else(|| CatalogError::NotFound(format!("user {name}")))
+    }
+
+    async fn user_password(&self, name: &str) -> Result<Option<(i64, String)>> {
+        let row = sqlx::query_as::<_, UserRow>(
+            &self.sql("SELECT id, password_hash FROM users WHERE name = ?"),
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.id, r.password_hash)))
+    }
+
+    async fn add_token(&self, user: &str, token_hash: &str) -> Result<()> {
+        let Some((uid, _)) = self.user_password(user).await? else {
+            return Err(CatalogError::NotFound(format!("user {user}")));
+        };
+        sqlx::query(
+            &self.sql(
+                "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, NOW_MS)",
+            ),
+        )
+        .bind(token_hash)
+        .bind(uid)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn token_user(&self, token_hash: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar(&self.sql("SELECT user_id FROM api_tokens WHERE token_hash = ?"))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn add_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        ttl: Duration,
+    ) -> Result<()> {
+        // Housekeeping rides along with logins so expired rows never pile up.
+        sqlx::query(&self.sql("DELETE FROM sessions WHERE expires_at < NOW_MS"))
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO sessions (id_hash, user_id, csrf, expires_at)
+             VALUES (?, ?, ?, NOW_MS + ?)",
+        ))
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(ttl.as_millis().min(i64::MAX as u128) as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &str) -> Result<Option<(i64, String)>> {
+        let row =
+            sqlx::query_as::<_, SessionRow>(&self.sql(
+                "SELECT user_id, csrf FROM sessions WHERE id_hash = ? AND expires_at > NOW_MS",
+            ))
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.user_id, r.csrf)))
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query(&self.sql("DELETE FROM sessions WHERE id_hash = ?"))
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

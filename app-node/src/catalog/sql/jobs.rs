@@ -1,0 +1,360 @@
+//! The job queue.
+//!
+//! Every write after the claim is conditioned on the lease token, so a worker
+//! that lost its lease (it stalled, or was presumed dead and its job
+//! re-claimed) can no longer change anything. Lease times are the
+//! database's clock (`NOW_MS`), never a node's.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use sqlx::FromRow;
+
+use super::SqlCatalog;
+use crate::catalog::model::{ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus};
+use crate::catalog::{Jobs, Result};
+
+fn lease_token() -> String {
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    hex::encode(bytes)
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+/// Longest stored error text (the MySQL column holds 1,000 characters).
+const MAX_ERROR_CHARS: usize = 900;
+
+/// The claimable condition, shared by the pick and the conditional update.
+const RUNNABLE: &str = "(state = 'queued' OR (state = 'running' AND lease_until < NOW_MS))";
+
+#[derive(FromRow)]
+struct JobRow {
+    id: String,
+    video_id: String,
+    source: String,
+    attempts: i64,
+    last_error: Option<String>,
+}
+
+impl SqlCatalog {
+    /// One claim attempt: pick a candidate (skipping rows other workers have
+    /// locked, where the engine can), then take it with an UPDATE that only
+    /// succeeds if it is still runnable. `Ok(None)` with `retry` means
+    /// another worker won the race for that row.
+    async fn try_claim(
+        &self,
+        video_id: Option<&str>,
+        lease: Duration,
+    ) -> Result<(Option<(JobRow, String)>, bool)> {
+        let only = if video_id.is_some() {
+            " AND video_id = ?"
+        } else {
+            ""
+        };
+        let pick = format!(
+            "SELECT id FROM jobs WHERE {RUNNABLE}{only} ORDER BY created_at, id LIMIT 1{}",
+            self.dialect.claim_lock()
+        );
+        let take = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = ?,
+                    lease_until = NOW_MS + ?, heartbeat_at = NOW_MS, updated_at = NOW_MS
+             WHERE id = ? AND {RUNNABLE}"
+        );
+        let read = "SELECT id, video_id, source, attempts, last_error FROM jobs
+                    WHERE id = ? AND lease_token = ?";
+        let (pick, take, read) = (self.sql(&pick), self.sql(&take), self.sql(read));
+        let token = lease_token();
+        let mut conn = if self.dialect.claim_in_transaction() {
+            Conn::Tx(self.pool.begin().await?)
+        } else {
+            Conn::Plain(self.pool.acquire().await?)
+        };
+        let mut q = sqlx::query_scalar::<_, String>(&pick);
+        if let Some(v) = video_id {
+            q = q.bind(v);
+        }
+        let Some(id) = q.fetch_optional(conn.as_mut()).await? else {
+            return Ok((None, false));
+        };
+        let taken = sqlx::query(&take)
+            .bind(&token)
+            .bind(ms(lease))
+            .bind(&id)
+            .execute(conn.as_mut())
+            .await?;
+        if taken.rows_affected() != 1 {
+            return Ok((None, true));
+        }
+        let row = sqlx::query_as::<_, JobRow>(&read)
+            .bind(&id)
+            .bind(&token)
+            .fetch_one(conn.as_mut())
+            .await?;
+        if let Conn::Tx(tx) = conn {
+            tx.commit().await?;
+        }
+        Ok((Some((row, token)), false))
+    }
+
+    async fn claim_where(
+        &self,
+        video_id: Option<&str>,
+        lease: Duration,
+        max_attempts: i64,
+    ) -> Result<Option<ClaimedJob>> {
+        let mut races = 0;
+        loop {
+            let (got, retry) = self.try_claim(video_id, lease).await?;
+            let Some((row, token)) = got else {
+                races += 1;
+                if retry && races < 20 {
+                    continue;
+                }
+                return Ok(None);
+            };
+            let job = ClaimedJob {
+                id: row.id,
+                video_id: row.video_id,
+                source: JobSource::decode(&row.source).unwrap_or(JobSource::Url(String::new())),
+                lease_token: token,
+                attempt: row.attempts,
+            };
+            if job.attempt <= max_attempts {
+                return Ok(Some(job));
+            }
+            // Every earlier attempt died without reporting (killed worker);
+            // give up now rather than loop forever on a poisonous input.
+            let why = match row.last_error {
+                Some(e) => format!("gave up after {max_attempts} attempts: {e}"),
+                None => format!("gave up after {max_attempts} attempts: the worker stopped"),
+            };
+            self.fail(&job, &why, false, max_attempts).await?;
+        }
+    }
+}
+
+/// A pooled connection, inside a transaction or not.
+enum Conn {
+    Tx(sqlx::Transaction<'static, sqlx::Any>),
+    Plain(sqlx::pool::PoolConnection<sqlx::Any>),
+}
+
+impl Conn {
+    fn as_mut(&mut self) -> &mut sqlx::AnyConnection {
+        match self {
+            Conn::Tx(t) => t,
+            Conn::Plain(c) => c,
+        }
+    }
+}
+
+#[async_trait]
+impl Jobs for SqlCatalog {
+    async fn claim(&self, lease: Duration, max_attempts: i64) -> Result<Option<ClaimedJob>> {
+        self.claim_where(None, lease, max_attempts).await
+    }
+
+    async fn claim_for(
+        &self,
+        video_id: &str,
+        lease: Duration,
+        max_attempts: i64,
+    ) -> Result<Option<ClaimedJob>> {
+        self.claim_where(Some(video_id), lease, max_attempts).await
+    }
+
+    async fn renew(&self, job: &ClaimedJob, lease: Duration) -> Result<bool> {
+        let r = sqlx::query(&self.sql(
+            "UPDATE jobs SET lease_until = NOW_MS + ?, heartbeat_at = NOW_MS
+             WHERE id = ? AND lease_token = ? AND state = 'running'",
+        ))
+        .bind(ms(lease))
+        .bind(&job.id)
+        .bind(&job.lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn progress(&self, job: &ClaimedJob, status: VideoStatus, progress: f64) -> Result<bool> {
+        let r = sqlx::query(&self.sql(
+            "UPDATE videos SET status = ?, progress = ?, error = NULL, updated_at = NOW_MS
+             WHERE id = ? AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND lease_token = ?)",
+        ))
+        .bind(status.as_str())
+        .bind(progress.clamp(0.0, 1.0))
+        .bind(&job.video_id)
+        .bind(&job.id)
+        .bind(&job.lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn finish(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(&self.sql(
+            "UPDATE jobs SET state = 'done', lease_token = NULL, lease_until = 0,
+                    updated_at = NOW_MS
+             WHERE id = ? AND lease_token = ? AND state = 'running'",
+        ))
+        .bind(&job.id)
+        .bind(&job.lease_token)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(FinishOutcome::LeaseLost);
+        }
+        let previous: Option<String> =
+            sqlx::query_scalar(&self.sql("SELECT media_version FROM videos WHERE id = ?"))
+                .bind(&job.video_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+        sqlx::query(&self.sql("DELETE FROM renditions WHERE video_id = ?"))
+            .bind(&job.video_id)
+            .execute(&mut *tx)
+            .await?;
+        for r in &p.renditions {
+            sqlx::query(&self.sql(
+                "INSERT INTO renditions (video_id, name, width, height, bandwidth,
+                                         average_bandwidth, codecs, playlist)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&job.video_id)
+            .bind(&r.name)
+            .bind(r.width)
+            .bind(r.height)
+            .bind(r.bandwidth)
+            .bind(r.average_bandwidth)
+            .bind(&r.codecs)
+            .bind(&r.playlist)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Tracks found in the source; an uploaded track of the same
+        // language wins.
+        for s in &p.subtitles {
+            let exists: Option<String> = sqlx::query_scalar(
+                &self.sql("SELECT lang FROM subtitles WHERE video_id = ? AND lang = ?"),
+            )
+            .bind(&job.video_id)
+            .bind(&s.lang)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_none() {
+                sqlx::query(&self.sql(
+                    "INSERT INTO subtitles (video_id, lang, label, path) VALUES (?, ?, ?, ?)",
+                ))
+                .bind(&job.video_id)
+                .bind(&s.lang)
+                .bind(&s.label)
+                .bind(&s.path)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let flipped = sqlx::query(&self.sql(
+            "UPDATE videos SET status = 'ready', progress = 1, error = NULL, duration_s = ?,
+                    width = ?, height = ?, has_poster = ?, has_storyboard = ?,
+                    media_version = ?, updated_at = NOW_MS
+             WHERE id = ?",
+        ))
+        .bind(p.duration_s)
+        .bind(p.width)
+        .bind(p.height)
+        .bind(p.has_poster as i64)
+        .bind(p.has_storyboard as i64)
+        .bind(&p.version)
+        .bind(&job.video_id)
+        .execute(&mut *tx)
+        .await?;
+        if flipped.rows_affected() != 1 {
+            return Ok(FinishOutcome::LeaseLost);
+        }
+        tx.commit().await?;
+        Ok(FinishOutcome::Published { previous })
+    }
+
+    async fn fail(
+        &self,
+        job: &ClaimedJob,
+        message: &str,
+        retryable: bool,
+        max_attempts: i64,
+    ) -> Result<()> {
+        let message: String = message.chars().take(MAX_ERROR_CHARS).collect();
+        let again = retryable && job.attempt < max_attempts;
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(&self.sql(
+            "UPDATE jobs SET state = ?, lease_token = NULL, lease_until = 0, last_error = ?,
+                    updated_at = NOW_MS
+             WHERE id = ? AND lease_token = ?",
+        ))
+        .bind(if again { "queued" } else { "failed" })
+        .bind(&message)
+        .bind(&job.id)
+        .bind(&job.lease_token)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 1 {
+            let (status, error) = if again {
+                ("queued", None)
+            } else {
+                ("failed", Some(message.as_str()))
+            };
+            sqlx::query(&self.sql(
+                "UPDATE videos SET status = ?, error = ?, progress = 0, updated_at = NOW_MS
+                 WHERE id = ?",
+            ))
+            .bind(status)
+            .bind(error)
+            .bind(&job.video_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release(&self, job: &ClaimedJob) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(&self.sql(
+            "UPDATE jobs SET state = 'queued',
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+                    lease_token = NULL, lease_until = 0, updated_at = NOW_MS
+             WHERE id = ? AND lease_token = ?",
+        ))
+        .bind(&job.id)
+        .bind(&job.lease_token)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 1 {
+            sqlx::query(&self.sql(
+                "UPDATE videos SET status = 'queued', progress = 0, updated_at = NOW_MS
+                 WHERE id = ?",
+            ))
+            .bind(&job.video_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn counts(&self) -> Result<Vec<(String, i64)>> {
+        #[derive(FromRow)]
+        struct Count {
+            state: String,
+            n: i64,
+        }
+        let rows =
+            sqlx::query_as::<_, Count>("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|c| (c.state, c.n)).collect())
+    }
+}

@@ -1,0 +1,246 @@
+//! Videos, renditions and subtitles.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sqlx::FromRow;
+
+use super::dialect::{like_pattern, placeholders};
+use super::{col, SqlCatalog};
+use crate::catalog::model::{
+    JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
+};
+use crate::catalog::{new_id, CatalogError, Result, Videos};
+
+/// The `videos` columns a [`Video`] is read from.
+const VIDEO_COLS: &str = "id, title, status, progress, error, source, created_at, duration_s, \
+                          width, height, has_poster, has_storyboard, media_version";
+
+/// One row of `videos`, read by column name.
+#[derive(FromRow)]
+struct VideoRow {
+    id: String,
+    title: String,
+    status: String,
+    progress: f64,
+    error: Option<String>,
+    source: String,
+    created_at: i64,
+    duration_s: Option<f64>,
+    width: Option<i64>,
+    height: Option<i64>,
+    has_poster: i64,
+    has_storyboard: i64,
+    media_version: Option<String>,
+}
+
+impl From<VideoRow> for Video {
+    fn from(r: VideoRow) -> Self {
+        Video {
+            id: r.id,
+            title: r.title,
+            status: VideoStatus::parse(&r.status),
+            progress: r.progress,
+            error: r.error,
+            source: r.source,
+            created_at_ms: r.created_at,
+            duration_s: r.duration_s,
+            width: r.width,
+            height: r.height,
+            has_poster: r.has_poster != 0,
+            has_storyboard: r.has_storyboard != 0,
+            renditions: Vec::new(),
+            subtitles: Vec::new(),
+            media_version: r.media_version,
+        }
+    }
+}
+
+/// `video_id` plus the child's own columns.
+#[derive(FromRow)]
+struct Child<T> {
+    video_id: String,
+    #[sqlx(flatten)]
+    item: T,
+}
+
+impl SqlCatalog {
+    /// Renditions and subtitles of many videos in two queries (not two per
+    /// video), so a catalog page costs the same whatever its length.
+    async fn load_children(&self, videos: &mut [Video]) -> Result<()> {
+        if videos.is_empty() {
+            return Ok(());
+        }
+        let ids = placeholders(videos.len());
+        let q = format!(
+            "SELECT video_id, name, width, height, bandwidth, average_bandwidth, codecs, playlist
+             FROM renditions WHERE video_id IN ({ids}) ORDER BY height DESC, name"
+        );
+        let q = self.sql(&q);
+        let mut query = sqlx::query_as::<_, Child<Rendition>>(&q);
+        for v in videos.iter() {
+            query = query.bind(&v.id);
+        }
+        let mut renditions: HashMap<String, Vec<Rendition>> = HashMap::new();
+        for c in query.fetch_all(&self.pool).await? {
+            renditions.entry(c.video_id).or_default().push(c.item);
+        }
+        let q = format!(
+            "SELECT video_id, lang, label, path FROM subtitles
+             WHERE video_id IN ({ids}) ORDER BY lang"
+        );
+        let q = self.sql(&q);
+        let mut query = sqlx::query_as::<_, Child<Subtitle>>(&q);
+        for v in videos.iter() {
+            query = query.bind(&v.id);
+        }
+        let mut subtitles: HashMap<String, Vec<Subtitle>> = HashMap::new();
+        for c in query.fetch_all(&self.pool).await? {
+            subtitles.entry(c.video_id).or_default().push(c.item);
+        }
+        for v in videos.iter_mut() {
+            v.renditions = renditions.remove(&v.id).unwrap_or_default();
+            v.subtitles = subtitles.remove(&v.id).unwrap_or_default();
+        }
+        Ok(())
+    }
+}
+
+/// WHERE clause and its text parameters for a listing.
+fn list_filter(query: Option<&str>, filter: StatusFilter) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    if let Some(q) = query.map(str::trim).filter(|q| !q.is_empty()) {
+        clauses.push("LOWER(title) LIKE ? ESCAPE '!'");
+        params.push(like_pattern(q));
+    }
+    match filter {
+        StatusFilter::All => {}
+        StatusFilter::Ready => clauses.push("status = 'ready'"),
+        StatusFilter::Processing => {
+            clauses.push("status IN ('queued', 'downloading', 'transcoding')")
+        }
+    }
+    if clauses.is_empty() {
+        (String::new(), params)
+    } else {
+        (format!("WHERE {}", clauses.join(" AND ")), params)
+    }
+}
+
+#[async_trait]
+impl Videos for SqlCatalog {
+    async fn create(&self, v: &NewVideo, source: &JobSource) -> Result<Video> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO videos (id, title, status, progress, source, created_at, updated_at)
+             VALUES (?, ?, 'queued', 0, ?, NOW_MS, NOW_MS)",
+        ))
+        .bind(&v.id)
+        .bind(&v.title)
+        .bind(&v.source)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO jobs (id, video_id, source, state, created_at, updated_at)
+             VALUES (?, ?, ?, 'queued', NOW_MS, NOW_MS)",
+        ))
+        .bind(new_id())
+        .bind(&v.id)
+        .bind(source.encode())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.get(&v.id)
+            .await?
+            .ok_or_else(|| CatalogError::NotFound(format!("video {}", v.id)))
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Video>> {
+        let q = format!("SELECT {VIDEO_COLS} FROM videos WHERE id = ?");
+        let row = sqlx::query_as::<_, VideoRow>(&self.sql(&q))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut v = [Video::from(row)];
+        self.load_children(&mut v).await?;
+        let [v] = v;
+        Ok(Some(v))
+    }
+
+    async fn list(
+        &self,
+        query: Option<&str>,
+        filter: StatusFilter,
+        page: u32,
+        per_page: u32,
+    ) -> Result<VideoPage> {
+        let (clause, params) = list_filter(query, filter);
+        let q = format!("SELECT COUNT(*) AS n FROM videos {clause}");
+        let q = self.sql(&q);
+        let mut count = sqlx::query(&q);
+        for p in &params {
+            count = count.bind(p);
+        }
+        let total: i64 = col(&count.fetch_one(&self.pool).await?, "n")?;
+        let q = format!(
+            "SELECT {VIDEO_COLS} FROM videos {clause}
+             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        );
+        let q = self.sql(&q);
+        let mut rows = sqlx::query_as::<_, VideoRow>(&q);
+        for p in &params {
+            rows = rows.bind(p);
+        }
+        let rows = rows
+            .bind(per_page as i64)
+            .bind(page.saturating_sub(1) as i64 * per_page as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut videos: Vec<Video> = rows.into_iter().map(Video::from).collect();
+        self.load_children(&mut videos).await?;
+        Ok(VideoPage { videos, total })
+    }
+
+    async fn set_title(&self, id: &str, title: &str) -> Result<bool> {
+        let r =
+            sqlx::query(&self.sql("UPDATE videos SET title = ?, updated_at = NOW_MS WHERE id = ?"))
+                .bind(title)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        // sqlx asks MySQL for rows matched (FOUND_ROWS), as the others count.
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool> {
+        let r = sqlx::query(&self.sql("DELETE FROM videos WHERE id = ?"))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<()> {
+        // Delete + insert in one transaction: an upsert every engine spells
+        // the same way.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&self.sql("DELETE FROM subtitles WHERE video_id = ? AND lang = ?"))
+            .bind(video_id)
+            .bind(&s.lang)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            &self.sql("INSERT INTO subtitles (video_id, lang, label, path) VALUES (?, ?, ?, ?)"),
+        )
+        .bind(video_id)
+        .bind(&s.lang)
+        .bind(&s.label)
+        .bind(&s.path)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
