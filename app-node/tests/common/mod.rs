@@ -2,7 +2,9 @@
 //! real ffmpeg (lavfi), a loopback source server and polling helpers.
 #![allow(dead_code)]
 
+pub mod db;
 pub mod procs;
+pub mod tcp_proxy;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rand::Rng;
 use sqlx::FromRow;
 
-use super::SqlCatalog;
+use super::{retry_conflicts, SqlCatalog};
 use crate::catalog::model::{ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus};
 use crate::catalog::{Jobs, Result};
 
@@ -107,7 +107,7 @@ impl SqlCatalog {
     ) -> Result<Option<ClaimedJob>> {
         let mut races = 0;
         loop {
-            let (got, retry) = self.try_claim(video_id, lease).await?;
+            let (got, retry) = retry_conflicts(|| self.try_claim(video_id, lease)).await?;
             let Some((row, token)) = got else {
                 races += 1;
                 if retry && races < 20 {
@@ -195,6 +195,39 @@ impl Jobs for SqlCatalog {
     }
 
     async fn finish(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome> {
+        retry_conflicts(|| self.finish_once(job, p)).await
+    }
+
+    async fn fail(
+        &self,
+        job: &ClaimedJob,
+        message: &str,
+        retryable: bool,
+        max_attempts: i64,
+    ) -> Result<()> {
+        retry_conflicts(|| self.fail_once(job, message, retryable, max_attempts)).await
+    }
+
+    async fn release(&self, job: &ClaimedJob) -> Result<()> {
+        retry_conflicts(|| self.release_once(job)).await
+    }
+
+    async fn counts(&self) -> Result<Vec<(String, i64)>> {
+        #[derive(FromRow)]
+        struct Count {
+            state: String,
+            n: i64,
+        }
+        let rows =
+            sqlx::query_as::<_, Count>("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|c| (c.state, c.n)).collect())
+    }
+}
+
+impl SqlCatalog {
+    async fn finish_once(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(&self.sql(
             "UPDATE jobs SET state = 'done', lease_token = NULL, lease_until = 0,
@@ -279,7 +312,7 @@ impl Jobs for SqlCatalog {
         Ok(FinishOutcome::Published { previous })
     }
 
-    async fn fail(
+    async fn fail_once(
         &self,
         job: &ClaimedJob,
         message: &str,
@@ -320,7 +353,7 @@ impl Jobs for SqlCatalog {
         Ok(())
     }
 
-    async fn release(&self, job: &ClaimedJob) -> Result<()> {
+    async fn release_once(&self, job: &ClaimedJob) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query(&self.sql(
             "UPDATE jobs SET state = 'queued',
@@ -343,18 +376,5 @@ impl Jobs for SqlCatalog {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn counts(&self) -> Result<Vec<(String, i64)>> {
-        #[derive(FromRow)]
-        struct Count {
-            state: String,
-            n: i64,
-        }
-        let rows =
-            sqlx::query_as::<_, Count>("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(|c| (c.state, c.n)).collect())
     }
 }

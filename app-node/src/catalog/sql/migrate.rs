@@ -1,7 +1,10 @@
 //! Schema migrations per engine, applied under a lock so that nodes started
-//! together never race: sqlx's migrator takes a PostgreSQL advisory lock or
-//! MySQL's `GET_LOCK`; for SQLite (where the migrator takes none) an
-//! exclusive `flock` on a file next to the database does the same job.
+//! together never race: sqlx's migrator takes a PostgreSQL advisory lock
+//! itself. For MySQL/MariaDB we take `GET_LOCK` with a finite timeout on the
+//! migrating connection (the migrator asks for an infinite one with `-1`,
+//! which MariaDB answers with NULL, i.e. no lock at all), and for SQLite
+//! (where the migrator takes none) an exclusive `flock` on a file next to
+//! the database does the same job.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -32,7 +35,25 @@ pub async fn run(pool: &AnyPool, dialect: Dialect, sqlite_file: Option<&Path>) -
         }
         _ => None,
     };
-    migrator.run(pool).await?;
+    let mut conn = pool.acquire().await?;
+    if dialect == Dialect::Mysql {
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK('reel_migrate', ?)")
+            .bind(LOCK_WAIT.as_secs() as i64)
+            .fetch_one(&mut *conn)
+            .await?;
+        if got != Some(1) {
+            return Err(CatalogError::Db(sqlx::Error::Protocol(
+                "another node held the migration lock for too long".into(),
+            )));
+        }
+    }
+    let result = migrator.run_direct(&mut *conn).await;
+    if dialect == Dialect::Mysql {
+        let _ = sqlx::query("SELECT RELEASE_LOCK('reel_migrate')")
+            .execute(&mut *conn)
+            .await;
+    }
+    result?;
     Ok(())
 }
 

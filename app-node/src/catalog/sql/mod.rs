@@ -59,8 +59,20 @@ impl SqlCatalog {
             .acquire_timeout(opts.acquire_timeout)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        conn.execute(SQLITE_PRAGMAS).await?;
+                    match dialect {
+                        Dialect::Sqlite => {
+                            conn.execute(SQLITE_PRAGMAS).await?;
+                        }
+                        // InnoDB's default (REPEATABLE READ) takes gap locks
+                        // on the range a claim scans, which deadlocks
+                        // concurrent claims and finishes; every queue write
+                        // here re-checks its condition, so READ COMMITTED
+                        // is enough.
+                        Dialect::Mysql => {
+                            conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                                .await?;
+                        }
+                        Dialect::Postgres => {}
                     }
                     Ok(())
                 })
@@ -82,6 +94,29 @@ impl Health for SqlCatalog {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// Runs `op` again when the engine aborted it as a deadlock or
+/// serialization failure (SQLSTATE 40001 / 40P01): those say "try again" by
+/// definition, and every queue operation is safe to repeat.
+async fn retry_conflicts<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match op().await {
+            Err(CatalogError::Db(sqlx::Error::Database(d)))
+                if tries < 5 && matches!(d.code().as_deref(), Some("40001" | "40P01")) =>
+            {
+                tries += 1;
+                let jitter = rand::random::<u64>() % 20;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * tries + jitter)).await;
+            }
+            other => return other,
+        }
     }
 }
 

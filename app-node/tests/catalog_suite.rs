@@ -1,0 +1,433 @@
+//! ONE catalog suite, run unchanged on SQLite, PostgreSQL and MariaDB: each
+//! case is an async function over a fresh database, and the macro at the end
+//! instantiates every case once per engine.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::db::{Engine, TestDb};
+use reel_node::catalog::{
+    self, new_id, new_version, Catalog, CatalogOptions, FinishOutcome, JobSource, NewVideo,
+    Published, Rendition, StatusFilter, Subtitle, VideoStatus,
+};
+
+const LEASE: Duration = Duration::from_secs(30);
+
+async fn open(db: &TestDb) -> Catalog {
+    catalog::open(&db.url, &CatalogOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("open {:?}: {e}", db.engine))
+}
+
+async fn add(c: &Catalog, title: &str) -> String {
+    let nv = NewVideo {
+        id: new_id(),
+        title: title.into(),
+        source: "test".into(),
+    };
+    c.videos
+        .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
+        .await
+        .unwrap();
+    nv.id
+}
+
+fn published(version: &str) -> Published {
+    Published {
+        version: version.into(),
+        duration_s: 12.5,
+        width: 1280,
+        height: 720,
+        has_poster: true,
+        has_storyboard: false,
+        renditions: ["720p", "360p"]
+            .iter()
+            .map(|n| Rendition {
+                name: n.to_string(),
+                width: if *n == "720p" { 1280 } else { 640 },
+                height: if *n == "720p" { 720 } else { 360 },
+                bandwidth: 3_000_000,
+                average_bandwidth: 2_500_000,
+                codecs: "avc1.64001f,mp4a.40.2".into(),
+                playlist: format!("{n}/index.m3u8"),
+            })
+            .collect(),
+        subtitles: vec![Subtitle {
+            lang: "en".into(),
+            label: "English".into(),
+            path: "subs/en.vtt".into(),
+        }],
+    }
+}
+
+async fn publish(c: &Catalog, id: &str, version: &str) -> FinishOutcome {
+    let job = c.jobs.claim_for(id, LEASE, 3).await.unwrap().unwrap();
+    c.jobs.finish(&job, &published(version)).await.unwrap()
+}
+
+async fn videos_round_trip(db: TestDb) {
+    let c = open(&db).await;
+    let title = "Ünïcødé — 日本語 🎬 'quotes' \"and\" \\ backslash";
+    let id = add(&c, title).await;
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!(v.title, title);
+    assert_eq!(v.status, VideoStatus::Queued);
+    assert!(v.created_at_ms > 1_600_000_000_000, "{}", v.created_at_ms);
+    assert!(v.media_version.is_none());
+    assert!(c.videos.get("0000000000000000").await.unwrap().is_none());
+
+    let v1 = new_version();
+    assert_eq!(
+        publish(&c, &id, &v1).await,
+        FinishOutcome::Published { previous: None }
+    );
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!(v.status, VideoStatus::Ready);
+    assert_eq!(v.media_version.as_deref(), Some(v1.as_str()));
+    assert_eq!(v.media_prefix(), format!("{id}/{v1}"));
+    assert_eq!(v.duration_s, Some(12.5));
+    assert!(v.has_poster && !v.has_storyboard);
+    let names: Vec<_> = v.renditions.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["720p", "360p"], "highest first");
+    assert_eq!(v.renditions[0].codecs, "avc1.64001f,mp4a.40.2");
+    assert_eq!(v.subtitles.len(), 1);
+
+    // An uploaded track replaces, a second language adds.
+    for (lang, label) in [("en", "English (CC)"), ("fr", "Français")] {
+        let s = Subtitle {
+            lang: lang.into(),
+            label: label.into(),
+            path: format!("subs/{lang}.vtt"),
+        };
+        c.videos.put_subtitle(&id, &s).await.unwrap();
+    }
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    let subs: Vec<_> = v
+        .subtitles
+        .iter()
+        .map(|s| (s.lang.as_str(), s.label.as_str()))
+        .collect();
+    assert_eq!(subs, [("en", "English (CC)"), ("fr", "Français")]);
+
+    assert!(c.videos.set_title(&id, "Renamed").await.unwrap());
+    assert!(
+        c.videos.set_title(&id, "Renamed").await.unwrap(),
+        "same title again"
+    );
+    assert!(!c.videos.set_title("0000000000000000", "x").await.unwrap());
+    assert!(c.videos.delete(&id).await.unwrap());
+    assert!(!c.videos.delete(&id).await.unwrap());
+    assert!(c.videos.get(&id).await.unwrap().is_none());
+    assert!(c.jobs.claim_for(&id, LEASE, 3).await.unwrap().is_none());
+}
+
+async fn list_search_filter_and_pages(db: TestDb) {
+    let c = open(&db).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let title = match i {
+            7 => "100% Sunset_Clip".to_string(),
+            8 => "Sunset at SEA".to_string(),
+            _ => format!("Clip {i:02}"),
+        };
+        ids.push(add(&c, &title).await);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for id in &ids[..5] {
+        publish(&c, id, &new_version()).await;
+    }
+    let all = c.videos.list(None, StatusFilter::All, 1, 24).await.unwrap();
+    assert_eq!(all.total, 30);
+    assert_eq!(all.videos.len(), 24);
+    assert_eq!(all.videos[0].id, ids[29], "newest first");
+    let page2 = c.videos.list(None, StatusFilter::All, 2, 24).await.unwrap();
+    assert_eq!(page2.videos.len(), 6);
+    assert_eq!(page2.videos[5].id, ids[0]);
+    let past = c.videos.list(None, StatusFilter::All, 9, 24).await.unwrap();
+    assert!(past.videos.is_empty());
+    assert_eq!(past.total, 30);
+
+    let ready = c
+        .videos
+        .list(None, StatusFilter::Ready, 1, 24)
+        .await
+        .unwrap();
+    assert_eq!(ready.total, 5);
+    assert!(ready.videos.iter().all(|v| v.renditions.len() == 2));
+    let processing = c
+        .videos
+        .list(None, StatusFilter::Processing, 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(processing.total, 25);
+    assert!(processing.videos.iter().all(|v| v.renditions.is_empty()));
+
+    // Case-insensitive, and wildcards are text.
+    let s = c
+        .videos
+        .list(Some("sunset"), StatusFilter::All, 1, 24)
+        .await
+        .unwrap();
+    assert_eq!(s.total, 2);
+    let s = c
+        .videos
+        .list(Some("100%"), StatusFilter::All, 1, 24)
+        .await
+        .unwrap();
+    assert_eq!(s.total, 1);
+    assert_eq!(s.videos[0].title, "100% Sunset_Clip");
+    let s = c
+        .videos
+        .list(Some("t_c"), StatusFilter::All, 1, 24)
+        .await
+        .unwrap();
+    assert_eq!(s.total, 1, "_ must not match any character");
+    let s = c
+        .videos
+        .list(Some("%"), StatusFilter::All, 1, 24)
+        .await
+        .unwrap();
+    assert_eq!(s.total, 1);
+    let s = c
+        .videos
+        .list(Some("clip 0"), StatusFilter::Ready, 1, 24)
+        .await
+        .unwrap();
+    assert_eq!(s.total, 5);
+}
+
+async fn job_lifecycle_and_lease_tokens(db: TestDb) {
+    let c = open(&db).await;
+    let id = add(&c, "jobs").await;
+    let job = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
+    assert_eq!((job.video_id.as_str(), job.attempt), (id.as_str(), 1));
+    assert!(c.jobs.claim(LEASE, 3).await.unwrap().is_none(), "leased");
+    assert!(c.jobs.renew(&job, LEASE).await.unwrap());
+    assert!(c
+        .jobs
+        .progress(&job, VideoStatus::Transcoding, 0.5)
+        .await
+        .unwrap());
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!((v.status, v.progress), (VideoStatus::Transcoding, 0.5));
+
+    // A stale token changes nothing.
+    let mut stale = job.clone();
+    stale.lease_token = "0".repeat(32);
+    assert!(!c.jobs.renew(&stale, LEASE).await.unwrap());
+    assert!(!c
+        .jobs
+        .progress(&stale, VideoStatus::Transcoding, 0.9)
+        .await
+        .unwrap());
+    assert_eq!(
+        c.jobs
+            .finish(&stale, &published(&new_version()))
+            .await
+            .unwrap(),
+        FinishOutcome::LeaseLost
+    );
+    c.jobs.fail(&stale, "nope", false, 3).await.unwrap();
+    assert_eq!(
+        c.videos.get(&id).await.unwrap().unwrap().status,
+        VideoStatus::Transcoding
+    );
+
+    // Retryable failure requeues; the next claim is attempt 2.
+    c.jobs.fail(&job, "network blip", true, 3).await.unwrap();
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!((v.status, v.error), (VideoStatus::Queued, None));
+    let job = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
+    assert_eq!(job.attempt, 2);
+    // Release (shutdown) does not count the attempt.
+    c.jobs.release(&job).await.unwrap();
+    let job = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
+    assert_eq!(job.attempt, 2);
+    assert!(!c.jobs.renew(&job, LEASE).await.unwrap() || job.attempt == 2);
+    // A permanent failure ends it with the reason.
+    let long = "x".repeat(5000);
+    c.jobs.fail(&job, &long, false, 3).await.unwrap();
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!(v.status, VideoStatus::Failed);
+    assert!(v.error.unwrap().len() <= 1000, "error text is capped");
+    assert!(c.jobs.claim(LEASE, 3).await.unwrap().is_none());
+    let counts: HashMap<String, i64> = c.jobs.counts().await.unwrap().into_iter().collect();
+    assert_eq!(counts.get("failed"), Some(&1));
+
+    // Republishing flips the pointer and names the version to remove.
+    let id = add(&c, "versions").await;
+    let (v1, v2) = (new_version(), new_version());
+    publish(&c, &id, &v1).await;
+    // A second run of the same job (as after a lost lease) publishes anew.
+    let job = c.jobs.claim_for(&id, LEASE, 3).await.unwrap();
+    assert!(job.is_none(), "a done job is not runnable");
+    assert_eq!(
+        c.videos.get(&id).await.unwrap().unwrap().media_version,
+        Some(v1.clone())
+    );
+    assert_ne!(v1, v2);
+}
+
+async fn expired_lease_is_reclaimed_and_attempts_cap(db: TestDb) {
+    let c = open(&db).await;
+    let id = add(&c, "lease").await;
+    let short = Duration::from_millis(300);
+    let first = c.jobs.claim(short, 2).await.unwrap().unwrap();
+    assert!(c.jobs.claim(short, 2).await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let second = c.jobs.claim(short, 2).await.unwrap().unwrap();
+    assert_eq!((second.id.as_str(), second.attempt), (first.id.as_str(), 2));
+    // The first worker's lease is gone for good.
+    assert!(!c.jobs.renew(&first, LEASE).await.unwrap());
+    assert_eq!(
+        c.jobs
+            .finish(&first, &published(&new_version()))
+            .await
+            .unwrap(),
+        FinishOutcome::LeaseLost
+    );
+    // Both attempts died silently: the third claim gives up on it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(c.jobs.claim(short, 2).await.unwrap().is_none());
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!(v.status, VideoStatus::Failed);
+    assert!(v.error.unwrap().contains("gave up after 2 attempts"));
+}
+
+/// Two workers (each with its own pool, as two nodes would have) race for
+/// 20 jobs: every job runs exactly once.
+async fn two_workers_race_for_20_jobs(db: TestDb) {
+    let c = open(&db).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(add(&c, &format!("race {i}")).await);
+    }
+    let runs: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let (url, runs) = (db.url.clone(), runs.clone());
+        workers.push(tokio::spawn(async move {
+            let c = catalog::open(&url, &CatalogOptions::default())
+                .await
+                .unwrap();
+            let mut mine = 0;
+            while let Some(job) = c.jobs.claim(LEASE, 3).await.unwrap() {
+                *runs
+                    .lock()
+                    .unwrap()
+                    .entry(job.video_id.clone())
+                    .or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let out = c
+                    .jobs
+                    .finish(&job, &published(&new_version()))
+                    .await
+                    .unwrap();
+                assert!(matches!(out, FinishOutcome::Published { .. }));
+                mine += 1;
+            }
+            mine
+        }));
+    }
+    let mut per_worker = Vec::new();
+    for w in workers {
+        per_worker.push(w.await.unwrap());
+    }
+    let runs = runs.lock().unwrap();
+    assert_eq!(runs.len(), 20, "{runs:?}");
+    assert!(runs.values().all(|n| *n == 1), "a job ran twice: {runs:?}");
+    assert_eq!(per_worker.iter().sum::<i32>(), 20);
+    let ready = c
+        .videos
+        .list(None, StatusFilter::Ready, 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(ready.total, 20);
+}
+
+/// Nodes started together migrate one at a time.
+async fn concurrent_migrations_do_not_race(db: TestDb) {
+    let mut opens = Vec::new();
+    for _ in 0..4 {
+        let url = db.url.clone();
+        opens.push(tokio::spawn(async move { catalog::migrate(&url).await }));
+    }
+    for o in opens {
+        o.await.unwrap().expect("a concurrent migration failed");
+    }
+    let c = open(&db).await;
+    add(&c, "after").await;
+}
+
+async fn accounts(db: TestDb) {
+    let c = open(&db).await;
+    let uid = c.accounts.add_user("alice", "hash-a").await.unwrap();
+    assert!(matches!(
+        c.accounts.add_user("alice", "other").await,
+        Err(catalog::CatalogError::Conflict(_))
+    ));
+    let bob = c.accounts.add_user("bob", "hash-b").await.unwrap();
+    assert_ne!(uid, bob);
+    assert_eq!(
+        c.accounts.user_password("alice").await.unwrap(),
+        Some((uid, "hash-a".into()))
+    );
+    assert!(c.accounts.user_password("carol").await.unwrap().is_none());
+    c.accounts.add_token("alice", "tok-hash").await.unwrap();
+    assert_eq!(c.accounts.token_user("tok-hash").await.unwrap(), Some(uid));
+    assert!(c.accounts.token_user("nope").await.unwrap().is_none());
+    assert!(matches!(
+        c.accounts.add_token("carol", "t2").await,
+        Err(catalog::CatalogError::NotFound(_))
+    ));
+    c.accounts
+        .add_session("sid", uid, "csrf", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.accounts.session("sid").await.unwrap(),
+        Some((uid, "csrf".into()))
+    );
+    c.accounts
+        .add_session("old", uid, "csrf2", Duration::ZERO)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        c.accounts.session("old").await.unwrap().is_none(),
+        "expired"
+    );
+    c.accounts.delete_session("sid").await.unwrap();
+    assert!(c.accounts.session("sid").await.unwrap().is_none());
+    c.health.ping().await.unwrap();
+}
+
+macro_rules! on_every_engine {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $( #[tokio::test] async fn $case() { super::$case(TestDb::new(Engine::Sqlite).await).await } )*
+        }
+        mod postgres {
+            use super::*;
+            $( #[tokio::test] async fn $case() { super::$case(TestDb::new(Engine::Postgres).await).await } )*
+        }
+        mod mariadb {
+            use super::*;
+            $( #[tokio::test] async fn $case() { super::$case(TestDb::new(Engine::Mariadb).await).await } )*
+        }
+    };
+}
+
+on_every_engine!(
+    videos_round_trip,
+    list_search_filter_and_pages,
+    job_lifecycle_and_lease_tokens,
+    expired_lease_is_reclaimed_and_attempts_cap,
+    two_workers_race_for_20_jobs,
+    concurrent_migrations_do_not_race,
+    accounts,
+);
