@@ -27,8 +27,9 @@ pub struct Config {
     /// Log filter (`info`, `debug`, `reel_node=debug,tower_http=info` …).
     /// Read before the other layers so start-up is logged too.
     pub log: String,
-    /// Directory holding the static assets and `node_modules`; empty means
-    /// the `web/` folder of the source tree.
+    /// Directory holding `static/` and `node_modules/` to serve assets from
+    /// disk instead of the copies embedded in the binary (development);
+    /// empty means the embedded ones.
     pub web_dir: PathBuf,
     /// Catalog settings.
     pub catalog: CatalogConfig,
@@ -271,13 +272,9 @@ impl Config {
         format!("{host}:{}", self.listen.port())
     }
 
-    /// Web assets directory (templates are embedded; scripts come from here).
-    pub fn web_dir(&self) -> PathBuf {
-        if self.web_dir.as_os_str().is_empty() {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
-        } else {
-            self.web_dir.clone()
-        }
+    /// Where to read page assets from disk, if not from the binary.
+    pub fn web_dir_override(&self) -> Option<&Path> {
+        (!self.web_dir.as_os_str().is_empty()).then_some(self.web_dir.as_path())
     }
 
     /// Checks values serde cannot: ranges and supported kinds.

@@ -2,6 +2,7 @@
 
 mod account;
 mod api;
+mod assets;
 mod auth;
 mod error;
 mod media;
@@ -54,7 +55,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(subtitles::BODY_LIMIT)),
         )
         .route("/media/{id}/{*path}", get(media::serve))
-        .route("/static/{file}", get(ops::asset))
+        .route("/static/{file}", get(assets::asset))
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), permits),
             middleware::shed,

@@ -1,7 +1,7 @@
-//! Operator endpoints and static assets.
+//! Operator endpoints: health, readiness and metrics.
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -56,76 +56,4 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-/// Scripts and styles under `web/static/` that may be served. Only these
-/// exact names are looked up, so no request can reach another file.
-const STATIC_FILES: &[&str] = &[
-    "player.js",
-    "player-controls.js",
-    "player-keys.js",
-    "player-menu.js",
-    "player-menus.js",
-    "player-resume.js",
-    "player-source.js",
-    "player-storyboard.js",
-    "player-util.js",
-    "subtitle-upload.js",
-    "upload.js",
-    "style.css",
-];
-
-/// `GET /static/{file}`: the page scripts, styles and the pinned hls.js.
-pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
-    let web = state.config.web_dir();
-    let (path, mime) = match file.as_str() {
-        "hls.min.js" => (
-            web.join("node_modules/hls.js/dist/hls.min.js"),
-            "text/javascript",
-        ),
-        name if STATIC_FILES.contains(&name) => {
-            let mime = if name.ends_with(".css") {
-                "text/css"
-            } else {
-                "text/javascript"
-            };
-            (web.join("static").join(name), mime)
-        }
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => {
-            let mut r = bytes.into_response();
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
-            r
-        }
-        Err(e) => {
-            tracing::error!(
-                "asset {} missing: {e} (run npm ci in app-node/web)",
-                path.display()
-            );
-            StatusCode::NOT_FOUND.into_response()
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn allow_list_matches_the_static_folder() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/static");
-        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        on_disk.sort();
-        let mut listed: Vec<String> = super::STATIC_FILES.iter().map(|s| s.to_string()).collect();
-        listed.sort();
-        assert_eq!(listed, on_disk);
-    }
 }
