@@ -405,6 +405,69 @@ async fn accounts(db: TestDb) {
     c.health.ping().await.unwrap();
 }
 
+/// `catalog copy` from an embedded SQLite catalog into this engine: every
+/// row arrives, a second run copies nothing, and new rows get fresh ids.
+async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
+    let from = TestDb::new(Engine::Sqlite).await;
+    let src = open(&from).await;
+    let uid = src.accounts.add_user("alice", "hash").await.unwrap();
+    src.accounts.add_token("alice", "tok").await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(add(&src, &format!("Copied {i} — ü")).await);
+    }
+    let v1 = new_version();
+    publish(&src, &ids[0], &v1).await;
+    let failed = src
+        .jobs
+        .claim_for(&ids[1], LEASE, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    src.jobs
+        .fail(&failed, "not a video", false, 3)
+        .await
+        .unwrap();
+
+    let quiet = |_: &str, _: u64, _: u64| {};
+    let first = catalog::copy_catalog(&from.url, &db.url, &quiet)
+        .await
+        .unwrap();
+    let copied: u64 = first.tables.iter().map(|t| t.1).sum();
+    assert!(copied >= 1 + 1 + 7 + 2 + 1 + 7, "{first:?}");
+    let again = catalog::copy_catalog(&from.url, &db.url, &quiet)
+        .await
+        .unwrap();
+    assert!(
+        again.tables.iter().all(|t| t.1 == 0),
+        "second run copied: {again:?}"
+    );
+
+    let dst = open(&db).await;
+    let all = dst
+        .videos
+        .list(None, StatusFilter::All, 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.total, 7);
+    let v = dst.videos.get(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(v.media_version, Some(v1));
+    assert_eq!(v.renditions.len(), 2);
+    assert_eq!(v.subtitles.len(), 1);
+    assert_eq!(v.title, "Copied 0 — ü");
+    let f = dst.videos.get(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (f.status, f.error.as_deref()),
+        (VideoStatus::Failed, Some("not a video"))
+    );
+    assert_eq!(dst.accounts.token_user("tok").await.unwrap(), Some(uid));
+    // Queued jobs keep working in the new home.
+    let job = dst.jobs.claim(LEASE, 3).await.unwrap().unwrap();
+    assert!(ids[2..].contains(&job.video_id));
+    let bob = dst.accounts.add_user("bob", "h").await.unwrap();
+    assert!(bob > uid, "new ids must not collide with copied ones");
+}
+
 macro_rules! on_every_engine {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -430,4 +493,5 @@ on_every_engine!(
     two_workers_race_for_20_jobs,
     concurrent_migrations_do_not_race,
     accounts,
+    copy_from_sqlite_is_complete_and_idempotent,
 );

@@ -161,6 +161,8 @@ pub async fn open(url: &str, opts: &CatalogOptions) -> Result<Catalog> {
     })
 }
 
+pub use sql::{copy_catalog, CopyReport};
+
 /// Applies pending migrations only (`reel-node migrate`).
 pub async fn migrate(url: &str) -> Result<()> {
     let opts = CatalogOptions {

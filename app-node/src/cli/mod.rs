@@ -1,5 +1,6 @@
 //! Command line of `reel-node`.
 
+mod copy;
 mod import;
 mod serve;
 mod users;
@@ -69,6 +70,43 @@ pub enum Command {
     },
     /// Validate the configuration and print the effective values.
     CheckConfig,
+    /// Catalog tools.
+    Catalog {
+        /// What to do with the catalog.
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
+    /// Media store tools.
+    Storage {
+        /// What to do with the store.
+        #[command(subcommand)]
+        action: StorageAction,
+    },
+}
+
+/// `catalog` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CatalogAction {
+    /// Copy every row of the configured catalog into another database
+    /// (created and migrated if needed); rows already there are kept.
+    Copy {
+        /// Target URL: sqlite://FILE, postgres://… or mysql://….
+        #[arg(long)]
+        to: String,
+    },
+}
+
+/// `storage` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StorageAction {
+    /// Copy every object of the configured store into a store of another
+    /// kind, configured by the same file and environment ([storage.s3]);
+    /// objects already there with the same size are skipped.
+    Copy {
+        /// Target kind.
+        #[arg(long, value_parser = ["s3", "local"])]
+        to: String,
+    },
 }
 
 /// `user` subcommands.
@@ -140,6 +178,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Token {
             action: TokenAction::Create { name },
         } => users::create_token(cfg, &name).await,
+        Command::Catalog {
+            action: CatalogAction::Copy { to },
+        } => copy::catalog(cfg, &to).await,
+        Command::Storage {
+            action: StorageAction::Copy { to },
+        } => copy::storage(cfg, &to).await,
         Command::CheckConfig => {
             println!("config ok");
             println!("listen = {}", cfg.listen);

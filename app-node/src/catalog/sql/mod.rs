@@ -3,6 +3,7 @@
 //! [`dialect`].
 
 mod accounts;
+mod copy;
 mod dialect;
 mod jobs;
 mod migrate;
@@ -15,6 +16,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
+pub use copy::{copy_catalog, CopyReport};
 pub use dialect::Dialect;
 
 use super::{CatalogError, CatalogOptions, Health, Result};
