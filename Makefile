@@ -1,9 +1,17 @@
 # Reel: the two commands of the README, plus their parts.
-.PHONY: run test deps deps-test build build-release lint test-rust test-browser
+.PHONY: run cluster test deps deps-test build build-release lint test-rust test-browser
+
+# Where cargo puts binaries: honours a global CARGO_TARGET_DIR.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
 ## Install what is missing, build in release mode, start balancer + two nodes.
 run: deps build-release
 	scripts/run.sh
+
+## The several-machines deployment on this machine: balancer + two nodes with
+## separate data dirs over PostgreSQL + an S3-compatible server.
+cluster: deps build-release
+	scripts/cluster.sh
 
 ## Every test: formatting, lints, Rust tests, browser tests.
 test: deps-test lint test-rust test-browser
@@ -13,6 +21,7 @@ deps:
 
 deps-test:
 	scripts/install-deps.sh --browser
+	scripts/test-services.sh
 
 build:
 	cargo build --workspace --bins
@@ -28,4 +37,4 @@ test-rust:
 	cargo test --workspace
 
 test-browser: build
-	cd app-node/web && REEL_NODE_BIN=$(CURDIR)/target/debug/reel-node npm test
+	cd app-node/web && REEL_NODE_BIN=$(TARGET_DIR)/debug/reel-node npm test

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=${REEL_BIN_DIR:-target/release}
+BIN=${REEL_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 DATA=${REEL_DATA_DIR:-./data}
 NODE="$BIN/reel-node"
 mkdir -p "$DATA/logs"
