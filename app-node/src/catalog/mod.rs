@@ -17,9 +17,9 @@ use async_trait::async_trait;
 
 pub use error::CatalogError;
 pub use model::{
-    new_id, new_version, now_ms, staged_key, valid_id, valid_version, ClaimedJob, FinishOutcome,
-    JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle, Video, VideoPage,
-    VideoStatus,
+    clean_title, new_id, new_version, now_ms, staged_key, valid_id, valid_version, ClaimedJob,
+    FinishOutcome, JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle, Video,
+    VideoPage, VideoStatus,
 };
 
 /// Result alias for catalog calls.

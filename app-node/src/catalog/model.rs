@@ -264,6 +264,24 @@ pub fn valid_version(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Checks and normalises a title: `(code, message)` on refusal.
+pub fn clean_title(raw: &str) -> Result<String, (&'static str, &'static str)> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(("missing-title", "a non-empty title is required"));
+    }
+    if t.chars().count() > 200 {
+        return Err((
+            "title-too-long",
+            "the title may have at most 200 characters",
+        ));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(("bad-title", "the title may not contain control characters"));
+    }
+    Ok(t.to_string())
+}
+
 /// A fresh random id: 16 lowercase hex digits.
 pub fn new_id() -> String {
     let n: u64 = rand::thread_rng().gen();

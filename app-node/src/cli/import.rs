@@ -23,7 +23,7 @@ fn bar() -> ProgressBar {
 
 /// Runs the `import` command; exit code 0 when the video is ready.
 pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> anyhow::Result<i32> {
-    let title = match crate::http::clean_title_text(title) {
+    let title = match crate::catalog::clean_title(title) {
         Ok(t) => t,
         Err((code, msg)) => {
             eprintln!("error[{code}]: {msg}");

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::auth::Uploader;
 use super::error::ApiError;
+use super::title::clean_title;
 use super::upload::receive_multipart;
 use super::video_json::VideoJson;
 use crate::catalog::{new_id, staged_key, valid_id, JobSource, NewVideo, StatusFilter, Video};
@@ -18,29 +19,6 @@ use crate::state::AppState;
 const JSON_LIMIT: usize = 64 * 1024;
 /// Largest page size a client may ask for.
 pub const MAX_PER_PAGE: u32 = 100;
-
-/// Checks and normalises a title: `(code, message)` on refusal.
-pub fn clean_title_text(raw: &str) -> Result<String, (&'static str, &'static str)> {
-    let t = raw.trim();
-    if t.is_empty() {
-        return Err(("missing-title", "a non-empty title is required"));
-    }
-    if t.chars().count() > 200 {
-        return Err((
-            "title-too-long",
-            "the title may have at most 200 characters",
-        ));
-    }
-    if t.chars().any(char::is_control) {
-        return Err(("bad-title", "the title may not contain control characters"));
-    }
-    Ok(t.to_string())
-}
-
-/// [`clean_title_text`] as an API error; a missing field counts as empty.
-pub fn clean_title(raw: Option<&str>) -> Result<String, ApiError> {
-    clean_title_text(raw.unwrap_or("")).map_err(|(code, msg)| ApiError::bad_request(code, msg))
-}
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {

@@ -11,6 +11,7 @@ mod ops;
 mod pages;
 mod subtitles;
 mod templates;
+mod title;
 mod upload;
 mod video_json;
 
@@ -23,7 +24,6 @@ use tokio::sync::Semaphore;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use api::clean_title_text;
 pub use error::ApiError;
 pub use video_json::VideoJson;
 

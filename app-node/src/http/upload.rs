@@ -6,8 +6,8 @@ use axum::extract::Multipart;
 use axum::http::StatusCode;
 use tokio::io::AsyncWriteExt;
 
-use super::api::clean_title;
 use super::error::ApiError;
+use super::title::clean_title;
 use crate::catalog::{new_id, staged_key};
 use crate::state::AppState;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::h264;
 use super::ladder::LadderPlan;
-use super::probe::file_url;
+use super::source::{file_url, SOURCE_DEMUXERS};
 
 /// Name of the audio rendition's directory and variant.
 pub const AUDIO_NAME: &str = "audio";
@@ -34,14 +34,6 @@ impl Argv {
         self
     }
 }
-
-/// Demuxers a source may be read with. Playlist-like formats (hls, concat,
-/// ffconcat, …) are left out: with the `file` protocol allowed they could make
-/// ffmpeg read other local files into a published video. Still-image
-/// demuxers stay in so the probe can name the problem precisely.
-pub const SOURCE_DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,ogg,\
-    mpeg,mpegvideo,asf,mxf,dv,h264,hevc,wav,mp3,aac,flac,gif,image2,png_pipe,jpeg_pipe,\
-    webp_pipe,bmp_pipe,tiff_pipe";
 
 /// Options every ffmpeg run starts with: quiet, non-interactive, local files only.
 fn preamble(a: &mut Argv, input: &Path) {

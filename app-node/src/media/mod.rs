@@ -22,9 +22,11 @@ pub mod poster;
 pub mod probe;
 pub mod process;
 mod progress;
+pub mod source;
 pub mod storyboard;
 pub mod subtitles;
 pub mod transcode;
+pub mod webvtt;
 
 pub use error::MediaError;
 pub use ladder::{plan_ladder, AudioPlan, LadderOptions, LadderPlan, Rung, RungSpec};

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::error::MediaError;
 use super::process::{self, StdoutMode, ToolCommand};
+use super::source::{file_url, SOURCE_DEMUXERS};
 use super::MediaTools;
 
 /// Largest accepted frame dimension, before or after rotation.
@@ -126,7 +127,7 @@ pub async fn probe(tools: &MediaTools, input: &Path) -> Result<ProbeInfo, MediaE
         "-protocol_whitelist".into(),
         "file".into(),
         "-format_whitelist".into(),
-        super::args::SOURCE_DEMUXERS.into(),
+        SOURCE_DEMUXERS.into(),
         "-print_format".into(),
         "json".into(),
         "-show_format".into(),
@@ -145,13 +146,6 @@ pub async fn probe(tools: &MediaTools, input: &Path) -> Result<ProbeInfo, MediaE
         Err(e) => return Err(e),
     };
     parse_probe_json(&out.stdout, tools.max_duration_s)
-}
-
-/// `file:` prefix so names like `http:x.mp4` or `concat:a|b` stay plain files.
-pub(crate) fn file_url(path: &Path) -> OsString {
-    let mut url = OsString::from("file:");
-    url.push(path.as_os_str());
-    url
 }
 
 /// Parses ffprobe JSON and applies Reel's acceptance rules.

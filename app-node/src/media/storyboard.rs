@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::subtitles::vtt_time;
+use super::webvtt::vtt_time;
 
 use super::args::storyboard_args;
 use super::error::MediaError;

@@ -16,11 +16,12 @@ mod render;
 mod sanitize;
 mod tracks;
 
+pub use crate::media::webvtt::vtt_time;
 pub use decode::decode;
 pub use error::SubtitleError;
 pub use lang::{label_for, normalize_lang};
 pub use parse::{parse, Cue};
-pub use render::{media_playlist, render_webvtt, vtt_time};
+pub use render::{media_playlist, render_webvtt};
 pub use sanitize::{sanitize_settings, sanitize_text};
 pub use tracks::{playlist_path, renditions, vtt_path};
 

@@ -1,6 +1,7 @@
 //! WebVTT text and the one-segment HLS playlist that carries it.
 
 use super::Cue;
+use crate::media::webvtt::vtt_time;
 
 /// Renders cues as a WebVTT file.
 pub fn render_webvtt(cues: &[Cue]) -> String {
@@ -19,18 +20,6 @@ pub fn render_webvtt(cues: &[Cue]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// A WebVTT timestamp, `HH:MM:SS.mmm`.
-pub fn vtt_time(ms: u64) -> String {
-    let s = ms / 1000;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        ms % 1000
-    )
 }
 
 /// HLS subtitle media playlist: the whole `.vtt` as a single segment lasting
