@@ -19,7 +19,7 @@ const VIDEOS: usize = 10_000;
 const QUEUED: usize = 1_000;
 const SAMPLES: usize = 200;
 
-fn rendition(name: &str, w: i64, h: i64) -> Rendition {
+fn rendition(name: &str, w: u32, h: u32) -> Rendition {
     Rendition {
         name: name.into(),
         width: w,
@@ -27,6 +27,7 @@ fn rendition(name: &str, w: i64, h: i64) -> Rendition {
         bandwidth: 3_000_000,
         average_bandwidth: 2_500_000,
         codecs: "avc1.64001f,mp4a.40.2".into(),
+        frame_rate: 30.0,
         playlist: format!("{name}/index.m3u8"),
     }
 }

@@ -52,6 +52,7 @@ fn published(version: &str) -> Published {
                 bandwidth: 3_000_000,
                 average_bandwidth: 2_500_000,
                 codecs: "avc1.64001f,mp4a.40.2".into(),
+                frame_rate: 29.97,
                 playlist: format!("{n}/index.m3u8"),
             })
             .collect(),

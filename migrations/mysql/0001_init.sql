@@ -29,6 +29,7 @@ CREATE TABLE renditions (
     bandwidth         BIGINT NOT NULL,
     average_bandwidth BIGINT NOT NULL,
     codecs            VARCHAR(128) NOT NULL,
+    frame_rate        DOUBLE NOT NULL DEFAULT 0,
     playlist          VARCHAR(255) NOT NULL,
     PRIMARY KEY (video_id, name),
     FOREIGN KEY (video_id) REFERENCES videos (id) ON DELETE CASCADE

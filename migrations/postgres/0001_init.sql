@@ -28,6 +28,7 @@ CREATE TABLE renditions (
     bandwidth         BIGINT NOT NULL,
     average_bandwidth BIGINT NOT NULL,
     codecs            TEXT NOT NULL,
+    frame_rate        DOUBLE PRECISION NOT NULL DEFAULT 0,
     playlist          TEXT NOT NULL,
     PRIMARY KEY (video_id, name)
 );

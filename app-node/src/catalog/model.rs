@@ -3,6 +3,8 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+pub use crate::media::Rendition;
+
 /// Lifecycle of a video as viewers and uploaders see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,25 +43,6 @@ impl VideoStatus {
             _ => VideoStatus::Failed,
         }
     }
-}
-
-/// One encoded rung of a published video.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Rendition {
-    /// Rung name, e.g. `720p`.
-    pub name: String,
-    /// Frame width in pixels.
-    pub width: i64,
-    /// Frame height in pixels.
-    pub height: i64,
-    /// Peak bits per second.
-    pub bandwidth: i64,
-    /// Average bits per second.
-    pub average_bandwidth: i64,
-    /// RFC 6381 codecs string.
-    pub codecs: String,
-    /// Media playlist path under the video's prefix.
-    pub playlist: String,
 }
 
 /// A subtitle track of a video.

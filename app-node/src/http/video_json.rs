@@ -4,23 +4,15 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::catalog::{Video, VideoStatus};
+use crate::catalog::{Rendition, Video, VideoStatus};
 
-/// A rendition as clients see it.
+/// A rendition as clients see it: the rendition's own facts plus the
+/// absolute URL of its media playlist.
 #[derive(Debug, Serialize)]
 pub struct RenditionJson {
-    /// Rung name, e.g. `720p`.
-    pub name: String,
-    /// Width in pixels.
-    pub width: i64,
-    /// Height in pixels.
-    pub height: i64,
-    /// Peak bits per second.
-    pub bandwidth: i64,
-    /// Average bits per second.
-    pub average_bandwidth: i64,
-    /// RFC 6381 codecs.
-    pub codecs: String,
+    /// Name, size, bandwidths, codecs, frame rate, relative playlist path.
+    #[serde(flatten)]
+    pub rendition: Rendition,
     /// Media playlist URL.
     pub url: String,
 }
@@ -102,13 +94,8 @@ impl From<&Video> for VideoJson {
                 .renditions
                 .iter()
                 .map(|r| RenditionJson {
-                    name: r.name.clone(),
-                    width: r.width,
-                    height: r.height,
-                    bandwidth: r.bandwidth,
-                    average_bandwidth: r.average_bandwidth,
-                    codecs: r.codecs.clone(),
                     url: media(&r.playlist),
+                    rendition: r.clone(),
                 })
                 .collect(),
             subtitles: v

@@ -14,9 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::extras;
 use super::reporter::Reporter;
 use super::JobError;
-use crate::catalog::{
-    new_version, ClaimedJob, FinishOutcome, JobSource, Published, Rendition, VideoStatus,
-};
+use crate::catalog::{new_version, ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus};
 use crate::ingest::download;
 use crate::media::{self, LadderOptions, MediaTools};
 use crate::state::AppState;
@@ -167,19 +165,7 @@ async fn steps(
         height: info.height as i64,
         has_poster,
         has_storyboard,
-        renditions: encoded
-            .renditions
-            .iter()
-            .map(|r| Rendition {
-                name: r.name.clone(),
-                width: r.width as i64,
-                height: r.height as i64,
-                bandwidth: r.bandwidth as i64,
-                average_bandwidth: r.average_bandwidth as i64,
-                codecs: r.codecs.clone(),
-                playlist: r.playlist.clone(),
-            })
-            .collect(),
+        renditions: encoded.renditions,
         subtitles,
     };
     match state.catalog.jobs.finish(job, &published).await {

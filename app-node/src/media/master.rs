@@ -3,28 +3,10 @@
 //! rate, audio and subtitle groups) are always present and correct.
 
 use super::args::{AUDIO_GROUP, AUDIO_NAME};
+use super::rendition::Rendition;
 
 /// HLS `GROUP-ID` of subtitle renditions.
 pub const SUBTITLE_GROUP: &str = "subs";
-
-/// One video variant line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VariantEntry {
-    /// Peak bits per second (video plus audio).
-    pub bandwidth: u64,
-    /// Average bits per second (video plus audio).
-    pub average_bandwidth: u64,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// Full RFC 6381 string, e.g. `avc1.64001f,mp4a.40.2`.
-    pub codecs: String,
-    /// Frames per second.
-    pub frame_rate: f64,
-    /// Media playlist URI relative to the master.
-    pub uri: String,
-}
 
 /// A WebVTT subtitle rendition.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +25,7 @@ pub struct SubtitleRendition {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MasterPlaylist {
     /// Video variants; rendered highest bandwidth first regardless of order.
-    pub variants: Vec<VariantEntry>,
+    pub variants: Vec<Rendition>,
     /// Audio media playlist URI when there is an audio rendition.
     pub audio_uri: Option<String>,
     /// Audio channel count announced in `CHANNELS`.
@@ -65,7 +47,7 @@ impl MasterPlaylist {
             ));
         }
         out.push_str(&subtitle_lines(&self.subtitles));
-        let mut variants: Vec<&VariantEntry> = self.variants.iter().collect();
+        let mut variants: Vec<&Rendition> = self.variants.iter().collect();
         variants.sort_by(|a, b| {
             b.bandwidth
                 .cmp(&a.bandwidth)
@@ -89,7 +71,7 @@ impl MasterPlaylist {
                 out.push_str(&format!(",SUBTITLES=\"{SUBTITLE_GROUP}\""));
             }
             out.push('\n');
-            out.push_str(&uri_line(&v.uri));
+            out.push_str(&uri_line(&v.playlist));
             out.push('\n');
         }
         out
@@ -160,15 +142,16 @@ fn uri_line(uri: &str) -> String {
 mod tests {
     use super::*;
 
-    fn variant(name: &str, w: u32, h: u32, bw: u64) -> VariantEntry {
-        VariantEntry {
+    fn variant(name: &str, w: u32, h: u32, bw: u64) -> Rendition {
+        Rendition {
+            name: name.into(),
             bandwidth: bw,
             average_bandwidth: bw * 9 / 10,
             width: w,
             height: h,
             codecs: "avc1.64001f,mp4a.40.2".into(),
             frame_rate: 30.0,
-            uri: format!("{name}/index.m3u8"),
+            playlist: format!("{name}/index.m3u8"),
         }
     }
 

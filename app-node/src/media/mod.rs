@@ -22,6 +22,7 @@ pub mod poster;
 pub mod probe;
 pub mod process;
 mod progress;
+pub mod rendition;
 pub mod source;
 pub mod storyboard;
 pub mod subtitles;
@@ -30,12 +31,13 @@ pub mod webvtt;
 
 pub use error::MediaError;
 pub use ladder::{plan_ladder, AudioPlan, LadderOptions, LadderPlan, Rung, RungSpec};
-pub use master::{replace_subtitles, MasterPlaylist, SubtitleRendition, VariantEntry};
+pub use master::{replace_subtitles, MasterPlaylist, SubtitleRendition};
 pub use poster::poster;
 pub use probe::{probe, ProbeInfo, SubtitleStream};
+pub use rendition::Rendition;
 pub use storyboard::{plan_storyboard, storyboard, StoryboardPlan};
 pub use subtitles::extract_subtitle;
-pub use transcode::{transcode, transcode_with_cancel, RenditionOutput, TranscodeOutput};
+pub use transcode::{transcode, transcode_with_cancel, TranscodeOutput};
 
 /// Where the tools are and how long they may run.
 #[derive(Debug, Clone)]

@@ -9,39 +9,19 @@ use super::error::MediaError;
 use super::h264::AAC_LC_CODECS;
 use super::hls::{self, Bitrates};
 use super::ladder::LadderPlan;
-use super::master::{MasterPlaylist, VariantEntry};
+use super::master::MasterPlaylist;
 use super::process::{self, StdoutMode, ToolCommand};
+use super::rendition::Rendition;
 use super::MediaTools;
 
 /// File name of the multivariant playlist inside the output directory.
 pub const MASTER_NAME: &str = "master.m3u8";
 
-/// One published video rendition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RenditionOutput {
-    /// Variant name and directory, e.g. `720p`.
-    pub name: String,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// Measured peak bits per second, audio included.
-    pub bandwidth: u64,
-    /// Measured average bits per second, audio included.
-    pub average_bandwidth: u64,
-    /// RFC 6381 codecs, audio included when present.
-    pub codecs: String,
-    /// Output frame rate.
-    pub frame_rate: f64,
-    /// Media playlist path relative to the output directory.
-    pub playlist: String,
-}
-
 /// What [`transcode`] produced in the output directory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscodeOutput {
     /// Video renditions, highest first.
-    pub renditions: Vec<RenditionOutput>,
+    pub renditions: Vec<Rendition>,
     /// Whether an `audio/` rendition was written.
     pub has_audio: bool,
 }
@@ -116,7 +96,7 @@ pub async fn transcode_with_cancel(
             Some(_) => format!("{},{AAC_LC_CODECS}", rung.codecs()),
             None => rung.codecs(),
         };
-        renditions.push(RenditionOutput {
+        renditions.push(Rendition {
             name: rung.name.clone(),
             width: rung.width,
             height: rung.height,
@@ -131,18 +111,7 @@ pub async fn transcode_with_cancel(
     }
 
     let master = MasterPlaylist {
-        variants: renditions
-            .iter()
-            .map(|r| VariantEntry {
-                bandwidth: r.bandwidth,
-                average_bandwidth: r.average_bandwidth,
-                width: r.width,
-                height: r.height,
-                codecs: r.codecs.clone(),
-                frame_rate: r.frame_rate,
-                uri: r.playlist.clone(),
-            })
-            .collect(),
+        variants: renditions.clone(),
         audio_uri: plan.audio.map(|_| format!("{AUDIO_NAME}/index.m3u8")),
         audio_channels: plan.audio.map(|a| a.channels).unwrap_or(0),
         subtitles: Vec::new(),

@@ -80,6 +80,7 @@ const TABLES: &[Table] = &[
             ("bandwidth", Col::Int),
             ("average_bandwidth", Col::Int),
             ("codecs", Col::Text),
+            ("frame_rate", Col::Real),
             ("playlist", Col::Text),
         ],
     },

@@ -254,16 +254,17 @@ impl SqlCatalog {
         for r in &p.renditions {
             sqlx::query(&self.sql(
                 "INSERT INTO renditions (video_id, name, width, height, bandwidth,
-                                         average_bandwidth, codecs, playlist)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                         average_bandwidth, codecs, frame_rate, playlist)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ))
             .bind(&job.video_id)
             .bind(&r.name)
-            .bind(r.width)
-            .bind(r.height)
-            .bind(r.bandwidth)
-            .bind(r.average_bandwidth)
+            .bind(i64::from(r.width))
+            .bind(i64::from(r.height))
+            .bind(r.bandwidth.min(i64::MAX as u64) as i64)
+            .bind(r.average_bandwidth.min(i64::MAX as u64) as i64)
             .bind(&r.codecs)
+            .bind(r.frame_rate)
             .bind(&r.playlist)
             .execute(&mut *tx)
             .await?;

@@ -73,7 +73,8 @@ impl SqlCatalog {
         }
         let ids = placeholders(videos.len());
         let q = format!(
-            "SELECT video_id, name, width, height, bandwidth, average_bandwidth, codecs, playlist
+            "SELECT video_id, name, width, height, bandwidth, average_bandwidth, codecs, frame_rate,
+                    playlist
              FROM renditions WHERE video_id IN ({ids}) ORDER BY height DESC, name"
         );
         let q = self.sql(&q);
