@@ -9,6 +9,7 @@
 use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,14 +174,16 @@ impl S3Store {
             .await
             .map_err(|e| StorageError::remote(key, e))?;
         let part = CHUNK.max(len.div_ceil(MAX_PARTS)) as usize;
-        let mut w = WriteMultipart::new_with_chunk_size(upload, part);
+        let mut pending = Unfinished(Some(WriteMultipart::new_with_chunk_size(upload, part)));
+        let remote = |e| StorageError::remote(key, e);
         let sent = async {
+            let Some(w) = pending.0.as_mut() else {
+                return Ok(());
+            };
             let mut f = tokio::fs::File::open(src).await.map_err(io)?;
             let mut buf = vec![0u8; READ_BUF];
             loop {
-                w.wait_for_capacity(PARTS_IN_FLIGHT)
-                    .await
-                    .map_err(|e| StorageError::remote(key, e))?;
+                w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(remote)?;
                 let n = f.read(&mut buf).await.map_err(io)?;
                 if n == 0 {
                     break;
@@ -189,18 +192,15 @@ impl S3Store {
             }
             // Wait for every part here: `finish` would drop the upload
             // without aborting it if a part failed.
-            w.wait_for_capacity(0)
-                .await
-                .map_err(|e| StorageError::remote(key, e))
+            w.wait_for_capacity(0).await.map_err(remote)
         }
         .await;
+        let Some(w) = pending.0.take() else {
+            return sent;
+        };
         match sent {
             // `finish` aborts by itself when the completing call fails.
-            Ok(()) => w
-                .finish()
-                .await
-                .map(|_| ())
-                .map_err(|e| StorageError::remote(key, e)),
+            Ok(()) => w.finish().await.map(|_| ()).map_err(remote),
             Err(e) => {
                 if let Err(abort) = w.abort().await {
                     tracing::warn!("s3: aborting the multipart upload of {key}: {abort}");
@@ -259,6 +259,25 @@ impl S3Store {
             end: range.end,
             etag,
             body: first,
+        }
+    }
+}
+
+/// A multipart upload in progress. If the future driving it is dropped
+/// (its caller was cancelled, e.g. at shutdown), the upload is aborted in
+/// the background so its parts do not linger, unseen and billed, in the
+/// bucket.
+struct Unfinished(Option<WriteMultipart>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(w) = self.0.take() else { return };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = w.abort().await {
+                    tracing::warn!("s3: aborting a cancelled multipart upload: {e}");
+                }
+            });
         }
     }
 }
@@ -417,11 +436,27 @@ impl MediaStore for S3Store {
         let files = tokio::task::spawn_blocking(move || collect_tree(&p, &d))
             .await
             .map_err(|e| StorageError::io(prefix, std::io::Error::other(e)))??;
-        let sent = stream::iter(files.into_iter().map(Ok))
-            .try_for_each_concurrent(PUT_DIR_CONCURRENCY, |(key, path)| async move {
-                self.upload_file(&key, &path).await
+        // After a failure no new file starts, but those under way finish
+        // (or abort their multipart upload) rather than being dropped.
+        let failed = AtomicBool::new(false);
+        let results: Vec<Result<()>> = stream::iter(files)
+            .map(|(key, path)| {
+                let failed = &failed;
+                async move {
+                    if failed.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    let r = self.upload_file(&key, &path).await;
+                    if r.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    r
+                }
             })
+            .buffer_unordered(PUT_DIR_CONCURRENCY)
+            .collect()
             .await;
+        let sent = results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()));
         if sent.is_err() {
             // Leave no half tree behind: the prefix was empty before.
             if let Err(e) = self.delete_prefix(prefix).await {
