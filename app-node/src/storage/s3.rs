@@ -6,8 +6,6 @@
 //! nobody reads a half tree), and sources are copied up, never moved, so the
 //! caller removes them.
 
-use std::io::ErrorKind;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,17 +13,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::stream::{self, BoxStream};
+use futures_util::stream;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjPath;
 use object_store::signer::Signer;
 use object_store::{
-    Attribute, Attributes, BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore,
-    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, RetryConfig, WriteMultipart,
+    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions, PutOptions, PutPayload, RetryConfig, WriteMultipart,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod chunks;
+
+use self::chunks::{get_range, Chunks};
 use super::{validate_key, ByteStream, MediaStore, ObjectInfo, Result, StorageError};
 use crate::config::S3Config;
 
@@ -34,7 +35,7 @@ use crate::config::S3Config;
 /// resends after 1 s and 3 s) while an unreachable store fails fast.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Whole-request bound, body included. Every request here moves at most one
-/// [`CHUNK`] (8 MiB), so 60 s only fails links slower than ~140 KB/s, and a
+/// [`CHUNK`] (8 MiB; reads are split, see [`Chunks`]), so 60 s only fails links slower than ~140 KB/s, and a
 /// hung server cannot stall a job or an HTTP response for long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Retries for a transient blip (a restarting server, 503 SlowDown, a reset
@@ -237,30 +238,6 @@ impl S3Store {
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
-
-    /// Reads `range` as ranged GETs of at most [`CHUNK`] bytes each,
-    /// fetched one after the other as the reader drains them: memory stays
-    /// bounded and each request fits [`REQUEST_TIMEOUT`] whatever the total
-    /// length. `etag` pins every GET to one version, so a replaced object
-    /// ends the read with an error, never a splice of two versions.
-    fn chunks(
-        &self,
-        key: &str,
-        path: ObjPath,
-        range: Range<u64>,
-        etag: Option<String>,
-        first: Option<BoxStream<'static, object_store::Result<Bytes>>>,
-    ) -> Chunks {
-        Chunks {
-            store: self.store.clone(),
-            key: key.to_string(),
-            path,
-            next: range.start,
-            end: range.end,
-            etag,
-            body: first,
-        }
-    }
 }
 
 /// A multipart upload in progress. If the future driving it is dropped
@@ -280,74 +257,6 @@ impl Drop for Unfinished {
             });
         }
     }
-}
-
-/// A chunked ranged read, see [`S3Store::chunks`].
-struct Chunks {
-    store: Arc<AmazonS3>,
-    key: String,
-    path: ObjPath,
-    next: u64,
-    end: u64,
-    etag: Option<String>,
-    body: Option<BoxStream<'static, object_store::Result<Bytes>>>,
-}
-
-impl Chunks {
-    /// The next piece of the body, `None` at the end.
-    async fn next(&mut self) -> object_store::Result<Option<Bytes>> {
-        loop {
-            if let Some(body) = self.body.as_mut() {
-                match body.next().await {
-                    Some(piece) => return piece.map(Some),
-                    None => self.body = None,
-                }
-            }
-            if self.next >= self.end {
-                return Ok(None);
-            }
-            let want = self.next..self.end.min(self.next.saturating_add(CHUNK));
-            let got = get_range(&self.store, &self.path, want, self.etag.clone()).await?;
-            // `got.range` is what the server sent; progress is certain
-            // because object_store refuses an empty or mismatched range.
-            self.next = got.range.end;
-            self.body = Some(got.into_stream());
-        }
-    }
-
-    /// As the [`ByteStream`] callers of [`MediaStore::read`] get; an error
-    /// carries the typed [`StorageError`] inside its `io::Error`.
-    fn into_stream(self) -> ByteStream {
-        Box::pin(stream::try_unfold(self, |mut st| async move {
-            match st.next().await {
-                Ok(Some(bytes)) => Ok(Some((bytes, st))),
-                Ok(None) => Ok(None),
-                Err(e) => Err(stream_error(&st.key, e)),
-            }
-        }))
-    }
-}
-
-async fn get_range(
-    store: &AmazonS3,
-    path: &ObjPath,
-    range: Range<u64>,
-    etag: Option<String>,
-) -> object_store::Result<object_store::GetResult> {
-    let opts = GetOptions::new()
-        .with_range(Some(GetRange::Bounded(range)))
-        .with_if_match(etag);
-    store.get_opts(path, opts).await
-}
-
-/// A body error as the `io::Error` a [`ByteStream`] carries, keeping the
-/// typed [`StorageError`] inside for logs.
-fn stream_error(key: &str, e: object_store::Error) -> std::io::Error {
-    let kind = match e {
-        object_store::Error::NotFound { .. } => ErrorKind::NotFound,
-        _ => ErrorKind::Other,
-    };
-    std::io::Error::new(kind, StorageError::remote(key, e))
 }
 
 /// A validated key as an object_store path. Valid keys are plain `a/b/c`
@@ -490,7 +399,14 @@ impl MediaStore for S3Store {
             .head(&path)
             .await
             .map_err(|e| StorageError::remote(key, e))?;
-        let mut body = self.chunks(key, path, 0..meta.size, meta.e_tag, None);
+        let mut body = Chunks::new(
+            self.store.clone(),
+            key,
+            path,
+            0..meta.size,
+            meta.e_tag,
+            None,
+        );
         let io = |e| StorageError::io(key, e);
         let mut f = tokio::fs::File::create(dest).await.map_err(io)?;
         let copied = async {
@@ -548,15 +464,16 @@ impl MediaStore for S3Store {
         let total = first.meta.size;
         let etag = first.meta.e_tag.clone();
         let next = first.range.end;
-        Ok(self
-            .chunks(
-                key,
-                path,
-                next..end.min(total),
-                etag,
-                Some(first.into_stream()),
-            )
-            .into_stream())
+        let rest = next..end.min(total);
+        let body = Chunks::new(
+            self.store.clone(),
+            key,
+            path,
+            rest,
+            etag,
+            Some(first.into_stream()),
+        );
+        Ok(body.into_stream())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
