@@ -21,7 +21,7 @@
 set -euo pipefail
 
 S3S_VERSION=0.14.1
-TOOLS=${REEL_TOOLS_DIR:-$HOME/.cache/reel-tools}
+TOOLS=${REEL_TOOLS_DIR:-${HOME:-/tmp}/.cache/reel-tools}
 ROOT="$TOOLS/s3s-fs-$S3S_VERSION"
 SERVER="$ROOT/bin/s3s-fs"
 
