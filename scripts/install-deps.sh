@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Reel needs on Debian and is missing: media tools, the
 # C toolchain pieces pingora's compression crates build with, Node.js for
-# the pinned front-end packages, and (with --browser) Chromium for the
-# browser tests. Safe to run again: present packages are skipped.
+# the pinned front-end packages, and (with --browser, the test mode)
+# Chromium for the browser tests and the S3 server for the storage tests.
+# Safe to run again: present packages are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Test mode: the loopback S3 server the storage suite runs against (s3s-fs,
+# built once from crates.io into ~/.cache/reel-tools; quiet when present).
+if [ "${1:-}" = "--browser" ]; then
+  scripts/s3-server.sh install
 fi
 
 # Front-end packages exactly as locked (hls.js; playwright-core for tests).

@@ -20,6 +20,21 @@ pub enum StorageError {
     /// The configured kind has no backend in this build.
     #[error("storage kind {0:?} is not supported by this build")]
     Unsupported(String),
+    /// A remote object store (S3) failed or could not be reached; details
+    /// are for logs only. Kept apart from [`StorageError::Io`] so the
+    /// object_store error (with its HTTP status and retry history) survives
+    /// for the log line.
+    #[error("remote storage error on {key:?}: {source}")]
+    Remote {
+        /// Key (or bucket, for whole-store calls) involved.
+        key: String,
+        /// Underlying error.
+        source: object_store::Error,
+    },
+    /// The store's settings cannot work (missing credentials, a malformed
+    /// endpoint). Found when the node starts, never at request time.
+    #[error("storage misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 impl StorageError {
@@ -30,6 +45,21 @@ impl StorageError {
             StorageError::NotFound(_) => "not-found",
             StorageError::Io { .. } => "storage-unavailable",
             StorageError::Unsupported(_) => "storage-unsupported",
+            StorageError::Remote { .. } => "storage-unavailable",
+            StorageError::Misconfigured(_) => "storage-misconfigured",
+        }
+    }
+
+    /// Maps an object_store error by its type: a missing object is
+    /// [`StorageError::NotFound`], everything else is
+    /// [`StorageError::Remote`]. Never looks at message text.
+    pub(super) fn remote(key: impl Into<String>, source: object_store::Error) -> Self {
+        match source {
+            object_store::Error::NotFound { .. } => StorageError::NotFound(key.into()),
+            source => StorageError::Remote {
+                key: key.into(),
+                source,
+            },
         }
     }
 

@@ -132,10 +132,14 @@ impl LocalStore {
 #[async_trait]
 impl MediaStore for LocalStore {
     async fn ping(&self) -> Result<()> {
+        // A missing root is an unavailable store, not a missing object.
         tokio::fs::metadata(&self.root)
             .await
             .map(|_| ())
-            .map_err(|e| StorageError::io(self.root.display().to_string(), e))
+            .map_err(|source| StorageError::Io {
+                key: self.root.display().to_string(),
+                source,
+            })
     }
 
     async fn put_dir(&self, prefix: &str, dir: &Path) -> Result<()> {
@@ -262,7 +266,9 @@ impl MediaStore for LocalStore {
         found.map_err(|e| StorageError::io(prefix, e))
     }
 
-    async fn presign_get(&self, _key: &str, _expires: Duration) -> Result<Option<String>> {
+    async fn presign_get(&self, key: &str, _expires: Duration) -> Result<Option<String>> {
+        // Refused like every other call, though nothing is signed here.
+        validate_key(key)?;
         Ok(None)
     }
 }

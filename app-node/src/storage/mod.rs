@@ -6,6 +6,7 @@
 mod error;
 mod key;
 mod local;
+mod s3;
 
 use std::path::Path;
 use std::pin::Pin;
@@ -20,6 +21,7 @@ use crate::config::Config;
 pub use error::StorageError;
 pub use key::validate_key;
 pub use local::LocalStore;
+pub use s3::S3Store;
 
 /// Result alias for storage calls.
 pub type Result<T> = std::result::Result<T, StorageError>;
@@ -79,6 +81,7 @@ pub trait MediaStore: Send + Sync {
 pub async fn open(cfg: &Config) -> Result<Arc<dyn MediaStore>> {
     match cfg.storage.kind.as_str() {
         "local" => Ok(Arc::new(LocalStore::open(&cfg.storage_path()).await?)),
+        "s3" => Ok(Arc::new(S3Store::open(&cfg.storage.s3)?)),
         other => Err(StorageError::Unsupported(other.to_string())),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod procs;
+pub mod s3;
 pub mod tcp_proxy;
 
 use std::net::SocketAddr;
