@@ -337,7 +337,7 @@ async fn two_workers_race_for_20_jobs(db: TestDb) {
     for w in workers {
         per_worker.push(w.await.unwrap());
     }
-    let runs = runs.lock().unwrap();
+    let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), 20, "{runs:?}");
     assert!(runs.values().all(|n| *n == 1), "a job ran twice: {runs:?}");
     assert_eq!(per_worker.iter().sum::<i32>(), 20);
