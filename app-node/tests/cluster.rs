@@ -4,40 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use common::make_clip;
-use common::procs::{cli, start, BIN};
-
-struct Balancer(Child);
-
-impl Drop for Balancer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn balancer_bin() -> PathBuf {
-    let p = PathBuf::from(BIN).with_file_name("reel-balancer");
-    assert!(
-        p.exists(),
-        "{} missing: build the workspace (cargo test --workspace)",
-        p.display()
-    );
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::procs::{cli, start, Balancer};
 
 #[tokio::test]
 async fn the_balancer_spreads_viewers_over_real_nodes_and_survives_one_dying() {
@@ -54,45 +22,9 @@ async fn the_balancer_spreads_viewers_over_real_nodes_and_survives_one_dying() {
 
     let a = start(data.path(), "node-a", &[]);
     let b = start(data.path(), "node-b", &[]);
-    let (port, admin) = (free_port(), free_port());
-    let mut child = Command::new(balancer_bin())
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-        ])
-        .args([
-            "--backend",
-            a.base.trim_start_matches("http://"),
-            "--backend",
-            b.base.trim_start_matches("http://"),
-        ])
-        .env("REEL_HEALTH__INTERVAL_MS", "300")
-        .env("REEL_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
-    let _balancer = Balancer(child);
-    let lb = format!("http://127.0.0.1:{port}");
+    let balancer = Balancer::start(&[&a.base, &b.base]);
+    let lb = balancer.base.clone();
     let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while http
-        .get(format!("{lb}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "balancer never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     let mut names = Vec::new();
     for _ in 0..10 {

@@ -20,6 +20,30 @@ pub async fn stop_signal() {
     }
 }
 
+/// Removes what an earlier run of this node left in its scratch (it was
+/// killed mid-job; its jobs are finished by whoever claims them next).
+/// Nothing of this process runs yet, so all of it is stale.
+async fn clear_scratch(dir: &std::path::Path) {
+    let Ok(mut rd) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    let mut n = 0;
+    while let Ok(Some(e)) = rd.next_entry().await {
+        let p = e.path();
+        let r = match e.file_type().await {
+            Ok(t) if t.is_dir() => tokio::fs::remove_dir_all(&p).await,
+            _ => tokio::fs::remove_file(&p).await,
+        };
+        match r {
+            Ok(()) => n += 1,
+            Err(err) => tracing::warn!("stale scratch {} not removed: {err}", p.display()),
+        }
+    }
+    if n > 0 {
+        tracing::info!("removed {n} stale scratch entries from {}", dir.display());
+    }
+}
+
 /// Runs HTTP (when `http` is true) and the worker (when enabled) until a
 /// stop signal: readiness turns 503, the worker hands its job back, and
 /// in-flight requests finish before exit.
@@ -34,6 +58,7 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
         None
     };
     let run_worker = cfg.worker.enabled || !http;
+    clear_scratch(&cfg.tmp_dir()).await;
     let state = AppState::open(cfg).await?;
     let shutdown = CancellationToken::new();
     {

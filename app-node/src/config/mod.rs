@@ -256,9 +256,23 @@ impl Config {
         }
     }
 
-    /// Directory for in-progress work (downloads, transcodes).
+    /// This node's own scratch (downloads, transcodes in progress, upload
+    /// bodies): `<data_dir>/tmp/<node name>`, so nodes that share a data_dir
+    /// on one machine never touch each other's scratch, and a node can clear
+    /// all of its own at start.
     pub fn tmp_dir(&self) -> PathBuf {
-        self.data_dir.join("tmp")
+        let name: String = self
+            .node_name()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.data_dir.join("tmp").join(name)
     }
 
     /// Node name with the host-name default filled in.

@@ -124,3 +124,83 @@ pub fn sigterm(node: &mut Node) -> i32 {
     unsafe { libc::kill(node.child.id() as i32, libc::SIGTERM) };
     node.child.wait().unwrap().code().unwrap_or(-1)
 }
+
+/// A running `reel-balancer` in front of the given nodes, killed on drop.
+pub struct Balancer {
+    child: Child,
+    /// `http://ADDR` viewers use.
+    pub base: String,
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Balancer {
+    /// Starts the workspace's balancer (health checks every 300 ms) and
+    /// waits until it is ready.
+    pub fn start(nodes: &[&str]) -> Balancer {
+        let bin = std::path::PathBuf::from(BIN).with_file_name("reel-balancer");
+        assert!(
+            bin.exists(),
+            "{} missing: build the workspace (cargo test --workspace)",
+            bin.display()
+        );
+        let (port, admin) = (free_port(), free_port());
+        let mut cmd = Command::new(bin);
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin}")]);
+        for n in nodes {
+            cmd.args(["--backend", n.trim_start_matches("http://")]);
+        }
+        let mut child = cmd
+            .env("REEL_HEALTH__INTERVAL_MS", "300")
+            .env("REEL_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+        let b = Balancer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && ureq_like_get(port, "/readyz") == Some(200);
+            if ready {
+                return b;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "balancer never became ready"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// Status of a plain HTTP/1.0 GET on loopback, without an async runtime.
+fn ureq_like_get(port: u16, path: &str) -> Option<u16> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
