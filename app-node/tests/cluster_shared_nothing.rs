@@ -214,6 +214,25 @@ async fn two_nodes_sharing_nothing_but_postgres_and_s3() {
         assert!(Instant::now() < deadline, "never started transcoding: {v}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // Finished segments go up to the bucket while the ladder is still being
+    // encoded (progress below the transcode's end at 0.95), not after it.
+    let scratch = tempfile::tempdir().unwrap();
+    let store = reel_node::storage::open(&s3.config(scratch.path(), &bucket))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = video(&http, &lb.base, &id).await;
+        let up = store.list(&id).await.unwrap();
+        if up.iter().any(|o| o.key.ends_with(".m4s")) {
+            let p = v["progress"].as_f64().unwrap();
+            assert!(p < 0.8, "segments went up only after the ladder: {v}");
+            break;
+        }
+        assert_eq!(v["status"], "transcoding", "no segment went up early: {v}");
+        assert!(Instant::now() < deadline, "no segment went up early");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (mut b, dir_victim) = (
         Some(b),
         if victim == "node-a" {
@@ -235,11 +254,27 @@ async fn two_nodes_sharing_nothing_but_postgres_and_s3() {
     .await;
     assert_eq!(v["status"], "ready", "{v}");
 
+    // The killed attempt's partial version is gone: one version remains.
+    let hls = v["hls_url"].as_str().unwrap().to_string();
+    let version = hls.split('/').nth(3).unwrap().to_string();
+    let keys: Vec<String> = store
+        .list(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with(&format!("{id}/{version}/"))),
+        "{keys:?}"
+    );
+    assert!(keys.iter().any(|k| k.ends_with("master.m3u8")), "{keys:?}");
+
     // Bring the dead node back on its own data_dir; both nodes serve.
     let revived = start(dir_victim, victim, &env);
     let survivor = a.take().or(b.take()).unwrap();
     let lb2 = Balancer::start(&[&survivor.base, &revived.base]);
-    let hls = v["hls_url"].as_str().unwrap().to_string();
     let served_by = play(&http, &lb2.base, &hls).await;
     for n in ["node-a", "node-b"] {
         assert!(

@@ -11,10 +11,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::early_upload::EarlyUpload;
 use super::extras;
 use super::reporter::Reporter;
 use super::JobError;
-use crate::catalog::{new_version, ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus};
+use crate::catalog::{
+    new_version, valid_version, ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus,
+};
 use crate::ingest::download;
 use crate::media::{self, LadderOptions, MediaTools};
 use crate::state::AppState;
@@ -56,6 +59,49 @@ async fn sweep_stale(state: &AppState, job: &ClaimedJob) {
         if e.file_name().to_string_lossy().starts_with(&prefix) {
             let _ = tokio::fs::remove_dir_all(e.path()).await;
         }
+    }
+}
+
+/// Removes a version that will never be published (best effort: a failed
+/// attempt must report its own error, not this one).
+async fn discard(state: &AppState, job: &ClaimedJob, prefix: &str) {
+    if let Err(e) = state.store.delete_prefix(prefix).await {
+        tracing::warn!(job = %job.id, "unpublished version {prefix} not removed: {e}");
+    }
+}
+
+/// After the flip, removes every other tree of the video: the version it
+/// replaced, and partial versions of attempts that died mid-upload (their
+/// nodes were killed), so nothing unreferenced stays in the store.
+async fn retire_other_versions(state: &AppState, job: &ClaimedJob, current: &str) {
+    let objects = match state.store.list(&job.video_id).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(job = %job.id, "old versions not listed: {e}");
+            return;
+        }
+    };
+    let mut versions = std::collections::BTreeSet::new();
+    for o in objects {
+        let rest = o.key[job.video_id.len()..].trim_start_matches('/');
+        match rest.split_once('/') {
+            Some((v, _)) if valid_version(v) => {
+                if v != current {
+                    versions.insert(v.to_string());
+                }
+            }
+            // A tree from before versioning, directly under the video.
+            _ => discard_key(state, job, &o.key).await,
+        }
+    }
+    for v in versions {
+        discard(state, job, &format!("{}/{v}", job.video_id)).await;
+    }
+}
+
+async fn discard_key(state: &AppState, job: &ClaimedJob, key: &str) {
+    if let Err(e) = state.store.delete(key).await {
+        tracing::warn!(job = %job.id, "old file {key} not removed: {e}");
     }
 }
 
@@ -120,6 +166,14 @@ async fn steps(
     let plan = media::plan_ladder(&info, &LadderOptions::default());
     let out = dir.join("out");
     tokio::fs::create_dir_all(&out).await?;
+    // A fresh version folder: nothing a viewer may already hold a URL for
+    // is ever overwritten, and the catalog flip below is the one visible step.
+    let version = new_version();
+    let prefix = format!("{}/{}", job.video_id, version);
+    let early = state
+        .store
+        .uploads_while_writing()
+        .then(|| EarlyUpload::start(state.store.clone(), prefix.clone(), out.clone()));
     let started = std::time::Instant::now();
     let cb = |f: f64| report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE * f);
     let encoded = media::transcode::transcode_with_cancel(
@@ -138,7 +192,16 @@ async fn steps(
         .transcode_seconds
         .with_label_values(&[outcome])
         .observe(started.elapsed().as_secs_f64());
-    let encoded = encoded?;
+    let encoded = match encoded {
+        Ok(e) => e,
+        Err(e) => {
+            if let Some(up) = early {
+                up.abort();
+                discard(state, job, &prefix).await;
+            }
+            return Err(e.into());
+        }
+    };
     tracing::info!(
         job = %job.id,
         rungs = encoded.renditions.len(),
@@ -150,11 +213,17 @@ async fn steps(
     let has_storyboard = extras::storyboard(&tools, &source, &info, &out, job).await;
     let subtitles = extras::subtitles(&tools, &source, &info, &out, job).await;
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
-    // A fresh version folder: nothing a viewer may already hold a URL for
-    // is ever overwritten, and the catalog flip below is the one visible step.
-    let version = new_version();
-    let prefix = format!("{}/{}", job.video_id, version);
-    state.store.put_dir(&prefix, &out).await?;
+    let stored = match early {
+        Some(up) => match up.finish().await {
+            Ok(sent) => state.store.finish_dir(&prefix, &out, &sent).await,
+            Err(e) => Err(e),
+        },
+        None => state.store.put_dir(&prefix, &out).await,
+    };
+    if let Err(e) = stored {
+        discard(state, job, &prefix).await;
+        return Err(e.into());
+    }
     // Scratch goes before the catalog flip, so a ready video never has
     // leftovers on disk (run_job also removes it on every other path).
     tokio::fs::remove_dir_all(dir).await?;
@@ -169,14 +238,7 @@ async fn steps(
         subtitles,
     };
     match state.catalog.jobs.finish(job, &published).await {
-        Ok(FinishOutcome::Published { previous }) => {
-            if let Some(old) = previous.filter(|v| *v != version) {
-                let old = format!("{}/{}", job.video_id, old);
-                if let Err(e) = state.store.delete_prefix(&old).await {
-                    tracing::warn!(job = %job.id, "old version {old} not removed: {e}");
-                }
-            }
-        }
+        Ok(FinishOutcome::Published { .. }) => retire_other_versions(state, job, &version).await,
         Ok(FinishOutcome::LeaseLost) => {
             // Deleted meanwhile, or re-claimed elsewhere: nothing points at
             // this version, so it goes.

@@ -6,6 +6,7 @@
 //! nobody reads a half tree), and sources are copied up, never moved, so the
 //! caller removes them.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -313,38 +314,18 @@ fn collect_tree(prefix: &str, dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-#[async_trait]
-impl MediaStore for S3Store {
-    async fn ping(&self) -> Result<()> {
-        // Unlike data calls, NotFound here means the bucket itself is
-        // missing: that store is not ready, so it is an error.
-        self.probe
-            .list_with_delimiter(Some(&ObjPath::from(PING_PREFIX)))
-            .await
-            .map(|_| ())
-            .map_err(|source| StorageError::Remote {
-                key: self.bucket.clone(),
-                source,
-            })
-    }
-
-    async fn put_dir(&self, prefix: &str, dir: &Path) -> Result<()> {
-        let root = obj_path(prefix)?;
-        // Prefixes are never reused; refuse rather than merge, like local.
-        if let Some(first) = self.store.list(Some(&root)).next().await {
-            let source = match first {
-                Ok(_) => object_store::Error::AlreadyExists {
-                    path: prefix.to_string(),
-                    source: "the prefix is already published".into(),
-                },
-                Err(e) => e,
-            };
-            return Err(StorageError::remote(prefix, source));
-        }
+impl S3Store {
+    /// Uploads the files below `dir` whose keys are not in `skip`; on a
+    /// failure removes the whole prefix again (it held only this tree).
+    async fn upload_tree(&self, prefix: &str, dir: &Path, skip: &HashSet<String>) -> Result<()> {
         let (p, d) = (prefix.to_string(), dir.to_path_buf());
         let files = tokio::task::spawn_blocking(move || collect_tree(&p, &d))
             .await
             .map_err(|e| StorageError::io(prefix, std::io::Error::other(e)))??;
+        let files: Vec<_> = files
+            .into_iter()
+            .filter(|(k, _)| !skip.contains(k))
+            .collect();
         // After a failure no new file starts, but those under way finish
         // (or abort their multipart upload) rather than being dropped.
         let failed = AtomicBool::new(false);
@@ -373,6 +354,49 @@ impl MediaStore for S3Store {
             }
         }
         sent
+    }
+}
+
+#[async_trait]
+impl MediaStore for S3Store {
+    async fn ping(&self) -> Result<()> {
+        // Unlike data calls, NotFound here means the bucket itself is
+        // missing: that store is not ready, so it is an error.
+        self.probe
+            .list_with_delimiter(Some(&ObjPath::from(PING_PREFIX)))
+            .await
+            .map(|_| ())
+            .map_err(|source| StorageError::Remote {
+                key: self.bucket.clone(),
+                source,
+            })
+    }
+
+    async fn put_dir(&self, prefix: &str, dir: &Path) -> Result<()> {
+        let root = obj_path(prefix)?;
+        // Prefixes are never reused; refuse rather than merge, like local.
+        if let Some(first) = self.store.list(Some(&root)).next().await {
+            let source = match first {
+                Ok(_) => object_store::Error::AlreadyExists {
+                    path: prefix.to_string(),
+                    source: "the prefix is already published".into(),
+                },
+                Err(e) => e,
+            };
+            return Err(StorageError::remote(prefix, source));
+        }
+        self.upload_tree(prefix, dir, &HashSet::new()).await
+    }
+
+    fn uploads_while_writing(&self) -> bool {
+        // Every byte crosses the network: starting with the first finished
+        // segment overlaps the upload with the encode instead of adding it
+        // after the ladder.
+        true
+    }
+
+    async fn finish_dir(&self, prefix: &str, dir: &Path, early: &HashSet<String>) -> Result<()> {
+        self.upload_tree(prefix, dir, early).await
     }
 
     async fn put_file(&self, key: &str, src: &Path) -> Result<()> {
