@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(ffmpeg cmake pkg-config libssl-dev build-essential curl ca-certificates)
-if [ "${1:-}" = "--browser" ]; then want+=(chromium); fi
+if [ "${1:-}" = "--browser" ]; then want+=(chromium faketime); fi
 command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 command -v cargo >/dev/null 2>&1 || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
 

@@ -54,7 +54,18 @@ pub fn start(data: &Path, name: &str, args: &[&str]) -> Node {
 }
 
 pub fn cli(data: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    cli_with(data, &[], args, stdin)
+}
+
+/// [`cli`] with extra environment variables (another catalog or store).
+pub fn cli_with(
+    data: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: &str,
+) -> (i32, String, String) {
     let mut child = node_cmd(data, "cli")
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -76,9 +87,14 @@ pub fn cli(data: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
 }
 
 pub fn token(data: &Path) -> String {
-    let (code, _, err) = cli(data, &["user", "add", "tester"], "tester-password\n");
+    token_with(data, &[])
+}
+
+/// [`token`] with extra environment variables.
+pub fn token_with(data: &Path, env: &[(&str, &str)]) -> String {
+    let (code, _, err) = cli_with(data, env, &["user", "add", "tester"], "tester-password\n");
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = cli(data, &["token", "create", "tester"], "");
+    let (code, out, err) = cli_with(data, env, &["token", "create", "tester"], "");
     assert_eq!(code, 0, "{err}");
     let t = out.trim().to_string();
     assert!(
