@@ -27,14 +27,18 @@ done
 as_postgres() { runuser -u postgres -- "$@"; }
 
 # --- PostgreSQL: running, with a role and a database for Reel -------------
+started_pg=
 if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   if ! command -v pg_ctlcluster >/dev/null 2>&1; then
     echo "installing PostgreSQL (Debian package)…"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends postgresql >/dev/null
   fi
   version=$(ls /etc/postgresql | sort -V | tail -1)
   echo "starting PostgreSQL $version…"
   pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  started_pg=$version
   for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break; sleep 0.2; done
 fi
 # Secrets live beside the state, never in the configs.
@@ -62,6 +66,9 @@ stop() {
   echo "stopping the Reel cluster…"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ -n "$started_pg" ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$started_pg" main stop || true
+  fi
   exit 0
 }
 trap stop INT TERM EXIT

@@ -47,6 +47,12 @@ impl AppState {
         })
     }
 
+    /// Longest a readiness ping may take: the pool's own wait plus a margin
+    /// for the round trip.
+    pub fn catalog_options_limit(&self) -> std::time::Duration {
+        self.config.catalog_options().acquire_timeout + std::time::Duration::from_secs(2)
+    }
+
     /// Whether shutdown has begun.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)

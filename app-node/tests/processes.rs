@@ -221,3 +221,16 @@ async fn sigterm_mid_transcode_hands_the_job_back() {
     assert!(v["error"].is_null());
     assert!(files_under(&data.path().join("tmp")).is_empty());
 }
+
+#[tokio::test]
+async fn a_second_process_on_the_same_scratch_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let _a = start(data.path(), "node-a", &[]);
+    let out = common::procs::node_cmd(data.path(), "node-a")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("scratch-in-use"), "{err}");
+}

@@ -50,7 +50,7 @@ CREATE TABLE jobs (
     source       VARCHAR(2100) NOT NULL,
     state        VARCHAR(16) NOT NULL,
     attempts     BIGINT NOT NULL DEFAULT 0,
-    lease_token  VARCHAR(64),
+    lease_token  VARCHAR(64) COLLATE utf8mb4_bin,
     lease_until  BIGINT NOT NULL DEFAULT 0,
     heartbeat_at BIGINT,
     last_error   VARCHAR(1000),
@@ -62,20 +62,22 @@ CREATE TABLE jobs (
 
 CREATE TABLE users (
     id            BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    name          VARCHAR(64) NOT NULL UNIQUE,
+    -- Binary collation: names and secrets compare byte for byte, never
+    -- case-, accent- or trailing-space-insensitively.
+    name          VARCHAR(64) COLLATE utf8mb4_bin NOT NULL UNIQUE,
     password_hash VARCHAR(255) NOT NULL,
     created_at    BIGINT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE api_tokens (
-    token_hash VARCHAR(64) NOT NULL PRIMARY KEY,
+    token_hash VARCHAR(64) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
     user_id    BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE sessions (
-    id_hash    VARCHAR(64) NOT NULL PRIMARY KEY,
+    id_hash    VARCHAR(64) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
     user_id    BIGINT NOT NULL,
     csrf       VARCHAR(64) NOT NULL,
     expires_at BIGINT NOT NULL,

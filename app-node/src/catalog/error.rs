@@ -15,6 +15,10 @@ pub enum CatalogError {
     /// A name that must exist does not.
     #[error("{0} not found")]
     NotFound(String),
+    /// The database did not answer in time (a network that drops packets
+    /// without resetting the connection would otherwise hang the call).
+    #[error("the catalog did not answer {0} in time")]
+    TimedOut(&'static str),
     /// The URL scheme has no backend in this build.
     #[error("catalog backend {0:?} is not supported by this build")]
     Unsupported(String),
@@ -24,7 +28,7 @@ impl CatalogError {
     /// Stable code for logs and API errors.
     pub fn code(&self) -> &'static str {
         match self {
-            CatalogError::Db(_) => "catalog-unavailable",
+            CatalogError::Db(_) | CatalogError::TimedOut(_) => "catalog-unavailable",
             CatalogError::Migrate(_) => "catalog-migration-failed",
             CatalogError::Conflict(_) => "conflict",
             CatalogError::NotFound(_) => "not-found",

@@ -117,6 +117,17 @@ pub trait Health: Send + Sync {
     async fn ping(&self) -> Result<()>;
 }
 
+/// Runs a catalog call with a deadline; `what` names it in the error.
+pub async fn within<T>(
+    limit: Duration,
+    what: &'static str,
+    call: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or(Err(CatalogError::TimedOut(what)))
+}
+
 /// How to reach the database.
 #[derive(Debug, Clone)]
 pub struct CatalogOptions {

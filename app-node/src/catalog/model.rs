@@ -220,12 +220,8 @@ pub struct Published {
 /// What [`super::Jobs::finish`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FinishOutcome {
-    /// The video now points at the new version; `previous` is the version it
-    /// pointed at before (its files can go), if any.
-    Published {
-        /// Replaced version, if there was one.
-        previous: Option<String>,
-    },
+    /// The video now points at the new version.
+    Published,
     /// The lease was gone (re-claimed elsewhere, or the video deleted):
     /// nothing changed, and the new files must be removed by the caller.
     LeaseLost,

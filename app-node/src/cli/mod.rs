@@ -150,6 +150,17 @@ impl Cli {
     }
 }
 
+/// A database URL fit for printing: any password becomes `***`.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Entry point used by `main`; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let cfg = match cli.load_config() {
@@ -188,7 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("config ok");
             println!("listen = {}", cfg.listen);
             println!("data_dir = {}", cfg.data_dir.display());
-            println!("catalog.url = {}", cfg.catalog_url());
+            println!("catalog.url = {}", redact_password(&cfg.catalog_url()));
             println!(
                 "storage = {} {}",
                 cfg.storage.kind,

@@ -20,6 +20,19 @@ pub async fn stop_signal() {
     }
 }
 
+/// Holds an exclusive lock on the scratch folder itself for the life of the
+/// process (the kernel drops it when the process dies, however it dies).
+fn lock_scratch(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(dir)?;
+    let f = std::fs::File::open(dir)?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(f)
+}
+
 /// Removes what an earlier run of this node left in its scratch (it was
 /// killed mid-job; its jobs are finished by whoever claims them next).
 /// Nothing of this process runs yet, so all of it is stale.
@@ -58,6 +71,18 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
         None
     };
     let run_worker = cfg.worker.enabled || !http;
+    // One process per scratch folder: a second one (same data_dir and node
+    // name, e.g. `serve` beside `worker`) would wipe the first one's work.
+    let _scratch_lock = match lock_scratch(&cfg.tmp_dir()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "error[scratch-in-use]: {} ({e}); give each process on this data_dir its own node_name",
+                cfg.tmp_dir().display()
+            );
+            return Ok(2);
+        }
+    };
     clear_scratch(&cfg.tmp_dir()).await;
     let state = AppState::open(cfg).await?;
     let shutdown = CancellationToken::new();

@@ -17,6 +17,8 @@ use crate::catalog::{new_id, staged_key, valid_id, JobSource, NewVideo, StatusFi
 use crate::state::AppState;
 
 const JSON_LIMIT: usize = 64 * 1024;
+/// Longest source URL; every catalog engine stores it whole.
+const MAX_URL_LEN: usize = 2048;
 /// Largest page size a client may ask for.
 pub const MAX_PER_PAGE: u32 = 100;
 
@@ -77,6 +79,12 @@ pub async fn create(
             return Err(ApiError::bad_request(
                 "missing-source-url",
                 "source_url is required",
+            ));
+        }
+        if raw.len() > MAX_URL_LEN {
+            return Err(ApiError::bad_request(
+                "url-too-long",
+                format!("source_url may have at most {MAX_URL_LEN} characters"),
             ));
         }
         let url = state

@@ -10,20 +10,7 @@ use std::time::Duration;
 
 use crate::catalog::{valid_id, valid_version, VideoStatus};
 use crate::state::AppState;
-use crate::storage::validate_key;
-
-/// MIME type and cache policy by file extension; `None` refuses the file.
-fn kind(path: &str) -> Option<(&'static str, &'static str)> {
-    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-    let ext = path.rsplit_once('.').map(|(_, e)| e)?;
-    Some(match ext {
-        "m3u8" => ("application/vnd.apple.mpegurl", "public, max-age=10"),
-        "m4s" | "mp4" => ("video/mp4", IMMUTABLE),
-        "jpg" | "jpeg" => ("image/jpeg", "public, max-age=3600"),
-        "vtt" => ("text/vtt; charset=utf-8", "public, max-age=3600"),
-        _ => return None,
-    })
-}
+use crate::storage::{media_type, validate_key};
 
 /// A parsed single `Range: bytes=…` header against a known length.
 #[derive(Debug, PartialEq, Eq)]
@@ -91,12 +78,16 @@ pub async fn serve(
         return Err(not_found());
     }
     let key = format!("{id}/{path}");
-    let (mime, cache) = kind(&path).ok_or_else(not_found)?;
+    let ty = media_type(&path).ok_or_else(not_found)?;
+    let (mime, cache) = (ty.mime, ty.cache);
     validate_key(&key).map_err(|_| not_found())?;
     let Some(total) = state.store.size(&key).await? else {
         return current_version_redirect(&state, &id, &path).await;
     };
-    if state.config.storage.serve == "redirect" {
+    // Playlists and WebVTT tracks stay on the node: players resolve the
+    // files they name against their URL, and a signed bucket URL would turn
+    // those into unsigned ones.
+    if state.config.storage.serve == "redirect" && !ty.names_other_files {
         let ttl = Duration::from_secs(state.config.storage.redirect_expiry_s);
         if let Some(url) = state.store.presign_get(&key, ttl).await? {
             return Ok(redirect(&url, "no-store"));

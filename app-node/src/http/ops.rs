@@ -25,7 +25,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_draining() {
         return fail("draining");
     }
-    if let Err(e) = state.catalog.health.ping().await {
+    let limit = state.catalog_options_limit();
+    if let Err(e) = crate::catalog::within(limit, "a ping", state.catalog.health.ping()).await {
         tracing::warn!("readiness: catalog: {e}");
         return fail("catalog unreachable");
     }

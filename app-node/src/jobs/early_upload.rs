@@ -21,7 +21,17 @@ const EVERY: Duration = Duration::from_millis(500);
 /// A running early upload; [`EarlyUpload::finish`] stops it.
 pub struct EarlyUpload {
     stop: CancellationToken,
-    task: JoinHandle<Result<HashSet<String>, StorageError>>,
+    task: Option<JoinHandle<Result<HashSet<String>, StorageError>>>,
+}
+
+impl Drop for EarlyUpload {
+    /// An attempt that is dropped mid-way (cancelled, lease lost) must not
+    /// leave a watcher uploading behind it.
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
 }
 
 impl EarlyUpload {
@@ -48,14 +58,20 @@ impl EarlyUpload {
                 }
             }
         });
-        EarlyUpload { stop, task }
+        EarlyUpload {
+            stop,
+            task: Some(task),
+        }
     }
 
     /// Stops watching (finishing an upload under way) and returns the keys
     /// already stored.
-    pub async fn finish(self) -> Result<HashSet<String>, StorageError> {
+    pub async fn finish(mut self) -> Result<HashSet<String>, StorageError> {
         self.stop.cancel();
-        match self.task.await {
+        let Some(task) = self.task.take() else {
+            return Ok(HashSet::new());
+        };
+        match task.await {
             Ok(r) => r,
             Err(e) => Err(StorageError::Io {
                 key: "early upload".into(),
@@ -66,7 +82,7 @@ impl EarlyUpload {
 
     /// Stops without waiting (the attempt failed; its prefix is removed).
     pub fn abort(self) {
-        self.task.abort();
+        drop(self);
     }
 }
 

@@ -238,7 +238,7 @@ async fn steps(
         subtitles,
     };
     match state.catalog.jobs.finish(job, &published).await {
-        Ok(FinishOutcome::Published { .. }) => retire_other_versions(state, job, &version).await,
+        Ok(FinishOutcome::Published) => retire_other_versions(state, job, &version).await,
         Ok(FinishOutcome::LeaseLost) => {
             // Deleted meanwhile, or re-claimed elsewhere: nothing points at
             // this version, so it goes.

@@ -8,7 +8,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{run_job, JobError};
-use crate::catalog::{ClaimedJob, JobSource, VideoStatus};
+use crate::catalog::{within, ClaimedJob, JobSource, VideoStatus};
+
+/// Longest wait for a claim; past it the loop tries again (a claim that
+/// committed anyway just expires its lease and is claimed once more).
+const CLAIM_LIMIT: Duration = Duration::from_secs(30);
 use crate::state::AppState;
 
 /// Runs one claimed job to its end: heartbeats keep the lease, the outcome
@@ -37,7 +41,9 @@ pub async fn process_job(
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(every) => {}
                 }
-                match catalog.renew(&job, lease).await {
+                // Bounded by the beat interval: a hung call must not keep
+                // the lease from being renewed on the next beat.
+                match within(every, "a lease renewal", catalog.renew(&job, lease)).await {
                     Ok(true) => {}
                     Ok(false) => {
                         // Also happens harmlessly right after a publish
@@ -104,7 +110,13 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) {
         if state.is_draining() {
             break;
         }
-        match state.catalog.jobs.claim(lease, max_attempts).await {
+        match within(
+            CLAIM_LIMIT,
+            "a claim",
+            state.catalog.jobs.claim(lease, max_attempts),
+        )
+        .await
+        {
             Ok(Some(job)) => {
                 let (state, shutdown) = (state.clone(), shutdown.clone());
                 running.spawn(async move {

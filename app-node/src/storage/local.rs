@@ -123,9 +123,17 @@ impl LocalStore {
     /// Renames a flushed staging path to `dest` and flushes the parent.
     async fn flip(&self, staging: &Path, dest: &Path) -> std::io::Result<()> {
         let parent = dest.parent().unwrap_or(&self.root).to_path_buf();
+        let new_parent = tokio::fs::metadata(&parent).await.is_err();
         tokio::fs::create_dir_all(&parent).await?;
         tokio::fs::rename(staging, dest).await?;
-        sync_dir(&parent).await
+        sync_dir(&parent).await?;
+        if new_parent {
+            // The video's folder itself is new: its entry must be durable too.
+            if let Some(grand) = parent.parent() {
+                sync_dir(grand).await?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@
 mod error;
 mod key;
 mod local;
+mod media_type;
 mod s3;
 
 use std::collections::HashSet;
@@ -22,6 +23,7 @@ use crate::config::Config;
 pub use error::StorageError;
 pub use key::validate_key;
 pub use local::LocalStore;
+pub use media_type::{media_type, MediaType, IMMUTABLE};
 pub use s3::S3Store;
 
 /// Result alias for storage calls.

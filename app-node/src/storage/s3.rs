@@ -268,22 +268,15 @@ fn obj_path(key: &str) -> Result<ObjPath> {
 }
 
 /// Content type and caching for the bucket to send when `storage.serve =
-/// "redirect"` hands its URLs to players; mirrors what the node's own
-/// `/media` handler sends in proxy mode.
+/// "redirect"` hands its URLs to players: the same table `/media` uses.
 fn attributes(key: &str) -> Attributes {
-    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-    let ext = key.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-    let (mime, cache) = match ext {
-        "m3u8" => ("application/vnd.apple.mpegurl", "public, max-age=10"),
-        "m4s" | "mp4" => ("video/mp4", IMMUTABLE),
-        "jpg" | "jpeg" => ("image/jpeg", "public, max-age=3600"),
-        "vtt" => ("text/vtt; charset=utf-8", "public, max-age=3600"),
-        _ => return Attributes::new(),
-    };
-    Attributes::from_iter([
-        (Attribute::ContentType, mime),
-        (Attribute::CacheControl, cache),
-    ])
+    match super::media_type(key) {
+        Some(t) => Attributes::from_iter([
+            (Attribute::ContentType, t.mime),
+            (Attribute::CacheControl, t.cache),
+        ]),
+        None => Attributes::new(),
+    }
 }
 
 /// Regular files below `dir` as `(key below prefix, path)`. Dot-named

@@ -241,12 +241,6 @@ impl SqlCatalog {
         if done.rows_affected() != 1 {
             return Ok(FinishOutcome::LeaseLost);
         }
-        let previous: Option<String> =
-            sqlx::query_scalar(&self.sql("SELECT media_version FROM videos WHERE id = ?"))
-                .bind(&job.video_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .flatten();
         sqlx::query(&self.sql("DELETE FROM renditions WHERE video_id = ?"))
             .bind(&job.video_id)
             .execute(&mut *tx)
@@ -310,7 +304,7 @@ impl SqlCatalog {
             return Ok(FinishOutcome::LeaseLost);
         }
         tx.commit().await?;
-        Ok(FinishOutcome::Published { previous })
+        Ok(FinishOutcome::Published)
     }
 
     async fn fail_once(
