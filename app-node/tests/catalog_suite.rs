@@ -438,6 +438,18 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
         .unwrap();
 
     let quiet = |_: &str, _: u64, _: u64| {};
+    // Refused while a node still works on the source.
+    let busy = src
+        .jobs
+        .claim_for(&ids[6], LEASE, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        catalog::copy_catalog(&from.url, &db.url, &quiet).await,
+        Err(catalog::CatalogError::Busy(_))
+    ));
+    src.jobs.release(&busy).await.unwrap();
     let first = catalog::copy_catalog(&from.url, &db.url, &quiet)
         .await
         .unwrap();

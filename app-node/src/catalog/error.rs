@@ -19,6 +19,9 @@ pub enum CatalogError {
     /// without resetting the connection would otherwise hang the call).
     #[error("the catalog did not answer {0} in time")]
     TimedOut(&'static str),
+    /// The operation needs the catalog to be idle (no node working on it).
+    #[error("{0}")]
+    Busy(String),
     /// The URL scheme has no backend in this build.
     #[error("catalog backend {0:?} is not supported by this build")]
     Unsupported(String),
@@ -31,6 +34,7 @@ impl CatalogError {
             CatalogError::Db(_) | CatalogError::TimedOut(_) => "catalog-unavailable",
             CatalogError::Migrate(_) => "catalog-migration-failed",
             CatalogError::Conflict(_) => "conflict",
+            CatalogError::Busy(_) => "catalog-busy",
             CatalogError::NotFound(_) => "not-found",
             CatalogError::Unsupported(_) => "catalog-unsupported",
         }

@@ -34,7 +34,14 @@ pub async fn catalog(cfg: Config, to: &str) -> anyhow::Result<i32> {
     })
     .await;
     pb.finish_and_clear();
-    let report = report?;
+    let report = match report {
+        Ok(r) => r,
+        Err(e @ crate::catalog::CatalogError::Busy(_)) => {
+            eprintln!("error[{}]: {e}", e.code());
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
     for (table, copied, kept) in &report.tables {
         println!("{table:12} {copied} copied, {kept} already there");
     }

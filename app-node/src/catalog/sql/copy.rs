@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{Dialect, SqlCatalog};
-use crate::catalog::{CatalogOptions, Result};
+use crate::catalog::{CatalogError, CatalogOptions, Result};
 
 /// How a column is read and written.
 #[derive(Clone, Copy)]
@@ -132,6 +132,18 @@ pub async fn copy_catalog(
 ) -> Result<CopyReport> {
     let opts = CatalogOptions::default();
     let src = SqlCatalog::open(from, &opts).await?;
+    // Rows already in the target are kept as they are, so a copy taken
+    // while nodes still work on the source would freeze a video mid-job.
+    let live: i64 = sqlx::query_scalar(
+        &src.sql("SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_until > NOW_MS"),
+    )
+    .fetch_one(&src.pool)
+    .await?;
+    if live > 0 {
+        return Err(CatalogError::Busy(format!(
+            "{live} job(s) are running on the source catalog: stop its nodes, then copy"
+        )));
+    }
     let dst = SqlCatalog::open(to, &opts).await?;
     let mut report = CopyReport::default();
     for t in TABLES {
