@@ -5,35 +5,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::db::{Engine, TestDb};
-use common::procs::{node_cmd, Node};
+use common::procs::start_with;
 use common::{files_under, make_clip, source_server};
 use sqlx::Connection;
 
 const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-fn start(data: &Path, name: &str, env: &[(&str, &str)]) -> Node {
-    use std::io::BufRead;
-    let mut child = node_cmd(data, name)
-        .envs(env.iter().copied())
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("reel-node starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("{name} did not start: {line:?}"))
-        .to_string();
-    Node { child, base }
-}
 
 fn working(data: &Path) -> bool {
     files_under(&data.join("tmp"))
@@ -55,7 +34,7 @@ async fn a_node_with_a_clock_an_hour_ahead_does_not_steal_a_live_job() {
         ("REEL_STORAGE__PATH", media_path.as_str()),
     ];
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = start(dir_a.path(), "node-a", &shared);
+    let a = start_with(dir_a.path(), "node-a", &shared, &[]);
 
     let src = tempfile::tempdir().unwrap();
     make_clip(&src.path().join("long.mp4"), 640, 360, 40, true, &[]);
@@ -83,7 +62,7 @@ async fn a_node_with_a_clock_an_hour_ahead_does_not_steal_a_live_job() {
         ("FAKETIME", "+1h"),
         ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
     ]);
-    let b = start(dir_b.path(), "node-b", &skewed);
+    let b = start_with(dir_b.path(), "node-b", &skewed, &[]);
     // Several lease lengths (3 s) and worker polls (200 ms) pass while A works.
     let mut pg = sqlx::PgConnection::connect(&db.url).await.unwrap();
     let until = Instant::now() + Duration::from_secs(8);

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::db::{Engine, TestDb};
-use common::procs::{node_cmd, Balancer, Node};
+use common::procs::{node_cmd, spawn_serve, Balancer, Node};
 use common::s3::S3Server;
 use common::{files_under, make_clip, source_server};
 
@@ -41,22 +41,7 @@ fn cmd(data: &Path, name: &str, env: &[(String, String)]) -> Command {
 }
 
 fn start(data: &Path, name: &str, env: &[(String, String)]) -> Node {
-    use std::io::BufRead;
-    let mut child = cmd(data, name, env)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("reel-node starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("{name} did not start: {line:?}"))
-        .to_string();
-    Node { child, base }
+    spawn_serve(cmd(data, name, env), &[])
 }
 
 fn run_cli(data: &Path, env: &[(String, String)], args: &[&str], stdin: &str) -> String {
@@ -254,21 +239,28 @@ async fn two_nodes_sharing_nothing_but_postgres_and_s3() {
     .await;
     assert_eq!(v["status"], "ready", "{v}");
 
-    // The killed attempt's partial version is gone: one version remains.
+    // The killed attempt's partial version goes (just after the flip that
+    // made the video ready): one version remains.
     let hls = v["hls_url"].as_str().unwrap().to_string();
     let version = hls.split('/').nth(3).unwrap().to_string();
-    let keys: Vec<String> = store
-        .list(&id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    assert!(
-        keys.iter()
-            .all(|k| k.starts_with(&format!("{id}/{version}/"))),
-        "{keys:?}"
-    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let keys = loop {
+        let keys: Vec<String> = store
+            .list(&id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        let others = keys
+            .iter()
+            .any(|k| !k.starts_with(&format!("{id}/{version}/")));
+        if !others {
+            break keys;
+        }
+        assert!(Instant::now() < deadline, "other versions left: {keys:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert!(keys.iter().any(|k| k.ends_with("master.m3u8")), "{keys:?}");
 
     // Bring the dead node back on its own data_dir; both nodes serve.

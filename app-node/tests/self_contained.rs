@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[tokio::test]
 async fn copied_binary_serves_pages_and_pinned_hls_js() {
@@ -12,26 +11,14 @@ async fn copied_binary_serves_pages_and_pinned_hls_js() {
     let bin = place.path().join("reel-node");
     std::fs::copy(common::procs::BIN, &bin).unwrap();
     let data = place.path().join("data");
-    let mut child = Command::new(&bin)
-        .current_dir(place.path())
+    let mut cmd = Command::new(&bin);
+    cmd.current_dir(place.path())
         .env_clear()
         .env("REEL_DATA_DIR", &data)
         .env("REEL_LISTEN", "127.0.0.1:0")
-        .env("REEL_LOG", "warn")
-        .arg("serve")
-        .arg("--no-worker")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+        .env("REEL_LOG", "warn");
+    let node = common::procs::spawn_serve(cmd, &["--no-worker"]);
+    let base = node.base.clone();
     let http = reqwest::Client::new();
     let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     for (path, file) in [
@@ -68,6 +55,5 @@ async fn copied_binary_serves_pages_and_pinned_hls_js() {
     }
     let page = http.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(node);
 }

@@ -35,7 +35,19 @@ pub fn node_cmd(data: &Path, name: &str) -> Command {
 }
 
 pub fn start(data: &Path, name: &str, args: &[&str]) -> Node {
-    let mut child = node_cmd(data, name)
+    start_with(data, name, &[], args)
+}
+
+/// [`start`] with extra environment variables (another catalog or store).
+pub fn start_with(data: &Path, name: &str, env: &[(&str, &str)], args: &[&str]) -> Node {
+    let mut cmd = node_cmd(data, name);
+    cmd.envs(env.iter().copied());
+    spawn_serve(cmd, args)
+}
+
+/// Runs `cmd serve ARGS` and waits for the line naming its address.
+pub fn spawn_serve(mut cmd: Command, args: &[&str]) -> Node {
+    let mut child = cmd
         .arg("serve")
         .args(args)
         .stdout(Stdio::piped())
