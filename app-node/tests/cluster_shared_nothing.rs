@@ -10,11 +10,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::db::{Engine, TestDb};
-use common::procs::{node_cmd, spawn_serve, Balancer, Node};
+use common::procs::{cli_with, node_cmd, spawn_serve, Balancer, Node};
 use common::s3::S3Server;
 use common::{files_under, make_clip, source_server};
 
@@ -44,28 +44,12 @@ fn start(data: &Path, name: &str, env: &[(String, String)]) -> Node {
     spawn_serve(cmd(data, name, env), &[])
 }
 
+/// A CLI command with the shared settings; its trimmed stdout.
 fn run_cli(data: &Path, env: &[(String, String)], args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = cmd(data, "cli", env)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (code, out, err) = cli_with(data, &env, args, stdin);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out.trim().to_string()
 }
 
 async fn video(http: &reqwest::Client, lb: &str, id: &str) -> serde_json::Value {
