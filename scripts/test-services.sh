@@ -51,3 +51,18 @@ if ! up 3306; then
     mariadb -uroot -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
   fi
 fi
+
+# The tests log in without a password unless told otherwise; say so plainly
+# here rather than letting every catalog test fail on authentication.
+pg_url=${REEL_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
+if command -v psql >/dev/null 2>&1 &&
+  ! PGCONNECT_TIMEOUT=5 psql -w -qtA "$pg_url" -c 'SELECT 1' >/dev/null 2>&1; then
+  echo "test-services: PostgreSQL refuses $pg_url; point REEL_TEST_POSTGRES at a login that may create databases" >&2
+  exit 1
+fi
+mysql_client=$(command -v mariadb || command -v mysql || true)
+if [ -z "${REEL_TEST_MYSQL:-}" ] && [ -n "$mysql_client" ] &&
+  ! "$mysql_client" --connect-timeout=5 -h 127.0.0.1 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+  echo "test-services: MariaDB refuses root@127.0.0.1 without a password; point REEL_TEST_MYSQL at a login that may create databases" >&2
+  exit 1
+fi
