@@ -92,7 +92,7 @@ done
 "$BIN/reel-balancer" --config configs/cluster/balancer.toml >>"$STATE/logs/balancer.log" 2>&1 &
 pids+=($!)
 for i in $(seq 1 150); do
-  curl -fsS -o /dev/null http://127.0.0.1:8080/readyz 2>/dev/null && break
+  curl -fsS -m 5 -o /dev/null http://127.0.0.1:8080/readyz 2>/dev/null && break
   [ "$i" = 150 ] && { echo "the cluster did not become ready; see $STATE/logs" >&2; exit 1; }
   sleep 0.2
 done
@@ -109,14 +109,14 @@ if [ ! -f "$STATE/uploader-token.txt" ]; then
 fi
 token=$(cat "$STATE/uploader-token.txt")
 
-total=$(curl -fsS "http://127.0.0.1:8080/api/videos?per_page=1" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+total=$(curl -fsS -m 5 "http://127.0.0.1:8080/api/videos?per_page=1" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
 if [ "${total:-0}" = 0 ]; then
   echo "empty catalog: making the demo video (1080p, 30 s) and queueing it for the nodes…"
   mkdir -p ./data/demo
   [ -f ./data/demo/demo.mp4 ] || scripts/demo-video.sh ./data/demo/demo.mp4
   id=$("${CLI[@]}" import ./data/demo/demo.mp4 --title "Reel demo" --no-wait)
   while :; do
-    v=$(curl -fsS "http://127.0.0.1:8080/api/videos/$id" || true)
+    v=$(curl -fsS -m 5 "http://127.0.0.1:8080/api/videos/$id" || true)
     status=$(echo "$v" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
     printf '\r  %-12s %s' "${status:-?}" "$(echo "$v" | sed -n 's/.*"progress":\([0-9.]*\).*/\1/p')"
     case "$status" in ready) echo; break ;; failed) echo; echo "the demo failed: $v" >&2; break ;; esac

@@ -49,7 +49,7 @@ impl AppState {
 
     /// Longest a readiness ping may take: the pool's own wait plus a margin
     /// for the round trip.
-    pub fn catalog_options_limit(&self) -> std::time::Duration {
+    pub fn catalog_ping_limit(&self) -> std::time::Duration {
         self.config.catalog_options().acquire_timeout + std::time::Duration::from_secs(2)
     }
 

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::db::{Engine, TestDb};
-use common::procs::{cli_with, node_cmd, spawn_serve, Balancer, Node};
+use common::procs::{cli_with, node_cmd, spawn_serve, video, Balancer, Node};
 use common::s3::S3Server;
 use common::{files_under, make_clip, source_server};
 
@@ -50,16 +50,6 @@ fn run_cli(data: &Path, env: &[(String, String)], args: &[&str], stdin: &str) ->
     let (code, out, err) = cli_with(data, &env, args, stdin);
     assert_eq!(code, 0, "{args:?}: {err}");
     out.trim().to_string()
-}
-
-async fn video(http: &reqwest::Client, lb: &str, id: &str) -> serde_json::Value {
-    http.get(format!("{lb}/api/videos/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 async fn wait_for(

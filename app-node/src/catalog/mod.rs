@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 pub use error::CatalogError;
 pub use model::{
-    clean_title, new_id, new_version, now_ms, staged_key, valid_id, valid_version, ClaimedJob,
+    clean_title, new_id, new_version, staged_key, valid_id, valid_version, ClaimedJob,
     FinishOutcome, JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle, Video,
     VideoPage, VideoStatus,
 };

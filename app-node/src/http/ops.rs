@@ -25,7 +25,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_draining() {
         return fail("draining");
     }
-    let limit = state.catalog_options_limit();
+    let limit = state.catalog_ping_limit();
     if let Err(e) = crate::catalog::within(limit, "a ping", state.catalog.health.ping()).await {
         tracing::warn!("readiness: catalog: {e}");
         return fail("catalog unreachable");
