@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::auth::{LoginThrottle, PasswordPool};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::ingest::Downloader;
@@ -26,6 +27,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Set on SIGTERM: readiness fails, the worker stops claiming.
     pub draining: Arc<AtomicBool>,
+    /// Threads that check passwords.
+    pub passwords: Arc<PasswordPool>,
+    /// Sign-in attempt limits.
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 impl AppState {
@@ -36,6 +41,12 @@ impl AppState {
         let store = crate::storage::open(&config).await?;
         tokio::fs::create_dir_all(config.tmp_dir()).await?;
         let downloader = Downloader::new(&config.ingest)?;
+        let h = &config.http;
+        let passwords = Arc::new(PasswordPool::new(h.password_threads, h.password_queue)?);
+        let login_throttle = Arc::new(LoginThrottle::new(
+            h.login_per_ip_per_min,
+            h.login_per_user_per_min,
+        ));
         Ok(AppState {
             node_name: config.node_name().into(),
             config: Arc::new(config),
@@ -44,6 +55,8 @@ impl AppState {
             downloader,
             metrics: Metrics::new(),
             draining: Arc::new(AtomicBool::new(false)),
+            passwords,
+            login_throttle,
         })
     }
 

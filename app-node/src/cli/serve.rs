@@ -57,6 +57,22 @@ async fn clear_scratch(dir: &std::path::Path) {
     }
 }
 
+/// Lifts the open-files limit to its hard maximum: every client connection
+/// is a descriptor, and distributions often start services at 1024.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write and read a struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// Runs HTTP (when `http` is true) and the worker (when enabled) until a
 /// stop signal: readiness turns 503, the worker hands its job back, and
 /// in-flight requests finish before exit.
@@ -84,15 +100,28 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
         }
     };
     clear_scratch(&cfg.tmp_dir()).await;
+    raise_fd_limit();
     let state = AppState::open(cfg).await?;
+    // `shutdown` stops the worker at once; `stop_accepting` closes the
+    // listener only after the grace period, while readiness already says 503
+    // so the balancer moves viewers away before any connection is refused.
     let shutdown = CancellationToken::new();
+    let stop_accepting = CancellationToken::new();
     {
-        let (state, shutdown) = (state.clone(), shutdown.clone());
+        let (state, shutdown, stop_accepting) =
+            (state.clone(), shutdown.clone(), stop_accepting.clone());
+        let grace = std::time::Duration::from_secs(state.config.http.shutdown_grace_s);
         tokio::spawn(async move {
             stop_signal().await;
-            tracing::info!("stop signal: draining");
+            tracing::info!("stop signal: draining for {} s", grace.as_secs());
             state.draining.store(true, Ordering::SeqCst);
             shutdown.cancel();
+            tokio::select! {
+                _ = tokio::time::sleep(grace) => {}
+                // A second signal skips the rest of the grace period.
+                _ = stop_signal() => {}
+            }
+            stop_accepting.cancel();
         });
     }
     let worker =
@@ -104,11 +133,15 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
             "reel-node listening on http://{addr} as {}",
             state.node_name
         );
+        let h = &state.config.http;
+        let limits = crate::http::server::ServerLimits {
+            max_connections: h.max_connections,
+            header_read_timeout: std::time::Duration::from_secs(h.header_read_timeout_s),
+            drain_deadline: std::time::Duration::from_secs(h.shutdown_deadline_s),
+        };
         let app = crate::http::app(state.clone());
-        let token = shutdown.clone();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await?;
+        crate::http::server::serve(listener, app, limits, state.metrics.clone(), stop_accepting)
+            .await;
     } else {
         println!("reel-node worker started as {}", state.node_name);
         shutdown.cancelled().await;

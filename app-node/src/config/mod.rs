@@ -174,8 +174,52 @@ pub struct MediaConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Requests served at once before the node sheds with 503.
+    /// Page, API and login requests inside handlers at once before the node
+    /// sheds with 503 (bodies are read before a request counts).
     pub max_concurrency: usize,
+    /// `/media` and `/static` requests in flight at once; a pool of its own
+    /// so no other traffic can starve playback.
+    pub max_media_concurrency: usize,
+    /// Open client connections; beyond it new ones are closed at once.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (also how long an
+    /// idle keep-alive connection stays open).
+    pub header_read_timeout_s: u64,
+    /// Seconds a client has to send a whole small body (login, forms, JSON).
+    pub body_timeout_s: u64,
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
+    /// (the balancer); addresses or CIDR networks.
+    pub trusted_proxies: Vec<String>,
+    /// Sign-in attempts per client address per minute.
+    pub login_per_ip_per_min: u32,
+    /// Sign-in attempts per user name per minute.
+    pub login_per_user_per_min: u32,
+    /// Threads that check passwords (argon2 is deliberately slow).
+    pub password_threads: usize,
+    /// Password checks that may wait for a thread before sign-in answers 503.
+    pub password_queue: usize,
+    /// Seconds a stopping node keeps serving with `/readyz` at 503, so the
+    /// balancer's health check notices before the listener closes.
+    pub shutdown_grace_s: u64,
+    /// Seconds in-flight requests get to finish after the listener closes.
+    pub shutdown_deadline_s: u64,
+}
+
+impl HttpConfig {
+    /// The trusted proxy networks, parsed (validated at load).
+    pub fn trusted_networks(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|s| parse_net(s))
+            .collect()
+    }
+}
+
+/// An address (`10.0.0.1`) or network (`10.0.0.0/8`).
+fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// The embedded defaults, in the same TOML form as `configs/node.toml`.
@@ -227,6 +271,17 @@ max_duration_s = 14400.0
 
 [http]
 max_concurrency = 512
+max_media_concurrency = 1024
+max_connections = 4096
+header_read_timeout_s = 15
+body_timeout_s = 10
+trusted_proxies = ["127.0.0.1", "::1"]
+login_per_ip_per_min = 30
+login_per_user_per_min = 10
+password_threads = 2
+password_queue = 32
+shutdown_grace_s = 5
+shutdown_deadline_s = 30
 "#;
 
 impl Config {
@@ -355,8 +410,38 @@ impl Config {
         if self.ingest.max_bytes == 0 {
             return bad("ingest.max_bytes", "must be positive");
         }
-        if self.http.max_concurrency == 0 {
-            return bad("http.max_concurrency", "must be positive");
+        let h = &self.http;
+        for (key, v) in [
+            ("http.max_concurrency", h.max_concurrency),
+            ("http.max_media_concurrency", h.max_media_concurrency),
+            ("http.max_connections", h.max_connections),
+            ("http.password_threads", h.password_threads),
+            ("http.password_queue", h.password_queue),
+        ] {
+            if v == 0 {
+                return bad(key, "must be positive");
+            }
+        }
+        for (key, v) in [
+            ("http.header_read_timeout_s", h.header_read_timeout_s),
+            ("http.body_timeout_s", h.body_timeout_s),
+            ("http.shutdown_deadline_s", h.shutdown_deadline_s),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1 second");
+            }
+        }
+        if h.login_per_ip_per_min == 0 || h.login_per_user_per_min == 0 {
+            return bad(
+                "http.login_per_ip_per_min / http.login_per_user_per_min",
+                "must be at least 1",
+            );
+        }
+        if let Some(p) = h.trusted_proxies.iter().find(|p| parse_net(p).is_none()) {
+            return bad(
+                "http.trusted_proxies",
+                &format!("{p:?} is not an IP address or CIDR network"),
+            );
         }
         Ok(())
     }

@@ -11,9 +11,10 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::auth::{cookie, session, SESSION_COOKIE};
+use super::client::Client;
 use super::error::ApiError;
 use super::templates::page;
-use crate::auth::{digest, new_secret, same, verify_password};
+use crate::auth::{digest, new_secret, same};
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "reel_login_csrf";
@@ -25,7 +26,18 @@ fn set_cookie(resp: &mut Response, value: String) {
     }
 }
 
-fn login_page(error: Option<&str>, status: StatusCode) -> Response {
+/// Cookie attributes every cookie we set shares; `Secure` when the client
+/// came over HTTPS (as a trusted balancer reports), so the browser never
+/// sends the cookie in the clear.
+fn attrs(client: &Client) -> &'static str {
+    if client.https {
+        "HttpOnly; Secure"
+    } else {
+        "HttpOnly"
+    }
+}
+
+fn login_page(error: Option<&str>, status: StatusCode, client: &Client) -> Response {
     let token = new_secret();
     let mut r = page(
         "login.html",
@@ -35,15 +47,32 @@ fn login_page(error: Option<&str>, status: StatusCode) -> Response {
     set_cookie(
         &mut r,
         format!(
-            "{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600"
+            "{LOGIN_CSRF_COOKIE}={token}; Path=/login; {}; SameSite=Strict; Max-Age=3600",
+            attrs(client)
         ),
     );
     r
 }
 
 /// `GET /login`.
-pub async fn login_form() -> Response {
-    login_page(None, StatusCode::OK)
+pub async fn login_form(client: Client) -> Response {
+    login_page(None, StatusCode::OK, &client)
+}
+
+/// The sign-in page again, with 429 and `Retry-After`.
+fn too_many(client: &Client, wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut r = login_page(
+        Some(&format!(
+            "Too many sign-in attempts; try again in {secs} seconds."
+        )),
+        StatusCode::TOO_MANY_REQUESTS,
+        client,
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 /// Fields of the login form.
@@ -54,33 +83,52 @@ pub struct LoginForm {
     csrf: String,
 }
 
-/// `POST /login`: checks the password and starts a session.
+/// `POST /login`: checks the password and starts a session. Attempts are
+/// limited per client address and per user name; the check itself runs on
+/// the password pool, against a decoy hash when the name is unknown.
 pub async fn login(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
+    if let Err(wait) = state.login_throttle.check_ip(client.ip) {
+        state.metrics.shed.with_label_values(&["login-ip"]).inc();
+        return Ok(too_many(&client, wait));
+    }
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
     if expected.is_empty() || !same(expected, &f.csrf) {
         return Ok(login_page(
             Some("The form expired; please try again."),
             StatusCode::FORBIDDEN,
+            &client,
         ));
     }
-    let user = state.catalog.accounts.user_password(f.name.trim()).await?;
-    let ok = match &user {
-        Some((_, hash)) => {
-            let (pw, hash) = (f.password.clone(), hash.clone());
-            tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-                .await
-                .unwrap_or(false)
+    let name = f.name.trim();
+    if let Err(wait) = state.login_throttle.check_user(name) {
+        state.metrics.shed.with_label_values(&["login-user"]).inc();
+        return Ok(too_many(&client, wait));
+    }
+    let user = state.catalog.accounts.user_password(name).await?;
+    let stored = user.as_ref().map(|(_, hash)| hash.clone());
+    let ok = match state.passwords.verify(f.password, stored).await {
+        Ok(ok) => ok,
+        Err(busy) => {
+            let mut r = login_page(
+                Some(&busy.to_string()),
+                StatusCode::SERVICE_UNAVAILABLE,
+                &client,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            return Ok(r);
         }
-        None => false,
     };
     let Some((user_id, _)) = user.filter(|_| ok) else {
         return Ok(login_page(
             Some("Wrong name or password."),
             StatusCode::UNAUTHORIZED,
+            &client,
         ));
     };
     let sid = new_secret();
@@ -94,7 +142,8 @@ pub async fn login(
     set_cookie(
         &mut r,
         format!(
-            "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+            "{SESSION_COOKIE}={sid}; Path=/; {}; SameSite=Lax; Max-Age={}",
+            attrs(&client),
             SESSION_DAYS * 86_400
         ),
     );
@@ -114,6 +163,7 @@ pub struct LogoutForm {
 /// `POST /logout`.
 pub async fn logout(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Form(f): Form<LogoutForm>,
 ) -> Result<Response, ApiError> {
@@ -130,7 +180,10 @@ pub async fn logout(
     let mut r = Redirect::to("/").into_response();
     set_cookie(
         &mut r,
-        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        format!(
+            "{SESSION_COOKIE}=; Path=/; {}; SameSite=Lax; Max-Age=0",
+            attrs(&client)
+        ),
     );
     Ok(r)
 }

@@ -4,23 +4,23 @@ mod account;
 mod api;
 mod assets;
 mod auth;
+mod body;
+mod client;
 mod error;
 mod media;
 mod middleware;
 mod ops;
 mod pages;
+pub mod server;
 mod subtitles;
 mod templates;
 mod title;
 mod upload;
 mod video_json;
 
-use std::sync::Arc;
-
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
-use tokio::sync::Semaphore;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -32,7 +32,7 @@ use crate::state::AppState;
 /// Builds the node's router; tests drive it with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
     let upload_limit = (state.config.ingest.max_bytes as usize).saturating_add(1 << 20);
-    let permits = Arc::new(Semaphore::new(state.config.http.max_concurrency));
+    let pools = middleware::Pools::new(&state);
     let guarded = Router::new()
         .route("/", get(pages::index))
         .route("/watch/{id}", get(pages::watch))
@@ -56,9 +56,14 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/media/{id}/{*path}", get(media::serve))
         .route("/static/{file}", get(assets::asset))
+        // Outermost first: the small body is read, then a slot is taken.
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), permits),
+            (state.clone(), pools),
             middleware::shed,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body::read_first,
         ));
     Router::new()
         .route("/healthz", get(ops::healthz))

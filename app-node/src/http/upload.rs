@@ -11,6 +11,9 @@ use super::title::clean_title;
 use crate::catalog::{new_id, staged_key};
 use crate::state::AppState;
 
+/// Largest form field other than the file.
+const MAX_FIELD_BYTES: usize = 4096;
+
 /// A received upload, already in the media store.
 pub struct Received {
     /// Validated title.
@@ -66,10 +69,26 @@ pub async fn receive_multipart(
         };
         match field.name() {
             Some("title") => {
-                let text = tokio::time::timeout(idle, field.text())
+                // Read under a small cap: the route's limit is sized for the
+                // file, and a title must never be buffered up to that.
+                let mut text = Vec::new();
+                while let Some(chunk) = tokio::time::timeout(idle, field.chunk())
                     .await
-                    .map_err(|_| slow())?;
-                title = Some(text.map_err(bad)?);
+                    .map_err(|_| slow())?
+                    .map_err(bad)?
+                {
+                    if text.len() + chunk.len() > MAX_FIELD_BYTES {
+                        return Err(ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "field-too-large",
+                            format!("the field title must be at most {MAX_FIELD_BYTES} bytes"),
+                        ));
+                    }
+                    text.extend_from_slice(&chunk);
+                }
+                title = Some(String::from_utf8(text).map_err(|_| {
+                    ApiError::bad_request("bad-multipart", "the field title is not UTF-8")
+                })?);
             }
             Some("file") if file_name.is_none() => {
                 file_name = Some(
