@@ -7,31 +7,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{make_clip, source_server, TestNode};
+use common::{make_clip, serve, source_server, TestNode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Serves the node's router with the node's own server and limits.
-async fn serve(node: &TestNode) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let h = &node.state.config.http;
-    let limits = reel_node::http::server::ServerLimits {
-        max_connections: h.max_connections,
-        header_read_timeout: Duration::from_secs(h.header_read_timeout_s),
-        drain_deadline: Duration::from_secs(h.shutdown_deadline_s),
-    };
-    let app = reel_node::http::app(node.state.clone());
-    let metrics = node.state.metrics.clone();
-    tokio::spawn(reel_node::http::server::serve(
-        listener,
-        app,
-        limits,
-        metrics,
-        tokio_util::sync::CancellationToken::new(),
-    ));
-    addr
-}
 
 /// Imports and processes a short clip; returns the URLs of its segments.
 async fn published_segments(node: &TestNode) -> Vec<String> {

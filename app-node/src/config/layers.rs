@@ -152,6 +152,26 @@ fn typed(raw: &str) -> Value {
     Value::String(raw.to_string())
 }
 
+/// A list from one text value: a TOML array (`["a", "b"]`) or plain
+/// comma-separated words (`a, b`); empty text is the empty list.
+fn list(raw: &str) -> Value {
+    let t = raw.trim();
+    if t.starts_with('[') {
+        if let Ok(mut table) = format!("v = {t}").parse::<Table>() {
+            if let Some(v) = table.remove("v") {
+                return v;
+            }
+        }
+    }
+    Value::Array(
+        t.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Value::String(s.to_string()))
+            .collect(),
+    )
+}
+
 fn set_path(root: &mut Table, key: &str, raw: &str) {
     let mut parts: Vec<&str> = key.split('.').collect();
     let Some(last) = parts.pop() else { return };
@@ -167,6 +187,10 @@ fn set_path(root: &mut Table, key: &str, raw: &str) {
     }
     // Keep the default's type when the default is a float or a string, so
     // `max_duration_s=60` and `node_name=42` still deserialise.
+    if let Some(Value::Array(_)) = table.get(last) {
+        table.insert(last.to_string(), list(raw));
+        return;
+    }
     let value = match (table.get(last), typed(raw)) {
         (Some(Value::Float(_)), Value::Integer(i)) => Value::Float(i as f64),
         (Some(Value::String(_)), v) if !v.is_str() => Value::String(raw.to_string()),
@@ -267,6 +291,18 @@ mod tests {
             let env = format!("REEL_{}", k.to_ascii_uppercase().replace('.', "__"));
             assert!(text.contains(&env), "{env} not documented");
         }
+    }
+
+    #[test]
+    fn lists_come_from_toml_arrays_or_comma_words() {
+        for raw in ["[\"10.0.0.0/8\", \"::1\"]", "10.0.0.0/8, ::1"] {
+            let e = env(&[("REEL_HTTP__TRUSTED_PROXIES", raw)]);
+            let cfg = load(None, e, &Overrides::default()).unwrap();
+            assert_eq!(cfg.http.trusted_proxies, ["10.0.0.0/8", "::1"], "{raw}");
+        }
+        let e = env(&[("REEL_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, not-an-ip")]);
+        let err = load(None, e, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("http.trusted_proxies"), "{err}");
     }
 
     #[test]

@@ -119,6 +119,29 @@ impl TestNode {
     }
 }
 
+/// Serves the node's router on a loopback port with the node's own accept
+/// loop and limits (peer addresses, header timeout, connection cap).
+pub async fn serve(node: &TestNode) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let h = &node.state.config.http;
+    let limits = reel_node::http::server::ServerLimits {
+        max_connections: h.max_connections,
+        header_read_timeout: Duration::from_secs(h.header_read_timeout_s),
+        drain_deadline: Duration::from_secs(h.shutdown_deadline_s),
+    };
+    let app = reel_node::http::app(node.state.clone());
+    let metrics = node.state.metrics.clone();
+    tokio::spawn(reel_node::http::server::serve(
+        listener,
+        app,
+        limits,
+        metrics,
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    addr
+}
+
 /// Adds user `tester` and returns a fresh API token.
 pub async fn add_uploader(state: &AppState) -> String {
     let hash = hash_password("tester-password").unwrap();
