@@ -30,6 +30,7 @@ pub fn node_cmd(data: &Path, name: &str) -> Command {
         .env("REEL_INGEST__ALLOW_PRIVATE_NETWORKS", "true")
         .env("REEL_WORKER__LEASE_S", "3")
         .env("REEL_WORKER__POLL_MS", "200")
+        .env("REEL_HTTP__SHUTDOWN_GRACE_S", "0")
         .env("REEL_LOG", "warn");
     c
 }
