@@ -50,7 +50,17 @@ if [ ! -f "$DATA/uploader-password.txt" ]; then
   echo "$pw" | "$NODE" --data-dir "$DATA" user add uploader 2>/dev/null || true
   (umask 077; echo "$pw" >"$DATA/uploader-password.txt")
 fi
-token=$("$NODE" --data-dir "$DATA" token create uploader)
+# The token is kept beside the data too and reused while it is valid (an
+# operator may have revoked it with `reel-node token revoke`).
+token=""
+if [ -f "$DATA/uploader-token.txt" ]; then
+  token=$(cat "$DATA/uploader-token.txt")
+  "$NODE" --data-dir "$DATA" token check <<<"$token" >/dev/null 2>&1 || token=""
+fi
+if [ -z "$token" ]; then
+  token=$("$NODE" --data-dir "$DATA" token create uploader 2>/dev/null)
+  (umask 077; echo "$token" >"$DATA/uploader-token.txt")
+fi
 
 total=$(curl -fsS "http://127.0.0.1:8080/api/videos?per_page=1" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
 if [ "${total:-0}" = 0 ]; then

@@ -413,6 +413,50 @@ async fn accounts(db: TestDb) {
     c.health.ping().await.unwrap();
 }
 
+/// Operators list tokens by id (never the secret), revoke one by id, and
+/// remove a user with everything that lets them in.
+async fn tokens_list_revoke_and_user_removal(db: TestDb) {
+    let c = open(&db).await;
+    let alice = c.accounts.add_user("alice", "hash-a").await.unwrap();
+    c.accounts.add_user("bob", "hash-b").await.unwrap();
+    let (ha, hb, hc) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+    c.accounts.add_token("alice", &ha).await.unwrap();
+    c.accounts.add_token("alice", &hb).await.unwrap();
+    c.accounts.add_token("bob", &hc).await.unwrap();
+    let all = c.accounts.list_tokens(None).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|t| t.id.len() == catalog::TOKEN_ID_LEN));
+    let mine = c.accounts.list_tokens(Some("alice")).await.unwrap();
+    let ids: Vec<&str> = mine.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&&ha[..12]) && ids.contains(&&hb[..12]));
+    assert!(mine.iter().all(|t| t.user == "alice" && t.created_at > 0));
+
+    assert!(c.accounts.revoke_token(&ha[..12]).await.unwrap());
+    assert!(c.accounts.token_user(&ha).await.unwrap().is_none());
+    assert_eq!(c.accounts.token_user(&hb).await.unwrap(), Some(alice));
+    assert!(!c.accounts.revoke_token(&ha[..12]).await.unwrap(), "twice");
+    // Pattern characters or a short prefix never match anything.
+    for bad in ["%", "bbbb", "bbbbbbbbbbb_"] {
+        assert!(!c.accounts.revoke_token(bad).await.unwrap(), "{bad}");
+    }
+    assert!(c.accounts.token_user(&hb).await.unwrap().is_some());
+
+    c.accounts
+        .add_session("sid-a", alice, "csrf", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(c.accounts.remove_user("alice").await.unwrap());
+    assert!(!c.accounts.remove_user("alice").await.unwrap());
+    assert!(c.accounts.token_user(&hb).await.unwrap().is_none());
+    assert!(c.accounts.session("sid-a").await.unwrap().is_none());
+    assert!(c.accounts.user_password("alice").await.unwrap().is_none());
+    assert!(
+        c.accounts.token_user(&hc).await.unwrap().is_some(),
+        "bob keeps his"
+    );
+}
+
 /// `catalog copy` from an embedded SQLite catalog into this engine: every
 /// row arrives, a second run copies nothing, and new rows get fresh ids.
 async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
@@ -513,5 +557,6 @@ on_every_engine!(
     two_workers_race_for_20_jobs,
     concurrent_migrations_do_not_race,
     accounts,
+    tokens_list_revoke_and_user_removal,
     copy_from_sqlite_is_complete_and_idempotent,
 );

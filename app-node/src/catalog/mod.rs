@@ -18,8 +18,8 @@ use async_trait::async_trait;
 pub use error::CatalogError;
 pub use model::{
     clean_title, new_id, new_version, staged_key, valid_id, valid_version, ClaimedJob,
-    FinishOutcome, JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle, Video,
-    VideoPage, VideoStatus,
+    FinishOutcome, JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle, TokenInfo,
+    Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
 };
 
 /// Result alias for catalog calls.
@@ -96,6 +96,13 @@ pub trait Accounts: Send + Sync {
     async fn add_token(&self, user: &str, token_hash: &str) -> Result<()>;
     /// The user owning a token hash.
     async fn token_user(&self, token_hash: &str) -> Result<Option<i64>>;
+    /// Tokens, oldest first, of one user or of everyone.
+    async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>>;
+    /// Deletes the token with this id; `false` if there is none. Takes
+    /// effect on every node at once: tokens are looked up on each request.
+    async fn revoke_token(&self, id: &str) -> Result<bool>;
+    /// Deletes a user with its tokens and sessions; `false` if unknown.
+    async fn remove_user(&self, name: &str) -> Result<bool>;
     /// Stores a login session that lives for `ttl`.
     async fn add_session(
         &self,

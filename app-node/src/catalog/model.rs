@@ -273,3 +273,27 @@ pub fn valid_id(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
+
+/// An API token as operators see it: never the secret, only a short id
+/// (the start of the stored digest) to revoke it by.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenInfo {
+    /// First [`TOKEN_ID_LEN`] hex digits of the token's digest.
+    pub id: String,
+    /// Owner's user name.
+    pub user: String,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// Length of a token id.
+pub const TOKEN_ID_LEN: usize = 12;
+
+/// Whether `id` looks like a token id (and so can be used as a prefix
+/// without any pattern characters in it).
+pub fn valid_token_id(id: &str) -> bool {
+    id.len() == TOKEN_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

@@ -117,6 +117,12 @@ pub enum UserAction {
         /// Login name.
         name: String,
     },
+    /// Remove an uploader with all their tokens and sessions (their videos
+    /// stay).
+    Remove {
+        /// Login name.
+        name: String,
+    },
 }
 
 /// `token` subcommands.
@@ -127,6 +133,21 @@ pub enum TokenAction {
         /// Uploader name.
         name: String,
     },
+    /// List tokens (id, user, creation time); never the secrets.
+    List {
+        /// Only this uploader's tokens.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by its id (from `token list`); every node refuses it
+    /// from the next request on.
+    Revoke {
+        /// Token id.
+        id: String,
+    },
+    /// Read a token from standard input and say whose it is; exit status 1
+    /// when it is not valid.
+    Check,
 }
 
 impl Cli {
@@ -186,9 +207,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::User {
             action: UserAction::Add { name },
         } => users::add_user(cfg, &name).await,
+        Command::User {
+            action: UserAction::Remove { name },
+        } => users::remove_user(cfg, &name).await,
         Command::Token {
             action: TokenAction::Create { name },
         } => users::create_token(cfg, &name).await,
+        Command::Token {
+            action: TokenAction::List { user },
+        } => users::list_tokens(cfg, user.as_deref()).await,
+        Command::Token {
+            action: TokenAction::Revoke { id },
+        } => users::revoke_token(cfg, &id).await,
+        Command::Token {
+            action: TokenAction::Check,
+        } => users::check_token(cfg).await,
         Command::Catalog {
             action: CatalogAction::Copy { to },
         } => copy::catalog(cfg, &to).await,

@@ -25,7 +25,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use error::ApiError;
-pub use video_json::VideoJson;
+pub use video_json::{rfc3339, VideoJson};
 
 use crate::state::AppState;
 

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 
 use super::SqlCatalog;
-use crate::catalog::{Accounts, CatalogError, Result};
+use crate::catalog::model::valid_token_id;
+use crate::catalog::{Accounts, CatalogError, Result, TokenInfo, TOKEN_ID_LEN};
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -82,6 +83,56 @@ impl Accounts for SqlCatalog {
                 .fetch_optional(&self.pool)
                 .await?,
         )
+    }
+
+    async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>> {
+        let filter = if user.is_some() {
+            "WHERE u.name = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT SUBSTR(t.token_hash, 1, {TOKEN_ID_LEN}) AS id, u.name AS user, t.created_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id {filter}
+             ORDER BY t.created_at, t.token_hash"
+        );
+        let sql = self.sql(&sql);
+        let q = sqlx::query_as::<_, TokenInfo>(&sql);
+        let q = match user {
+            Some(u) => q.bind(u),
+            None => q,
+        };
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool> {
+        if !valid_token_id(id) {
+            return Ok(false);
+        }
+        let sql = format!("DELETE FROM api_tokens WHERE SUBSTR(token_hash, 1, {TOKEN_ID_LEN}) = ?");
+        let r = sqlx::query(&self.sql(&sql))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn remove_user(&self, name: &str) -> Result<bool> {
+        let Some((uid, _)) = self.user_password(name).await? else {
+            return Ok(false);
+        };
+        // Children first and in one transaction, rather than trusting every
+        // engine's foreign-key cascade to be switched on.
+        let mut tx = self.pool.begin().await?;
+        for table in ["sessions", "api_tokens", "users"] {
+            let col = if table == "users" { "id" } else { "user_id" };
+            sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE {col} = ?")))
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn add_session(
