@@ -186,13 +186,25 @@ async fn subtitles_are_validated_stored_and_listed_in_the_master() {
     assert_eq!(v["subtitles"].as_array().unwrap().len(), 2);
 
     let (_, master) = node.get(&format!("/media/{id}/master.m3u8")).await;
+    let en_line = master
+        .lines()
+        .find(|l| l.contains("LANGUAGE=\"en\""))
+        .unwrap_or_else(|| panic!("{master}"));
     assert!(
-        master.contains(
+        en_line.starts_with(
             "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"English\",LANGUAGE=\"en\",\
-         DEFAULT=NO,AUTOSELECT=YES,URI=\"subs/en.m3u8\""
+         DEFAULT=NO,AUTOSELECT=YES,URI=\"subs/en-"
         ),
         "{master}"
     );
+    // Named after the content, so a replaced track never hides behind a
+    // cached copy of the old one.
+    let en_uri = en_line
+        .split("URI=\"")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('"');
+    assert!(en_uri.ends_with(".m3u8") && en_uri.len() == "subs/en-".len() + 12 + 5);
     assert!(
         master.contains("NAME=\"Français\",LANGUAGE=\"fr\""),
         "{master}"
@@ -206,13 +218,79 @@ async fn subtitles_are_validated_stored_and_listed_in_the_master() {
         .filter(|l| l.ends_with(",SUBTITLES=\"subs\""))
         .count();
     assert!(variants > 0 && variants == with_group, "{master}");
-    let (_, playlist) = node.get(&format!("/media/{id}/subs/en.m3u8")).await;
-    assert!(playlist.contains("\nen.vtt?v="), "{playlist}");
+    let (_, playlist) = node.get(&format!("/media/{id}/{en_uri}")).await;
+    let vtt_name = en_uri.trim_start_matches("subs/").replace(".m3u8", ".vtt");
+    assert!(playlist.contains(&format!("\n{vtt_name}\n")), "{playlist}");
     assert!(playlist.ends_with("\n#EXT-X-ENDLIST\n"), "{playlist}");
-    let (s, vtt) = node.get(&format!("/media/{id}/subs/en.vtt")).await;
+    let (s, vtt) = node.get(&format!("/media/{id}/subs/{vtt_name}")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         vtt,
         "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nHello <b>there</b> &lt;script&gt;x&lt;/script&gt;\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tracks_uploaded_at_the_same_time_are_all_kept() {
+    let node = TestNode::new(&[]).await;
+    let src = tempfile::tempdir().unwrap();
+    make_clip(&src.path().join("c.mp4"), 320, 240, 2, false, &[]);
+    let addr = source_server(src.path().to_path_buf()).await;
+    let (s, v) = node
+        .post_json(
+            "/api/videos",
+            &format!(r#"{{"title":"race","source_url":"http://{addr}/c.mp4"}}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let id = v["id"].as_str().unwrap().to_string();
+    let v = node
+        .process_until_settled(&id, std::time::Duration::from_secs(120))
+        .await;
+    assert_eq!(v["status"], "ready", "{v}");
+    // Over real sockets and several threads, so the handlers truly overlap;
+    // the first read of a master playlist is slowed down, so an upload that
+    // edited the stored master from a stale track list would write last.
+    let mut node = node;
+    node.state.store = common::slow_store::SlowStore::wrap(
+        node.state.store.clone(),
+        "master.m3u8",
+        std::time::Duration::from_millis(700),
+    );
+    let base = format!("http://{}", common::serve(&node).await);
+    let langs = [
+        "en", "fr", "de", "es", "it", "nl", "pt", "sv", "da", "fi", "pl", "cs", "hu", "ro", "tr",
+        "el", "ja", "ko", "zh", "ar", "he", "hi", "ru", "uk",
+    ];
+    let http = reqwest::Client::new();
+    let uploads = langs.map(|lang| {
+        let (http, base, id, token) = (http.clone(), base.clone(), id.clone(), node.token.clone());
+        tokio::spawn(async move {
+            let text = format!("1\n00:00:00,500 --> 00:00:01,500\nhello {lang}\n");
+            let (ctype, body) = form(lang, "", text.as_bytes());
+            let r = http
+                .post(format!("{base}/api/videos/{id}/subtitles"))
+                .bearer_auth(token)
+                .header("content-type", ctype)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    });
+    for t in uploads {
+        let (s, v) = t.await.unwrap();
+        assert_eq!(s, 201, "{v}");
+    }
+    let (_, master) = node.get(&format!("/media/{id}/master.m3u8")).await;
+    for lang in langs {
+        assert!(
+            master.contains(&format!("LANGUAGE=\"{lang}\"")),
+            "{lang} lost: {master}"
+        );
+    }
+    let (_, v) = node.get(&format!("/api/videos/{id}")).await;
+    let v: serde_json::Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(v["subtitles"].as_array().unwrap().len(), langs.len());
 }

@@ -64,9 +64,10 @@ pub fn parse_range(h: Option<&str>, total: u64) -> RangeReq {
 /// `GET`/`HEAD /media/{id}/{*path}`.
 ///
 /// Published trees live under `/media/{id}/{version}/…`, so every URL here
-/// names immutable content and needs no catalog query. A path without a
-/// version (an older link to `master.m3u8`, say) is redirected to the
-/// video's current version.
+/// names immutable content and needs no catalog query, except the current
+/// version's master playlist, whose subtitle group comes from the catalog.
+/// A path without a version (an older link to `master.m3u8`, say) is
+/// redirected to the video's current version.
 pub async fn serve(
     State(state): State<AppState>,
     method: Method,
@@ -81,6 +82,15 @@ pub async fn serve(
     let ty = media_type(&path).ok_or_else(not_found)?;
     let (mime, cache) = (ty.mime, ty.cache);
     validate_key(&key).map_err(|_| not_found())?;
+    if let Some((version, crate::media::transcode::MASTER_NAME)) = path.split_once('/') {
+        if valid_version(version) {
+            if let Some(r) =
+                super::master::current(&state, &id, version, &method, mime, cache).await?
+            {
+                return Ok(r);
+            }
+        }
+    }
     let Some(total) = state.store.size(&key).await? else {
         return current_version_redirect(&state, &id, &path).await;
     };

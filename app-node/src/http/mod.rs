@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod client;
 mod error;
+mod master;
 mod media;
 mod middleware;
 mod ops;

@@ -12,7 +12,6 @@ use super::auth::Uploader;
 use super::error::ApiError;
 use super::video_json::VideoJson;
 use crate::catalog::{valid_id, Subtitle, VideoStatus};
-use crate::media::{replace_subtitles, transcode::MASTER_NAME};
 use crate::state::AppState;
 use crate::subtitles;
 
@@ -120,22 +119,20 @@ pub async fn upload(
         };
         ApiError::new(status, e.code(), e.to_string())
     })?;
-    // Added to the current version's tree: its segments stay as they are,
-    // and only the master playlist (cached for seconds) is rewritten.
+    // Stored in the current version's tree under names taken from the
+    // content, then recorded in one catalog write. The master playlist is
+    // not touched: it is completed from the catalog's list when served, so
+    // two uploads at once both end up listed.
     let prefix = video.media_prefix();
     let key = |p: &str| format!("{prefix}/{p}");
-    let path = subtitles::vtt_path(&lang);
-    state.store.put_bytes(&key(&path), vtt.as_bytes()).await?;
-    // The .vtt is cached for an hour; a content tag in its URI makes a
-    // replaced track reach viewers as soon as the 10 s playlist expires.
     let tag = &hex::encode(Sha256::digest(vtt.as_bytes()))[..12];
-    let playlist = subtitles::media_playlist(
-        &format!("{lang}.vtt?v={tag}"),
-        video.duration_s.unwrap_or(0.0),
-    );
+    let (path, playlist_path) = subtitles::uploaded_paths(&lang, tag);
+    state.store.put_bytes(&key(&path), vtt.as_bytes()).await?;
+    let vtt_name = path.rsplit('/').next().unwrap_or(&path);
+    let playlist = subtitles::media_playlist(vtt_name, video.duration_s.unwrap_or(0.0));
     state
         .store
-        .put_bytes(&key(&subtitles::playlist_path(&lang)), playlist.as_bytes())
+        .put_bytes(&key(&playlist_path), playlist.as_bytes())
         .await?;
     let sub = Subtitle { lang, label, path };
     state.catalog.videos.put_subtitle(&id, &sub).await?;
@@ -145,16 +142,6 @@ pub async fn upload(
         .get(&id)
         .await?
         .ok_or_else(ApiError::video_not_found)?;
-    // Rebuilt from the catalog's full list, so concurrent uploads converge.
-    let master = state.store.get_bytes(&key(MASTER_NAME)).await?;
-    let master = replace_subtitles(
-        &String::from_utf8_lossy(&master),
-        &subtitles::renditions(&video.subtitles),
-    );
-    state
-        .store
-        .put_bytes(&key(MASTER_NAME), master.as_bytes())
-        .await?;
     tracing::info!(video = %id, lang = %sub.lang, user = who.user_id, "subtitles added");
     Ok((StatusCode::CREATED, Json(VideoJson::from(&video))))
 }

@@ -23,7 +23,7 @@ pub use lang::{label_for, normalize_lang};
 pub use parse::{parse, Cue};
 pub use render::{media_playlist, render_webvtt};
 pub use sanitize::{sanitize_settings, sanitize_text};
-pub use tracks::{playlist_path, renditions, vtt_path};
+pub use tracks::{playlist_of, playlist_path, renditions, uploaded_paths, vtt_path};
 
 /// Largest subtitle file accepted, in bytes; real files are far smaller.
 pub const MAX_BYTES: usize = 2 * 1024 * 1024;

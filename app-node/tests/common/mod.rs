@@ -5,6 +5,7 @@
 pub mod db;
 pub mod procs;
 pub mod s3;
+pub mod slow_store;
 pub mod tcp_proxy;
 
 use std::net::SocketAddr;
