@@ -116,10 +116,58 @@ async fn videos_round_trip(db: TestDb) {
         "same title again"
     );
     assert!(!c.videos.set_title("0000000000000000", "x").await.unwrap());
-    assert!(c.videos.delete(&id).await.unwrap());
-    assert!(!c.videos.delete(&id).await.unwrap());
-    assert!(c.videos.get(&id).await.unwrap().is_none());
+    let t = c.videos.begin_delete(&id).await.unwrap().unwrap();
+    assert_eq!(t.video.status, VideoStatus::Deleting);
+    assert!(!t.worker_was_running);
     assert!(c.jobs.claim_for(&id, LEASE, 3).await.unwrap().is_none());
+    assert!(c.videos.purge(&id).await.unwrap());
+    assert!(!c.videos.purge(&id).await.unwrap());
+    assert!(c.videos.begin_delete(&id).await.unwrap().is_none());
+    assert!(c.videos.get(&id).await.unwrap().is_none());
+}
+
+/// A delete marks the video first: it leaves listings at once, its running
+/// job loses its lease (so the worker can never publish it), a repeat of the
+/// first step is harmless, and only a marked video can be purged.
+async fn deletes_go_through_a_tombstone(db: TestDb) {
+    let c = open(&db).await;
+    let keep = add(&c, "keep me").await;
+    let doomed = add(&c, "doomed").await;
+    let job = c.jobs.claim_for(&doomed, LEASE, 3).await.unwrap().unwrap();
+    assert!(!c.videos.purge(&doomed).await.unwrap(), "not marked yet");
+    let t = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
+    assert!(t.worker_was_running);
+    let again = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
+    assert_eq!(again.video.status, VideoStatus::Deleting);
+    let page = c.videos.list(None, StatusFilter::All, 1, 50).await.unwrap();
+    let ids: Vec<&str> = page.videos.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!((ids, page.total), (vec![keep.as_str()], 1));
+    assert!(
+        !c.jobs.renew(&job, LEASE).await.unwrap(),
+        "lease must be gone"
+    );
+    assert!(!c
+        .jobs
+        .progress(&job, VideoStatus::Transcoding, 0.5)
+        .await
+        .unwrap());
+    assert!(c
+        .videos
+        .stale_deletes(Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(
+        c.videos
+            .stale_deletes(Duration::from_millis(10))
+            .await
+            .unwrap(),
+        vec![doomed.clone()]
+    );
+    assert!(c.videos.purge(&doomed).await.unwrap());
+    assert!(c.videos.get(&doomed).await.unwrap().is_none());
+    assert!(c.videos.get(&keep).await.unwrap().is_some());
 }
 
 async fn list_search_filter_and_pages(db: TestDb) {
@@ -558,5 +606,6 @@ on_every_engine!(
     concurrent_migrations_do_not_race,
     accounts,
     tokens_list_revoke_and_user_removal,
+    deletes_go_through_a_tombstone,
     copy_from_sqlite_is_complete_and_idempotent,
 );

@@ -19,7 +19,7 @@ pub use error::CatalogError;
 pub use model::{
     clean_title, new_id, new_version, staged_key, valid_id, valid_version, ClaimedJob,
     FinishOutcome, JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle, TokenInfo,
-    Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
+    Tombstone, Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
 };
 
 /// Result alias for catalog calls.
@@ -42,8 +42,19 @@ pub trait Videos: Send + Sync {
     ) -> Result<VideoPage>;
     /// Renames a video; `false` if it does not exist.
     async fn set_title(&self, id: &str, title: &str) -> Result<bool>;
-    /// Removes a video and everything hanging off it; `false` if unknown.
-    async fn delete(&self, id: &str) -> Result<bool>;
+    /// First step of a delete: marks the video `deleting` (left out of
+    /// listings; `get` still returns it with that status, and the HTTP layer
+    /// answers 404 for it) and removes its job, so a
+    /// worker still encoding it loses its lease and never publishes.
+    /// `None` if the video is unknown; a video already marked is returned
+    /// again, so a retried delete can finish the work.
+    async fn begin_delete(&self, id: &str) -> Result<Option<Tombstone>>;
+    /// Last step of a delete, once the media is gone: removes the row and
+    /// everything hanging off it. Only a video marked `deleting` is removed.
+    async fn purge(&self, id: &str) -> Result<bool>;
+    /// Videos marked `deleting` at least `age` ago (by the database clock):
+    /// deletes that stopped half-way, for the sweeper to finish.
+    async fn stale_deletes(&self, age: Duration) -> Result<Vec<String>>;
     /// Attaches or replaces a subtitle track.
     async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<()>;
 }

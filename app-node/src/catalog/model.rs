@@ -19,6 +19,8 @@ pub enum VideoStatus {
     Ready,
     /// Gave up; `error` says why.
     Failed,
+    /// Being deleted: hidden from viewers and the API, its media going.
+    Deleting,
 }
 
 impl VideoStatus {
@@ -30,6 +32,7 @@ impl VideoStatus {
             VideoStatus::Transcoding => "transcoding",
             VideoStatus::Ready => "ready",
             VideoStatus::Failed => "failed",
+            VideoStatus::Deleting => "deleting",
         }
     }
 
@@ -40,6 +43,7 @@ impl VideoStatus {
             "downloading" => VideoStatus::Downloading,
             "transcoding" => VideoStatus::Transcoding,
             "ready" => VideoStatus::Ready,
+            "deleting" => VideoStatus::Deleting,
             _ => VideoStatus::Failed,
         }
     }
@@ -296,4 +300,15 @@ pub fn valid_token_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A video marked for deletion.
+#[derive(Debug, Clone)]
+pub struct Tombstone {
+    /// The video as it is now (status `deleting`).
+    pub video: Video,
+    /// Whether a worker held its job when it was marked: that worker may
+    /// still write files until it notices its lease is gone, so the row
+    /// stays until the sweeper has cleared the media once more.
+    pub worker_was_running: bool,
 }

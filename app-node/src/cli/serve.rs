@@ -126,6 +126,10 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
     }
     let worker =
         run_worker.then(|| tokio::spawn(crate::jobs::run_worker(state.clone(), shutdown.clone())));
+    let sweeper = tokio::spawn(crate::housekeeping::run_sweeper(
+        state.clone(),
+        shutdown.clone(),
+    ));
     if let Some(listener) = listener {
         let addr = listener.local_addr()?;
         // Scripts and tests read this line to find the port.
@@ -149,6 +153,7 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
     if let Some(w) = worker {
         let _ = w.await;
     }
+    let _ = sweeper.await;
     tracing::info!("stopped");
     Ok(0)
 }

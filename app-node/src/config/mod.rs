@@ -43,6 +43,22 @@ pub struct Config {
     pub media: MediaConfig,
     /// HTTP server limits.
     pub http: HttpConfig,
+    /// The sweeper.
+    pub housekeeping: HousekeepingConfig,
+}
+
+/// The sweeper that clears what crashed or abandoned work left behind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HousekeepingConfig {
+    /// Seconds between sweeps (one also runs at start).
+    pub interval_s: u64,
+    /// Seconds after which the store's work files (staging, trash) count as
+    /// abandoned by a dead process.
+    pub abandoned_after_s: u64,
+    /// Seconds after which an entry in this node's scratch counts as
+    /// abandoned; longer than any job can run.
+    pub scratch_max_age_s: u64,
 }
 
 /// Where the catalog lives.
@@ -282,6 +298,11 @@ password_threads = 2
 password_queue = 32
 shutdown_grace_s = 5
 shutdown_deadline_s = 30
+
+[housekeeping]
+interval_s = 600
+abandoned_after_s = 3600
+scratch_max_age_s = 172800
 "#;
 
 impl Config {
@@ -430,6 +451,22 @@ impl Config {
             if v == 0 {
                 return bad(key, "must be at least 1 second");
             }
+        }
+        let hk = &self.housekeeping;
+        if hk.interval_s == 0 {
+            return bad("housekeeping.interval_s", "must be at least 1 second");
+        }
+        if hk.abandoned_after_s < 60 {
+            return bad(
+                "housekeeping.abandoned_after_s",
+                "must be at least 60 seconds",
+            );
+        }
+        if hk.scratch_max_age_s < 3600 {
+            return bad(
+                "housekeeping.scratch_max_age_s",
+                "must be at least 3600 seconds (a running job's files live there)",
+            );
         }
         if h.login_per_ip_per_min == 0 || h.login_per_user_per_min == 0 {
             return bad(

@@ -13,7 +13,8 @@ use super::error::ApiError;
 use super::title::clean_title;
 use super::upload::receive_multipart;
 use super::video_json::VideoJson;
-use crate::catalog::{new_id, staged_key, valid_id, JobSource, NewVideo, StatusFilter, Video};
+use crate::catalog::{new_id, valid_id, JobSource, NewVideo, StatusFilter, Video, VideoStatus};
+use crate::housekeeping::{delete_video, Deleted};
 use crate::state::AppState;
 
 const JSON_LIMIT: usize = 64 * 1024;
@@ -183,6 +184,7 @@ async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> {
         .videos
         .get(id)
         .await?
+        .filter(|v| v.status != VideoStatus::Deleting)
         .ok_or_else(ApiError::video_not_found)
 }
 
@@ -219,18 +221,22 @@ pub async fn patch(
     Ok(Json(VideoJson::from(&load(&state, &id).await?)))
 }
 
-/// `DELETE /api/videos/{id}`: the catalog row first (viewers stop seeing it),
-/// then the media.
+/// `DELETE /api/videos/{id}`: a tombstone first (viewers stop seeing the
+/// video and its job ends), then the media, then the row. Repeating it
+/// finishes a delete that stopped half-way.
 pub async fn delete(
     State(state): State<AppState>,
     who: Uploader,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if !valid_id(&id) || !state.catalog.videos.delete(&id).await? {
+    if !valid_id(&id) {
         return Err(ApiError::video_not_found());
     }
-    state.store.delete_prefix(&id).await?;
-    state.store.delete(&staged_key(&id)).await?;
-    tracing::info!(video = %id, user = who.user_id, "video deleted");
-    Ok(StatusCode::NO_CONTENT)
+    match delete_video(&state.catalog, state.store.as_ref(), &id).await? {
+        Deleted::NotFound => Err(ApiError::video_not_found()),
+        Deleted::Purged | Deleted::Tombstoned => {
+            tracing::info!(video = %id, user = who.user_id, "video deleted");
+            Ok(StatusCode::NO_CONTENT)
+        }
+    }
 }

@@ -106,6 +106,15 @@ impl From<StorageError> for ApiError {
     }
 }
 
+impl From<crate::housekeeping::HousekeepingError> for ApiError {
+    fn from(e: crate::housekeeping::HousekeepingError) -> Self {
+        match e {
+            crate::housekeeping::HousekeepingError::Catalog(e) => e.into(),
+            crate::housekeeping::HousekeepingError::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
         ApiError::internal("io", &e)

@@ -27,6 +27,13 @@ pub async fn current(
     let Some(video) = state.catalog.videos.get(id).await? else {
         return Ok(None);
     };
+    if video.status == crate::catalog::VideoStatus::Deleting {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such media file",
+        ));
+    }
     if video.media_version.as_deref() != Some(version) {
         return Ok(None);
     }

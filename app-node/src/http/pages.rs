@@ -11,7 +11,7 @@ use super::auth::session;
 use super::error::ApiError;
 use super::templates::page;
 use super::video_json::VideoJson;
-use crate::catalog::{valid_id, StatusFilter, Video};
+use crate::catalog::{valid_id, StatusFilter, Video, VideoStatus};
 use crate::state::AppState;
 
 const PER_PAGE: u32 = 24;
@@ -100,7 +100,13 @@ pub async fn watch(
     if !valid_id(&id) {
         return Ok(not_found());
     }
-    let Some(v) = state.catalog.videos.get(&id).await? else {
+    let Some(v) = state
+        .catalog
+        .videos
+        .get(&id)
+        .await?
+        .filter(|v| v.status != VideoStatus::Deleting)
+    else {
         return Ok(not_found());
     };
     let sess = session(&state, &headers).await?;

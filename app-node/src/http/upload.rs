@@ -136,7 +136,8 @@ pub async fn receive_multipart(
         ));
     };
     let key = staged_key(video_id);
-    state.store.put_file(&key, &tmp.0).await?;
+    // Moved into the store, not copied: a 4 GiB upload is written once.
+    state.store.adopt_file(&key, &tmp.0).await?;
     Ok(Received {
         title,
         file_name,

@@ -187,6 +187,64 @@ impl MediaStore for LocalStore {
         r.map_err(|e| StorageError::io(key, e))
     }
 
+    async fn adopt_file(&self, key: &str, src: &Path) -> Result<()> {
+        let dest = self.path(key)?;
+        let staging = self.scratch(".staging", "file");
+        let r = async {
+            if tokio::fs::rename(src, &staging).await.is_err() {
+                // Another file system: one copy is unavoidable.
+                tokio::fs::copy(src, &staging).await?;
+            }
+            sync_file(&staging).await?;
+            self.flip(&staging, &dest).await
+        }
+        .await;
+        let _ = tokio::fs::remove_file(src).await;
+        if r.is_err() {
+            let _ = tokio::fs::remove_file(&staging).await;
+        }
+        r.map_err(|e| StorageError::io(key, e))
+    }
+
+    async fn sweep_work_files(&self, age: Duration) -> Result<usize> {
+        let mut removed = 0;
+        for folder in [".staging", ".trash"] {
+            let dir = self.root.join(folder);
+            let mut rd = match tokio::fs::read_dir(&dir).await {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StorageError::io(folder, e)),
+            };
+            while let Some(e) = rd
+                .next_entry()
+                .await
+                .map_err(|e| StorageError::io(folder, e))?
+            {
+                let old = e
+                    .metadata()
+                    .await
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|a| a >= age);
+                if !old {
+                    continue;
+                }
+                let p = e.path();
+                let r = if e.file_type().await.map(|t| t.is_dir()).unwrap_or(false) {
+                    remove_tree(&p).await
+                } else {
+                    tokio::fs::remove_file(&p).await
+                };
+                match r {
+                    Ok(()) => removed += 1,
+                    Err(err) => tracing::warn!("could not sweep {}: {err}", p.display()),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     async fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let dest = self.path(key)?;
         let staging = self.scratch(".staging", "bytes");
@@ -379,5 +437,30 @@ mod tests {
             store.get_bytes("0123456789abcdef/none.vtt").await,
             Err(StorageError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn adopting_a_file_moves_it_without_a_copy() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&root.path().join("media")).await.unwrap();
+        let src = root.path().join("upload-1");
+        std::fs::write(&src, b"a big upload").unwrap();
+        let inode = std::fs::metadata(&src).unwrap().ino();
+        store.adopt_file("incoming/x.src", &src).await.unwrap();
+        assert!(!src.exists());
+        let dest = root.path().join("media/incoming/x.src");
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().ino(),
+            inode,
+            "copied, not moved"
+        );
+        assert_eq!(std::fs::read(&dest).unwrap(), b"a big upload");
+        assert_eq!(
+            std::fs::read_dir(root.path().join("media/.staging"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 }

@@ -72,6 +72,23 @@ pub trait MediaStore: Send + Sync {
     /// object there in one step; `src` is left alone (it may be a user's own
     /// file). Large files go up in parts.
     async fn put_file(&self, key: &str, src: &Path) -> Result<()>;
+    /// Stores the local file `src` under `key` like [`MediaStore::put_file`]
+    /// but takes it over: it is moved where the store can (one rename on a
+    /// local disk, no second copy of a large upload) and gone afterwards in
+    /// every case.
+    async fn adopt_file(&self, key: &str, src: &Path) -> Result<()> {
+        let r = self.put_file(key, src).await;
+        let _ = tokio::fs::remove_file(src).await;
+        r
+    }
+    /// Removes the store's own work files (half-written trees, trees being
+    /// thrown away) that were abandoned at least `age` ago by a process that
+    /// died; returns how many entries went. Stores without such files have
+    /// nothing to do.
+    async fn sweep_work_files(&self, age: Duration) -> Result<usize> {
+        let _ = age;
+        Ok(0)
+    }
     /// Stores `bytes` under `key`, replacing any object there in one step so
     /// readers see the old or the new content, never a mix.
     async fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<()>;

@@ -1,6 +1,7 @@
 //! Videos, renditions and subtitles.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::FromRow;
@@ -10,7 +11,7 @@ use super::{col, SqlCatalog};
 use crate::catalog::model::{
     JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
 };
-use crate::catalog::{new_id, CatalogError, Result, Videos};
+use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
 
 /// The `videos` columns a [`Video`] is read from.
 const VIDEO_COLS: &str = "id, title, status, progress, error, source, created_at, duration_s, \
@@ -115,6 +116,8 @@ fn list_filter(query: Option<&str>, filter: StatusFilter) -> (String, Vec<String
         clauses.push("LOWER(title) LIKE ? ESCAPE '!'");
         params.push(like_pattern(q));
     }
+    // Videos being deleted are gone as far as anyone above is concerned.
+    clauses.push("status <> 'deleting'");
     match filter {
         StatusFilter::All => {}
         StatusFilter::Ready => clauses.push("status = 'ready'"),
@@ -215,12 +218,75 @@ impl Videos for SqlCatalog {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn delete(&self, id: &str) -> Result<bool> {
-        let r = sqlx::query(&self.sql("DELETE FROM videos WHERE id = ?"))
+    async fn begin_delete(&self, id: &str) -> Result<Option<Tombstone>> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(
+            &self.sql("UPDATE videos SET status = 'deleting', updated_at = NOW_MS WHERE id = ?"),
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() == 0 {
+            // MySQL counts only changed rows; a row already marked is found
+            // by the read below either way.
+            let exists: Option<String> =
+                sqlx::query_scalar(&self.sql("SELECT id FROM videos WHERE id = ?"))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+        }
+        let running: i64 = sqlx::query_scalar(
+            &self.sql("SELECT COUNT(*) FROM jobs WHERE video_id = ? AND state = 'running'"),
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(&self.sql("DELETE FROM jobs WHERE video_id = ?"))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(self.get(id).await?.map(|video| Tombstone {
+            video,
+            worker_was_running: running > 0,
+        }))
+    }
+
+    async fn purge(&self, id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let status: Option<String> =
+            sqlx::query_scalar(&self.sql("SELECT status FROM videos WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if status.as_deref() != Some(VideoStatus::Deleting.as_str()) {
+            return Ok(false);
+        }
+        for table in ["subtitles", "renditions", "jobs"] {
+            sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE video_id = ?")))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let r = sqlx::query(&self.sql("DELETE FROM videos WHERE id = ? AND status = 'deleting'"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn stale_deletes(&self, age: Duration) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(&self.sql(
+            "SELECT id FROM videos WHERE status = 'deleting' AND updated_at <= NOW_MS - ?
+             ORDER BY updated_at LIMIT 500",
+        ))
+        .bind(age.as_millis().min(i64::MAX as u128) as i64)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<()> {

@@ -1,0 +1,141 @@
+//! The sweeper.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::delete::clear_media;
+use super::HousekeepingError;
+use crate::catalog::VideoStatus;
+use crate::state::AppState;
+
+/// Prefix of staged sources in the store (see `catalog::staged_key`).
+const STAGED_PREFIX: &str = "incoming";
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Deletes that had stopped half-way and are now finished.
+    pub deletes_finished: usize,
+    /// Store work files (staging, trash) of dead processes.
+    pub work_files: usize,
+    /// Staged sources nobody will read again.
+    pub staged_sources: usize,
+    /// Scratch entries of this node older than the scratch age limit.
+    pub scratch: usize,
+}
+
+/// State kept between sweeps.
+#[derive(Debug, Default)]
+pub struct Sweeper {
+    /// Staged sources without a video row at the last sweep: removed if
+    /// still orphaned at the next one. An upload stores its source a moment
+    /// before the row exists, so one sighting is not proof.
+    orphans_seen: HashSet<String>,
+}
+
+/// Runs a sweep at start and then every `housekeeping.interval_s` until
+/// `stop` is cancelled. Failures are logged and retried at the next round.
+pub async fn run_sweeper(state: AppState, stop: CancellationToken) {
+    let every = Duration::from_secs(state.config.housekeeping.interval_s);
+    let mut sweeper = Sweeper::default();
+    loop {
+        match sweep_once(&state, &mut sweeper).await {
+            Ok(r) if r != SweepReport::default() => tracing::info!(?r, "swept"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(code = e.code(), "sweep failed: {e}"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// One sweep.
+pub async fn sweep_once(
+    state: &AppState,
+    sweeper: &mut Sweeper,
+) -> Result<SweepReport, HousekeepingError> {
+    let hk = &state.config.housekeeping;
+    let abandoned = Duration::from_secs(hk.abandoned_after_s);
+    let mut report = SweepReport::default();
+
+    // A worker that held a deleted video's job stops at its next lease
+    // renewal; after two leases it has surely stopped writing.
+    let settle = Duration::from_secs(state.config.worker.lease_s * 2 + 5);
+    for id in state.catalog.videos.stale_deletes(settle).await? {
+        clear_media(state.store.as_ref(), &id).await?;
+        if state.catalog.videos.purge(&id).await? {
+            report.deletes_finished += 1;
+        }
+    }
+
+    report.work_files = state.store.sweep_work_files(abandoned).await?;
+
+    let mut still_orphaned = HashSet::new();
+    for obj in state.store.list(STAGED_PREFIX).await? {
+        let Some(id) = obj
+            .key
+            .strip_prefix("incoming/")
+            .and_then(|k| k.strip_suffix(".src"))
+        else {
+            continue;
+        };
+        let gone = match state.catalog.videos.get(id).await? {
+            // Read again only by a job that is queued or running.
+            Some(v) => matches!(
+                v.status,
+                VideoStatus::Ready | VideoStatus::Failed | VideoStatus::Deleting
+            ),
+            None => {
+                still_orphaned.insert(obj.key.clone());
+                sweeper.orphans_seen.contains(&obj.key)
+            }
+        };
+        if gone {
+            state.store.delete(&obj.key).await?;
+            report.staged_sources += 1;
+        }
+    }
+    sweeper.orphans_seen = still_orphaned;
+
+    report.scratch = sweep_dir(
+        &state.config.tmp_dir(),
+        Duration::from_secs(hk.scratch_max_age_s),
+    )
+    .await;
+    Ok(report)
+}
+
+/// Removes entries of `dir` not modified for `age`; returns how many.
+async fn sweep_dir(dir: &Path, age: Duration) -> usize {
+    let Ok(mut rd) = tokio::fs::read_dir(dir).await else {
+        return 0;
+    };
+    let mut n = 0;
+    while let Ok(Some(e)) = rd.next_entry().await {
+        let old = e
+            .metadata()
+            .await
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a >= age);
+        if !old {
+            continue;
+        }
+        let p = e.path();
+        let r = match e.file_type().await {
+            Ok(t) if t.is_dir() => tokio::fs::remove_dir_all(&p).await,
+            _ => tokio::fs::remove_file(&p).await,
+        };
+        match r {
+            Ok(()) => n += 1,
+            Err(err) => tracing::warn!("could not sweep {}: {err}", p.display()),
+        }
+    }
+    n
+}
