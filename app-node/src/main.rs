@@ -1,4 +1,5 @@
-//! `reel-node` binary: parse the command line and hand over to the library.
+//! `reel-node` binary: parse the command line, load the configuration, set
+//! up logging from it, and hand over to the library.
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -6,21 +7,40 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() {
     let cli = reel_node::cli::Cli::parse();
-    // One-shot commands keep stderr for their progress bar and errors.
+    // Loaded before logging starts, so the `log` key from any layer (the
+    // file, `.env`, REEL_LOG, flags) decides what is logged from the start.
+    let cfg = match cli.load_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error[{}]: {e}", e.code());
+            std::process::exit(2);
+        }
+    };
+    // One-shot commands keep stderr for their progress bar and errors, so
+    // they log warnings only unless `log` was changed from its default.
     let quiet = !matches!(
         cli.command,
         reel_node::cli::Command::Serve { .. } | reel_node::cli::Command::Worker
     );
-    let fallback = if quiet { "warn" } else { "info" };
+    let level = if quiet && cfg.log == reel_node::config::DEFAULT_LOG {
+        "warn"
+    } else {
+        cfg.log.as_str()
+    };
+    let filter = match EnvFilter::try_new(level) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error[config-invalid]: log = {level:?} is not a log filter: {e}");
+            std::process::exit(2);
+        }
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("REEL_LOG").unwrap_or_else(|_| EnvFilter::new(fallback)),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // Plain text when logging to a file (make run writes data/logs/).
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let code = match reel_node::cli::run(cli).await {
+    let code = match reel_node::cli::run(cli, cfg).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -182,15 +182,9 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-/// Entry point used by `main`; returns the process exit code.
-pub async fn run(cli: Cli) -> anyhow::Result<i32> {
-    let cfg = match cli.load_config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error[{}]: {e}", e.code());
-            return Ok(2);
-        }
-    };
+/// Entry point used by `main` with the loaded configuration; returns the
+/// process exit code.
+pub async fn run(cli: Cli, cfg: Config) -> anyhow::Result<i32> {
     match cli.command {
         Command::Serve { .. } => serve::serve(cfg, true).await,
         Command::Worker => serve::serve(cfg, false).await,

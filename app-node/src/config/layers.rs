@@ -1,7 +1,17 @@
-//! Merging the configuration layers.
+//! Merging the configuration layers with figment: embedded defaults, then
+//! the TOML file, then `REEL_*` environment variables, then command-line
+//! flags. Each layer is a named figment provider, so an error says which
+//! layer (and, for the environment, which variable) a bad value came from.
+//!
+//! Environment and flag values are text; they are typed here after the
+//! default of the same key (a string default keeps `node_name=42` a string,
+//! a list default reads `a, b` or `["a", "b"]`), which figment's own
+//! environment provider cannot know.
 
 use std::path::Path;
 
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
 use toml::{Table, Value};
 
 use super::{Config, DEFAULTS};
@@ -26,10 +36,12 @@ pub enum ConfigError {
         message: String,
     },
     /// A value is out of range.
-    #[error("invalid config key {key}: {reason}")]
+    #[error("invalid config key {key} (set by {layer}): {reason}")]
     Invalid {
         /// Key path.
         key: String,
+        /// Which layer set the value.
+        layer: String,
         /// Why.
         reason: String,
     },
@@ -53,6 +65,44 @@ pub struct Overrides {
     pub pairs: Vec<(String, String)>,
 }
 
+/// One layer as a figment provider.
+struct Layer {
+    name: String,
+    table: Table,
+    /// Keys are reported as `REEL_SECTION__KEY` rather than `section.key`.
+    env_names: bool,
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        let m = Metadata::named(self.name.clone());
+        if self.env_names {
+            m.interpolater(|_, keys| env_name(&keys.join(".")))
+        } else {
+            m
+        }
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let value = figment::value::Value::serialize(&self.table)?;
+        let dict = value.into_dict().unwrap_or_default();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// The variable that sets `key` (`worker.lease_s` → `REEL_WORKER__LEASE_S`).
+pub fn env_name(key: &str) -> String {
+    format!("REEL_{}", key.to_ascii_uppercase().replace('.', "__"))
+}
+
+fn parse_toml(text: &str, layer: &str) -> Result<Table, ConfigError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            layer: layer.into(),
+            message: e.to_string(),
+        })
+}
+
 /// Loads defaults → `file` → `REEL_*` environment → `overrides`.
 ///
 /// `env` is passed in (rather than read here) so tests can build a config
@@ -62,26 +112,25 @@ pub fn load(
     env: impl IntoIterator<Item = (String, String)>,
     overrides: &Overrides,
 ) -> Result<Config, ConfigError> {
-    let mut root: Table = DEFAULTS
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            layer: "defaults".into(),
-            message: e.to_string(),
-        })?;
-    let defaults = root.clone();
+    let defaults = parse_toml(DEFAULTS, "defaults")?;
+    let mut fig = Figment::new().merge(Layer {
+        name: "defaults".into(),
+        table: defaults.clone(),
+        env_names: false,
+    });
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        let table: Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                layer: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        merge(&mut root, table);
+        let name = format!("config file {}", path.display());
+        fig = fig.merge(Layer {
+            table: parse_toml(&text, &name)?,
+            name,
+            env_names: false,
+        });
     }
+    let mut from_env = Table::new();
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("REEL_") else {
             continue;
@@ -90,49 +139,74 @@ pub fn load(
             continue;
         }
         let key = rest.to_ascii_lowercase().replace("__", ".");
-        // The balancer reads REEL_* too; a variable meant for it must not
-        // stop a node from starting, so unknown names are skipped here.
         if has_path(&defaults, &key) {
-            set_path(&mut root, &key, &value);
+            set_path(&mut from_env, &defaults, &key, &value);
         } else {
-            tracing::debug!("ignoring {name}: not a node setting");
+            // The balancer reads REEL_* too, so a variable meant for it must
+            // not stop a node from starting; it is named, not hidden.
+            tracing::warn!("{name} is not a node setting; ignored here");
         }
     }
+    fig = fig.merge(Layer {
+        name: "environment".into(),
+        table: from_env,
+        env_names: true,
+    });
+    let mut from_flags = Table::new();
     for (key, value) in &overrides.pairs {
-        set_path(&mut root, key, value);
+        set_path(&mut from_flags, &defaults, key, value);
     }
-    let cfg: Config = Value::Table(root)
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            layer: "merged".into(),
-            message: e.to_string(),
-        })?;
-    cfg.validate()?;
+    fig = fig.merge(Layer {
+        name: "command line".into(),
+        table: from_flags,
+        env_names: false,
+    });
+    let cfg: Config = fig.extract().map_err(|e| ConfigError::Parse {
+        layer: e
+            .metadata
+            .as_ref()
+            .map(|m| m.name.to_string())
+            .unwrap_or_else(|| "merged".into()),
+        // Keys are shown without figment's profile name.
+        message: e.to_string().replace("\"default.", "\""),
+    })?;
+    cfg.validate().map_err(|e| match e {
+        ConfigError::Invalid { key, reason, .. } => ConfigError::Invalid {
+            layer: layer_of(&fig, &key),
+            key,
+            reason,
+        },
+        other => other,
+    })?;
     Ok(cfg)
 }
 
+/// Which layer supplied `key` (as written in [`Config::validate`], possibly
+/// `a / b` for a pair of keys), with the variable name for the environment.
+fn layer_of(fig: &Figment, key: &str) -> String {
+    let first = key.split(" / ").next().unwrap_or(key);
+    match fig.find_metadata(first) {
+        Some(m) if m.name == "environment" => format!("environment {}", env_name(first)),
+        Some(m) => m.name.to_string(),
+        None => "defaults".into(),
+    }
+}
+
 fn has_path(table: &Table, key: &str) -> bool {
+    lookup(table, key).is_some_and(|v| !v.is_table())
+}
+
+fn lookup<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
     let mut t = table;
     let mut parts = key.split('.').peekable();
     while let Some(p) = parts.next() {
         match (t.get(p), parts.peek()) {
             (Some(Value::Table(sub)), Some(_)) => t = sub,
-            (Some(v), None) => return !v.is_table(),
-            _ => return false,
+            (Some(v), None) => return Some(v),
+            _ => return None,
         }
     }
-    false
-}
-
-fn merge(base: &mut Table, top: Table) {
-    for (k, v) in top {
-        match (base.get_mut(&k), v) {
-            (Some(Value::Table(b)), Value::Table(t)) => merge(b, t),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
+    None
 }
 
 /// Environment values are untyped text; guess the TOML type from its look so
@@ -172,10 +246,19 @@ fn list(raw: &str) -> Value {
     )
 }
 
-fn set_path(root: &mut Table, key: &str, raw: &str) {
+/// Sets `key` in `layer` from text, typed after the key's default.
+fn set_path(layer: &mut Table, defaults: &Table, key: &str, raw: &str) {
+    let value = match (lookup(defaults, key), typed(raw)) {
+        (Some(Value::Array(_)), _) => list(raw),
+        // Keep the default's type when it is a float or a string, so
+        // `max_duration_s=60` and `node_name=42` still deserialise.
+        (Some(Value::Float(_)), Value::Integer(i)) => Value::Float(i as f64),
+        (Some(Value::String(_)), v) if !v.is_str() => Value::String(raw.to_string()),
+        (_, v) => v,
+    };
     let mut parts: Vec<&str> = key.split('.').collect();
     let Some(last) = parts.pop() else { return };
-    let mut table = root;
+    let mut table = layer;
     for p in parts {
         let entry = table
             .entry(p.to_string())
@@ -185,17 +268,6 @@ fn set_path(root: &mut Table, key: &str, raw: &str) {
         }
         table = entry.as_table_mut().expect("just made a table");
     }
-    // Keep the default's type when the default is a float or a string, so
-    // `max_duration_s=60` and `node_name=42` still deserialise.
-    if let Some(Value::Array(_)) = table.get(last) {
-        table.insert(last.to_string(), list(raw));
-        return;
-    }
-    let value = match (table.get(last), typed(raw)) {
-        (Some(Value::Float(_)), Value::Integer(i)) => Value::Float(i as f64),
-        (Some(Value::String(_)), v) if !v.is_str() => Value::String(raw.to_string()),
-        (_, v) => v,
-    };
     table.insert(last.to_string(), value);
 }
 
@@ -251,6 +323,11 @@ mod tests {
         let e = env(&[("REEL_WORKER__CONCURRENCY", "0")]);
         let err = load(None, e, &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("worker.concurrency"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("environment REEL_WORKER__CONCURRENCY"),
+            "names the layer: {err}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("node.toml");
         std::fs::write(&f, "[worker]\nbogus = 1\n").unwrap();
@@ -291,6 +368,31 @@ mod tests {
             let env = format!("REEL_{}", k.to_ascii_uppercase().replace('.', "__"));
             assert!(text.contains(&env), "{env} not documented");
         }
+    }
+
+    #[test]
+    fn a_bad_type_names_the_layer_it_came_from() {
+        let e = env(&[("REEL_WORKER__LEASE_S", "soon")]);
+        let err = load(None, e, &Overrides::default()).unwrap_err();
+        assert_eq!(err.code(), "config-invalid");
+        assert!(
+            err.to_string().contains("REEL_WORKER__LEASE_S"),
+            "names the variable: {err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("node.toml");
+        std::fs::write(&f, "[http]\nmax_connections = \"many\"\n").unwrap();
+        let err = load(Some(&f), env(&[]), &Overrides::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("node.toml"),
+            "names the file: {err}"
+        );
+        assert!(err.to_string().contains("max_connections"), "{err}");
+        let o = Overrides {
+            pairs: vec![("listen".into(), "not an address".into())],
+        };
+        let err = load(None, env(&[]), &o).unwrap_err();
+        assert!(err.to_string().contains("command line"), "{err}");
     }
 
     #[test]

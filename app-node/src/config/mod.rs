@@ -25,7 +25,8 @@ pub struct Config {
     #[serde(default)]
     pub node_name: String,
     /// Log filter (`info`, `debug`, `reel_node=debug,tower_http=info` …).
-    /// Read before the other layers so start-up is logged too.
+    /// Read from every layer (file, `.env`, `REEL_LOG`, flags) before logging
+    /// starts, so start-up is logged at the chosen level too.
     pub log: String,
     /// Directory holding `static/` and `node_modules/` to serve assets from
     /// disk instead of the copies embedded in the binary (development);
@@ -238,6 +239,9 @@ fn parse_net(s: &str) -> Option<ipnet::IpNet> {
         .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
+/// Default of the `log` key.
+pub const DEFAULT_LOG: &str = "info";
+
 /// The embedded defaults, in the same TOML form as `configs/node.toml`.
 pub const DEFAULTS: &str = r#"
 listen = "127.0.0.1:8081"
@@ -372,6 +376,7 @@ impl Config {
         let bad = |key: &str, why: &str| {
             Err(ConfigError::Invalid {
                 key: key.to_string(),
+                layer: String::new(),
                 reason: why.to_string(),
             })
         };
