@@ -119,3 +119,37 @@ async fn redirect_mode_signs_segments_and_keeps_playlists_on_the_node() {
     let tampered = format!("{}{flipped}{}", &url[..at], &url[at + 1..]);
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403);
 }
+
+/// The bucket goes away (cut by a TCP proxy while the server keeps
+/// running): readiness says 503 at once, naming storage, and recovers by
+/// itself when the bucket is back.
+#[tokio::test]
+async fn readiness_follows_the_bucket_away_and_back() {
+    let s3 = S3Server::start().await;
+    let bucket = s3.bucket().await;
+    let upstream: std::net::SocketAddr = s3
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = common::tcp_proxy::TcpProxy::start(upstream).await;
+    let pairs = common::s3::s3_pairs(&format!("http://{}", proxy.addr), &bucket);
+    let extra: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let node = TestNode::new(&extra).await;
+    assert_eq!(node.get("/readyz").await.0, StatusCode::OK);
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let (s, body) = node.get("/readyz").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("storage"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(20), "not bounded");
+    proxy.restore().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while node.get("/readyz").await.0 != StatusCode::OK {
+        assert!(std::time::Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
