@@ -19,7 +19,7 @@ use crate::catalog::{
     new_version, valid_version, ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus,
 };
 use crate::ingest::download;
-use crate::media::{self, LadderOptions, MediaTools};
+use crate::media::{self, LadderOptions, MediaTools, ProbeLimits};
 use crate::state::AppState;
 
 /// Share of overall progress given to fetching the source.
@@ -33,9 +33,15 @@ pub fn tools(state: &AppState) -> MediaTools {
     MediaTools {
         ffmpeg: m.ffmpeg.clone(),
         ffprobe: m.ffprobe.clone(),
-        timeout: std::time::Duration::from_secs(m.transcode_timeout_s),
+        timeout_factor: m.transcode_timeout_factor,
+        timeout_margin: std::time::Duration::from_secs(m.transcode_timeout_margin_s),
         preset: m.preset.clone(),
-        max_duration_s: m.max_duration_s,
+        limits: ProbeLimits {
+            max_duration_s: m.max_duration_s,
+            max_pixels: m.max_pixels,
+            max_fps: m.max_fps,
+            max_streams: m.max_streams,
+        },
         ..MediaTools::default()
     }
 }
@@ -106,6 +112,11 @@ async fn discard_key(state: &AppState, job: &ClaimedJob, key: &str) {
 }
 
 /// Runs one attempt; the caller records the outcome in the catalog.
+///
+/// Whatever ends the attempt before the catalog flip (an error, shutdown,
+/// a lost lease, the video deleted) stops ffmpeg, removes the scratch and
+/// every object stored under this attempt's version. The flip itself and
+/// what follows it are not interrupted: once asked, the catalog decides.
 pub async fn run_job(
     state: &AppState,
     job: &ClaimedJob,
@@ -115,19 +126,36 @@ pub async fn run_job(
     sweep_stale(state, job).await;
     let dir = workdir(state, job);
     tokio::fs::create_dir_all(&dir).await?;
-    let (reporter, writer) = Reporter::start(state.catalog.jobs.clone(), job.clone());
+    let lost = CancellationToken::new();
+    let (reporter, writer) = Reporter::start(state.catalog.jobs.clone(), job.clone(), lost.clone());
     let report = move |s: VideoStatus, p: f64| {
         reporter.set(s, p);
         if let Some(f) = &on_progress {
             f(s, p);
         }
     };
-    let result = tokio::select! {
-        r = steps(state, job, &dir, &cancel, &report) => r,
+    // A fresh version folder: nothing a viewer may already hold a URL for
+    // is ever overwritten, and the catalog flip is the one visible step.
+    let version = new_version();
+    let prefix = format!("{}/{}", job.video_id, version);
+    // Dropping `prepare` kills ffmpeg (its process group) and stops an
+    // early upload.
+    let prepared = tokio::select! {
+        r = prepare(state, job, &dir, &version, &cancel, &report) => r,
         _ = cancel.cancelled() => Err(JobError::Cancelled),
+        _ = lost.cancelled() => Err(JobError::LeaseLost),
     };
     drop(report);
     let _ = writer.await;
+    let result = match prepared {
+        Ok(published) => publish(state, job, published).await,
+        Err(e) => {
+            // Nothing points at this version: remove what an early upload
+            // or an interrupted store left of it.
+            discard(state, job, &prefix).await;
+            Err(e)
+        }
+    };
     match tokio::fs::remove_dir_all(&dir).await {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             tracing::warn!(job = %job.id, "scratch not removed: {e}")
@@ -137,13 +165,46 @@ pub async fn run_job(
     result
 }
 
-async fn steps(
+/// Flips the catalog to the stored version `published.version`, or, when
+/// the lease is gone (lapsed, re-claimed elsewhere, video deleted), removes
+/// that version: it never becomes visible.
+pub(crate) async fn publish(
+    state: &AppState,
+    job: &ClaimedJob,
+    published: Published,
+) -> Result<(), JobError> {
+    let version = &published.version;
+    match state.catalog.jobs.finish(job, &published).await {
+        Ok(FinishOutcome::Published) => retire_other_versions(state, job, version).await,
+        Ok(FinishOutcome::LeaseLost) => {
+            discard(state, job, &format!("{}/{version}", job.video_id)).await;
+            return Err(JobError::LeaseLost);
+        }
+        Err(e) => {
+            // Unknown whether the flip happened, so the version stays; a
+            // re-run publishes anew and retires every version but its own.
+            return Err(e.into());
+        }
+    }
+    if let JobSource::Stored(key) = &job.source {
+        if let Err(e) = state.store.delete(key).await {
+            tracing::warn!(job = %job.id, "staged upload not removed: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// Fetch, probe, transcode, extras and store under `prefix`: everything
+/// before the catalog flip.
+async fn prepare(
     state: &AppState,
     job: &ClaimedJob,
     dir: &Path,
+    version: &str,
     cancel: &CancellationToken,
     report: &(dyn Fn(VideoStatus, f64) + Send + Sync),
-) -> Result<(), JobError> {
+) -> Result<Published, JobError> {
+    let prefix = &format!("{}/{version}", job.video_id);
     let tools = tools(state);
     let source = dir.join("source");
     report(VideoStatus::Downloading, 0.0);
@@ -166,14 +227,10 @@ async fn steps(
     let plan = media::plan_ladder(&info, &LadderOptions::default());
     let out = dir.join("out");
     tokio::fs::create_dir_all(&out).await?;
-    // A fresh version folder: nothing a viewer may already hold a URL for
-    // is ever overwritten, and the catalog flip below is the one visible step.
-    let version = new_version();
-    let prefix = format!("{}/{}", job.video_id, version);
     let early = state
         .store
         .uploads_while_writing()
-        .then(|| EarlyUpload::start(state.store.clone(), prefix.clone(), out.clone()));
+        .then(|| EarlyUpload::start(state.store.clone(), prefix.to_string(), out.clone()));
     let started = std::time::Instant::now();
     let cb = |f: f64| report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE * f);
     let encoded = media::transcode::transcode_with_cancel(
@@ -195,9 +252,9 @@ async fn steps(
     let encoded = match encoded {
         Ok(e) => e,
         Err(e) => {
+            // Stopped before the caller removes the version it uploaded to.
             if let Some(up) = early {
                 up.abort();
-                discard(state, job, &prefix).await;
             }
             return Err(e.into());
         }
@@ -215,20 +272,17 @@ async fn steps(
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
     let stored = match early {
         Some(up) => match up.finish().await {
-            Ok(sent) => state.store.finish_dir(&prefix, &out, &sent).await,
+            Ok(sent) => state.store.finish_dir(prefix, &out, &sent).await,
             Err(e) => Err(e),
         },
-        None => state.store.put_dir(&prefix, &out).await,
+        None => state.store.put_dir(prefix, &out).await,
     };
-    if let Err(e) = stored {
-        discard(state, job, &prefix).await;
-        return Err(e.into());
-    }
+    stored?;
     // Scratch goes before the catalog flip, so a ready video never has
     // leftovers on disk (run_job also removes it on every other path).
     tokio::fs::remove_dir_all(dir).await?;
-    let published = Published {
-        version: version.clone(),
+    Ok(Published {
+        version: version.to_string(),
         duration_s: info.duration_s,
         width: info.width as i64,
         height: info.height as i64,
@@ -236,25 +290,5 @@ async fn steps(
         has_storyboard,
         renditions: encoded.renditions,
         subtitles,
-    };
-    match state.catalog.jobs.finish(job, &published).await {
-        Ok(FinishOutcome::Published) => retire_other_versions(state, job, &version).await,
-        Ok(FinishOutcome::LeaseLost) => {
-            // Deleted meanwhile, or re-claimed elsewhere: nothing points at
-            // this version, so it goes.
-            state.store.delete_prefix(&prefix).await?;
-            return Err(JobError::LeaseLost);
-        }
-        Err(e) => {
-            // Unknown whether the flip happened; a re-run publishes anew
-            // and the sweep of unreferenced versions is safe either way.
-            return Err(e.into());
-        }
-    }
-    if let JobSource::Stored(key) = &job.source {
-        if let Err(e) = state.store.delete(key).await {
-            tracing::warn!(job = %job.id, "staged upload not removed: {e}");
-        }
-    }
-    Ok(())
+    })
 }

@@ -70,8 +70,11 @@ pub async fn transcode_with_cancel(
     }
 
     let args = transcode_args(input, plan, &tools.preset, out_dir);
-    let mut cmd = ToolCommand::new(&tools.ffmpeg, args, tools.timeout);
+    let mut cmd = ToolCommand::new(&tools.ffmpeg, args, tools.transcode_timeout(duration_s));
     cmd.cancel = cancel;
+    // A failure while the output's disk is (nearly) full is reported as
+    // such: ffmpeg's exit status alone cannot say it.
+    cmd.writes_to = Some(out_dir.to_path_buf());
     process::run(
         &cmd,
         StdoutMode::Progress {
