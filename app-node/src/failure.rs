@@ -32,8 +32,9 @@ pub fn is_out_of_space(e: &std::io::Error) -> bool {
     )
 }
 
-/// The reason shown to uploaders when the node ran out of space.
-pub const OUT_OF_SPACE_MESSAGE: &str = "the node ran out of disk space";
+/// The reason shown to uploaders when the node ran out of space, the same
+/// whichever step (download, transcode, store) hit it.
+pub const OUT_OF_SPACE_MESSAGE: &str = "The node ran out of disk space.";
 
 #[cfg(test)]
 mod tests {

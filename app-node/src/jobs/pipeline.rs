@@ -138,10 +138,16 @@ pub async fn run_job(
     // is ever overwritten, and the catalog flip is the one visible step.
     let version = new_version();
     let prefix = format!("{}/{}", job.video_id, version);
-    // Dropping `prepare` kills ffmpeg (its process group) and stops an
-    // early upload.
+    // Stores where every byte crosses the network get finished segments
+    // while the ladder is encoded. The watcher belongs to this function,
+    // not to `prepare`, so it can be stopped for sure before a cleanup.
+    let mut early = state
+        .store
+        .uploads_while_writing()
+        .then(|| EarlyUpload::start(state.store.clone(), prefix.clone(), dir.join("out")));
+    // Dropping `prepare` kills ffmpeg (its process group).
     let prepared = tokio::select! {
-        r = prepare(state, job, &dir, &version, &cancel, &report) => r,
+        r = prepare(state, job, &dir, &version, early.as_mut(), &cancel, &report) => r,
         _ = cancel.cancelled() => Err(JobError::Cancelled),
         _ = lost.cancelled() => Err(JobError::LeaseLost),
     };
@@ -150,6 +156,9 @@ pub async fn run_job(
     let result = match prepared {
         Ok(published) => publish(state, job, published).await,
         Err(e) => {
+            if let Some(up) = early.take() {
+                up.stop().await;
+            }
             // Nothing points at this version: remove what an early upload
             // or an interrupted store left of it.
             discard(state, job, &prefix).await;
@@ -201,6 +210,7 @@ async fn prepare(
     job: &ClaimedJob,
     dir: &Path,
     version: &str,
+    early: Option<&mut EarlyUpload>,
     cancel: &CancellationToken,
     report: &(dyn Fn(VideoStatus, f64) + Send + Sync),
 ) -> Result<Published, JobError> {
@@ -227,10 +237,6 @@ async fn prepare(
     let plan = media::plan_ladder(&info, &LadderOptions::default());
     let out = dir.join("out");
     tokio::fs::create_dir_all(&out).await?;
-    let early = state
-        .store
-        .uploads_while_writing()
-        .then(|| EarlyUpload::start(state.store.clone(), prefix.to_string(), out.clone()));
     let started = std::time::Instant::now();
     let cb = |f: f64| report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE * f);
     let encoded = media::transcode::transcode_with_cancel(
@@ -249,16 +255,8 @@ async fn prepare(
         .transcode_seconds
         .with_label_values(&[outcome])
         .observe(started.elapsed().as_secs_f64());
-    let encoded = match encoded {
-        Ok(e) => e,
-        Err(e) => {
-            // Stopped before the caller removes the version it uploaded to.
-            if let Some(up) = early {
-                up.abort();
-            }
-            return Err(e.into());
-        }
-    };
+    // On error the caller stops the early upload and removes the version.
+    let encoded = encoded?;
     tracing::info!(
         job = %job.id,
         rungs = encoded.renditions.len(),
@@ -291,4 +289,87 @@ async fn prepare(
         renditions: encoded.renditions,
         subtitles,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::catalog::{new_id, NewVideo};
+    use crate::config::{self, Overrides};
+
+    async fn state(dir: &Path) -> AppState {
+        let pairs = [
+            ("data_dir", dir.display().to_string()),
+            ("node_name", "t".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let cfg = config::load(None, Vec::new(), &Overrides { pairs }).unwrap();
+        AppState::open(cfg).await.unwrap()
+    }
+
+    fn published(version: &str) -> Published {
+        Published {
+            version: version.into(),
+            duration_s: 2.0,
+            width: 320,
+            height: 180,
+            has_poster: false,
+            has_storyboard: false,
+            renditions: Vec::new(),
+            subtitles: Vec::new(),
+        }
+    }
+
+    /// The worker whose lease lapsed (and was claimed by another) stored
+    /// its version and then tries to publish: nothing flips, its version is
+    /// removed, and the holder of the lease publishes normally.
+    #[tokio::test]
+    async fn a_lapsed_lease_never_publishes_and_its_version_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let id = new_id();
+        let nv = NewVideo {
+            id: id.clone(),
+            title: "lapsed".into(),
+            source: "test".into(),
+        };
+        let src = JobSource::Url("http://127.0.0.1/x.mp4".into());
+        state.catalog.videos.create(&nv, &src).await.unwrap();
+        let jobs = &state.catalog.jobs;
+        let short = Duration::from_millis(200);
+        let slow = jobs.claim_for(&id, short, 3).await.unwrap().unwrap();
+        tokio::time::sleep(short * 2).await;
+        let holder = jobs
+            .claim_for(&id, Duration::from_secs(30), 3)
+            .await
+            .unwrap();
+        let holder = holder.expect("the lapsed job is claimable");
+
+        let stale_version = new_version();
+        let key = format!("{id}/{stale_version}/master.m3u8");
+        state.store.put_bytes(&key, b"#EXTM3U\n").await.unwrap();
+        let err = publish(&state, &slow, published(&stale_version))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, JobError::LeaseLost), "{err}");
+        assert!(state.store.list(&id).await.unwrap().is_empty());
+        let v = state.catalog.videos.get(&id).await.unwrap().unwrap();
+        assert_ne!(v.status, VideoStatus::Ready);
+        assert_eq!(v.media_version, None);
+
+        let version = new_version();
+        let key = format!("{id}/{version}/master.m3u8");
+        state.store.put_bytes(&key, b"#EXTM3U\n").await.unwrap();
+        publish(&state, &holder, published(&version)).await.unwrap();
+        let v = state.catalog.videos.get(&id).await.unwrap().unwrap();
+        assert_eq!(
+            (v.status, v.media_version),
+            (VideoStatus::Ready, Some(version))
+        );
+        assert_eq!(state.store.list(&id).await.unwrap().len(), 1);
+    }
 }

@@ -207,7 +207,7 @@ impl MediaError {
                     }
                 }
             }
-            MediaError::DiskFull { .. } => format!("{}.", capitalized(OUT_OF_SPACE_MESSAGE)),
+            MediaError::DiskFull { .. } => OUT_OF_SPACE_MESSAGE.into(),
             MediaError::TooLargeFrame { width, height, max } => format!(
                 "The video frame is {width}x{height}; at most {max} pixels per side are supported."
             ),
@@ -236,13 +236,6 @@ impl MediaError {
             source,
         }
     }
-}
-
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// `h:mm:ss` or `m:ss`, because raw seconds read badly for multi-hour limits.
