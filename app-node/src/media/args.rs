@@ -178,10 +178,14 @@ fn bt709_tags(a: &mut Argv, color: &VideoColor) {
     }
 }
 
-/// The frames a poster or storyboard is made from: the chosen stream, in
-/// 8-bit SDR like the ladder, then `rest` of the filter chain.
-fn picture_filters(color: &VideoColor, rest: &str) -> String {
-    format!("{},{rest}", color.to_sdr_filters())
+/// The frames a poster or storyboard is made from: `pick` (which frames),
+/// then 8-bit SDR like the ladder, then `rest`. Picking first means only
+/// the kept frames pay for a tone-map.
+fn picture_filters(pick: Option<&str>, color: &VideoColor, rest: &str) -> String {
+    match pick {
+        Some(p) => format!("{p},{},{rest}", color.to_sdr_filters()),
+        None => format!("{},{rest}", color.to_sdr_filters()),
+    }
 }
 
 /// Which stream pictures are taken from, and how its colours read.
@@ -214,7 +218,7 @@ pub fn poster_args(
         .opt("-map", format!("0:{}", src.stream))
         .opt(
             "-vf",
-            picture_filters(src.color, &format!("scale={width}:{height}")),
+            picture_filters(None, src.color, &format!("scale={width}:{height}")),
         )
         .opt("-frames:v", "1")
         .opt("-q:v", "3")
@@ -252,8 +256,9 @@ pub fn storyboard_args(
     a.opt("-map", format!("0:{}", src.stream)).opt(
         "-vf",
         picture_filters(
+            Some(&format!("fps=1/{interval_s}")),
             src.color,
-            &format!("fps=1/{interval_s},scale={tile_w}:{tile_h},tile={columns}x{rows}"),
+            &format!("scale={tile_w}:{tile_h},tile={columns}x{rows}"),
         ),
     );
     a.opt("-frames:v", "1")
@@ -427,6 +432,10 @@ mod tests {
             Path::new("/out/s.jpg"),
         ));
         assert_eq!(value_of(&sb, "-map"), "0:2");
+        assert_eq!(
+            value_of(&sb, "-vf"),
+            "fps=1/1,format=yuv420p,scale=160:90,tile=10x2"
+        );
         assert_eq!(value_of(&p, "-frames:v"), "1");
         assert!(p.contains(&"-an".to_string()));
         assert_eq!(p.last().unwrap(), "/out/p.jpg");
