@@ -203,8 +203,8 @@ pub(crate) async fn publish(
     Ok(())
 }
 
-/// Fetch, probe, transcode, extras and store under `prefix`: everything
-/// before the catalog flip.
+/// Fetch, probe, transcode, extras and store under the video's `version`:
+/// everything before the catalog flip.
 async fn prepare(
     state: &AppState,
     job: &ClaimedJob,

@@ -106,9 +106,9 @@ pub async fn process_job(
 /// Wait before retrying after failed attempt number `attempt` (1-based):
 /// `base` × 2^(attempt−1), at most `cap`, so a source server or disk that
 /// is down gets more room each time instead of a burst of attempts.
-pub fn backoff(attempt: i64, base: Duration, cap: Duration) -> Duration {
-    let doublings = attempt.saturating_sub(1).clamp(0, 32) as u32;
-    base.saturating_mul(1u32 << doublings.min(31)).min(cap)
+pub(crate) fn backoff(attempt: i64, base: Duration, cap: Duration) -> Duration {
+    let doublings = attempt.saturating_sub(1).clamp(0, 31) as u32;
+    base.saturating_mul(1u32 << doublings).min(cap)
 }
 
 /// Claims and runs jobs until `shutdown` fires, then waits for running jobs
