@@ -416,3 +416,32 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_and_media_limits_are_refused_with_their_keys() {
+        for (key, value) in [
+            ("worker.retry_backoff_s", "1000"),
+            ("worker.retry_backoff_max_s", "999999999"),
+            ("media.transcode_timeout_factor", "0"),
+            ("media.transcode_timeout_margin_s", "0"),
+            ("media.max_duration_s", "-1"),
+            ("media.max_pixels", "0"),
+            ("media.max_fps", "0.5"),
+            ("media.max_streams", "0"),
+        ] {
+            let o = Overrides {
+                pairs: vec![(key.into(), value.into())],
+            };
+            let err = load(None, Vec::new(), &o).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
+        let o = Overrides {
+            pairs: vec![("worker.retry_backoff_s".into(), "0".into())],
+        };
+        assert!(load(None, Vec::new(), &o).is_ok(), "no backoff is allowed");
+    }
+}
