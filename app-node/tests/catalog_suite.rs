@@ -276,14 +276,17 @@ async fn job_lifecycle_and_lease_tokens(db: TestDb) {
             .unwrap(),
         FinishOutcome::LeaseLost
     );
-    c.jobs.fail(&stale, "nope", false, 3).await.unwrap();
+    c.jobs.fail(&stale, "nope", None).await.unwrap();
     assert_eq!(
         c.videos.get(&id).await.unwrap().unwrap().status,
         VideoStatus::Transcoding
     );
 
     // Retryable failure requeues; the next claim is attempt 2.
-    c.jobs.fail(&job, "network blip", true, 3).await.unwrap();
+    c.jobs
+        .fail(&job, "network blip", Some(Duration::ZERO))
+        .await
+        .unwrap();
     let v = c.videos.get(&id).await.unwrap().unwrap();
     assert_eq!((v.status, v.error), (VideoStatus::Queued, None));
     let job = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
@@ -294,7 +297,7 @@ async fn job_lifecycle_and_lease_tokens(db: TestDb) {
     assert_eq!(job.attempt, 2);
     // A permanent failure ends it with the reason.
     let long = "x".repeat(5000);
-    c.jobs.fail(&job, &long, false, 3).await.unwrap();
+    c.jobs.fail(&job, &long, None).await.unwrap();
     let v = c.videos.get(&id).await.unwrap().unwrap();
     assert_eq!(v.status, VideoStatus::Failed);
     assert!(v.error.unwrap().len() <= 1000, "error text is capped");
@@ -524,10 +527,7 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    src.jobs
-        .fail(&failed, "not a video", false, 3)
-        .await
-        .unwrap();
+    src.jobs.fail(&failed, "not a video", None).await.unwrap();
 
     let quiet = |_: &str, _: u64, _: u64| {};
     // Refused while a node still works on the source.
@@ -580,6 +580,77 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
     assert!(bob > uid, "new ids must not collide with copied ones");
 }
 
+/// A transient failure requeues the job behind a backoff counted on the
+/// database's clock: nobody claims it before the backoff has passed, other
+/// jobs are not held up behind it, and it is claimed once it has passed.
+async fn retry_backoff_holds_a_requeued_job(db: TestDb) {
+    let c = open(&db).await;
+    let id = add(&c, "backoff").await;
+    let job = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
+    let backoff = Duration::from_millis(1500);
+    c.jobs
+        .fail(&job, "network blip", Some(backoff))
+        .await
+        .unwrap();
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!((v.status, v.error), (VideoStatus::Queued, None));
+    assert!(
+        c.jobs.claim(LEASE, 3).await.unwrap().is_none(),
+        "claimed during its backoff"
+    );
+    assert!(c.jobs.claim_for(&id, LEASE, 3).await.unwrap().is_none());
+    let other = add(&c, "not held up").await;
+    let o = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
+    assert_eq!(o.video_id, other);
+    tokio::time::sleep(backoff + Duration::from_millis(300)).await;
+    let again = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
+    assert_eq!((again.video_id.as_str(), again.attempt), (id.as_str(), 2));
+    // A shutdown hand-back is runnable at once, backoff or not.
+    c.jobs.release(&again).await.unwrap();
+    let again = c.jobs.claim_for(&id, LEASE, 3).await.unwrap().unwrap();
+    assert_eq!(again.attempt, 2);
+    // A permanent failure ends it with the reason, no backoff involved.
+    c.jobs.fail(&again, "not a video", None).await.unwrap();
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (v.status, v.error.as_deref()),
+        (VideoStatus::Failed, Some("not a video"))
+    );
+}
+
+/// A worker whose lease lapsed cannot publish, even before anyone else has
+/// claimed the job; the next claim can.
+async fn a_lapsed_lease_never_publishes(db: TestDb) {
+    let c = open(&db).await;
+    let id = add(&c, "lapsed").await;
+    let job = c
+        .jobs
+        .claim_for(&id, Duration::from_millis(200), 3)
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        c.jobs
+            .finish(&job, &published(&new_version()))
+            .await
+            .unwrap(),
+        FinishOutcome::LeaseLost
+    );
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_ne!(v.status, VideoStatus::Ready);
+    assert!(v.media_version.is_none());
+    let next = c.jobs.claim_for(&id, LEASE, 3).await.unwrap().unwrap();
+    assert_eq!(next.attempt, 2);
+    let v2 = new_version();
+    assert_eq!(
+        c.jobs.finish(&next, &published(&v2)).await.unwrap(),
+        FinishOutcome::Published
+    );
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!(v.media_version, Some(v2));
+}
+
 macro_rules! on_every_engine {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -602,6 +673,8 @@ on_every_engine!(
     list_search_filter_and_pages,
     job_lifecycle_and_lease_tokens,
     expired_lease_is_reclaimed_and_attempts_cap,
+    retry_backoff_holds_a_requeued_job,
+    a_lapsed_lease_never_publishes,
     two_workers_race_for_20_jobs,
     concurrent_migrations_do_not_race,
     accounts,

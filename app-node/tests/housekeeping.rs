@@ -157,7 +157,7 @@ async fn the_sweeper_removes_abandoned_work_files_sources_and_scratch_only() {
     node.state
         .catalog
         .jobs
-        .fail(&job, "not a video", false, 1)
+        .fail(&job, "not a video", None)
         .await
         .unwrap();
     node.state

@@ -205,15 +205,9 @@ async fn hd_source_with_audio_gets_four_rungs() {
 
     // Poster from the same source.
     let jpg = tmp.path().join("poster.jpg");
-    poster(
-        &MediaTools::default(),
-        &src,
-        (info.width, info.height),
-        info.duration_s,
-        &jpg,
-    )
-    .await
-    .expect("poster");
+    poster(&MediaTools::default(), &src, &info, &jpg)
+        .await
+        .expect("poster");
     let (pw, ph, _) = ffprobe_video(&jpg);
     assert_eq!((pw, ph), (640, 360));
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{make_clip, probe_size};
-use reel_node::media::{storyboard, MediaTools};
+use reel_node::media::{probe, storyboard, MediaTools};
 
 #[tokio::test]
 async fn sprite_and_track_cover_the_clip() {
@@ -12,9 +12,9 @@ async fn sprite_and_track_cover_the_clip() {
     make_clip(&clip, 640, 360, 12, false, &[]);
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let plan = storyboard(&MediaTools::default(), &clip, (640, 360), 12.0, &out)
-        .await
-        .unwrap();
+    let tools = MediaTools::default();
+    let info = probe(&tools, &clip).await.unwrap();
+    let plan = storyboard(&tools, &clip, &info, &out).await.unwrap();
     assert!(plan.tiles <= 100 && plan.tiles >= 12, "{plan:?}");
     assert_eq!((plan.tile_w, plan.tile_h), (160, 90));
     let sprite = out.join("storyboard.jpg");

@@ -127,11 +127,7 @@ async fn redirect_mode_signs_segments_and_keeps_playlists_on_the_node() {
 async fn readiness_follows_the_bucket_away_and_back() {
     let s3 = S3Server::start().await;
     let bucket = s3.bucket().await;
-    let upstream: std::net::SocketAddr = s3
-        .endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let upstream: std::net::SocketAddr = s3.endpoint.trim_start_matches("http://").parse().unwrap();
     let proxy = common::tcp_proxy::TcpProxy::start(upstream).await;
     let pairs = common::s3::s3_pairs(&format!("http://{}", proxy.addr), &bucket);
     let extra: Vec<(&str, &str)> = pairs

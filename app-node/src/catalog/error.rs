@@ -1,5 +1,7 @@
 //! Catalog errors.
 
+use crate::failure::FailureKind;
+
 /// What went wrong talking to the catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -28,6 +30,20 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
+    /// Permanent only for answers about the data itself (a conflict, a
+    /// missing row); an unreachable, slow, busy or unmigrated database is
+    /// transient.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            CatalogError::Conflict(_) | CatalogError::NotFound(_) => FailureKind::Permanent,
+            CatalogError::Db(_)
+            | CatalogError::TimedOut(_)
+            | CatalogError::Migrate(_)
+            | CatalogError::Busy(_)
+            | CatalogError::Unsupported(_) => FailureKind::Transient,
+        }
+    }
+
     /// Stable code for logs and API errors.
     pub fn code(&self) -> &'static str {
         match self {

@@ -63,8 +63,9 @@ pub trait Videos: Send + Sync {
 /// token, and lease times come from the database's clock.
 #[async_trait]
 pub trait Jobs: Send + Sync {
-    /// Claims the oldest runnable job (queued, or running with an expired
-    /// lease); jobs whose attempts are used up are failed on the way.
+    /// Claims the oldest runnable job (queued and past its retry backoff, or
+    /// running with an expired lease); jobs whose attempts are used up are
+    /// failed on the way.
     async fn claim(&self, lease: Duration, max_attempts: i64) -> Result<Option<ClaimedJob>>;
     /// Claims the job of one video if it is runnable.
     async fn claim_for(
@@ -80,15 +81,12 @@ pub trait Jobs: Send + Sync {
     /// Points the video at its newly stored version and makes it ready, in
     /// one transaction; ends the job.
     async fn finish(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome>;
-    /// Records a failed attempt: requeued while attempts remain and the
-    /// error is retryable, otherwise the video becomes `failed`.
-    async fn fail(
-        &self,
-        job: &ClaimedJob,
-        message: &str,
-        retryable: bool,
-        max_attempts: i64,
-    ) -> Result<()>;
+    /// Records a failed attempt. `retry_in: Some(d)` requeues the job, not
+    /// runnable until `d` has passed on the database's clock (retry
+    /// backoff); `None` fails the video for good with `message` as its
+    /// reason. Whether to retry is the caller's policy.
+    async fn fail(&self, job: &ClaimedJob, message: &str, retry_in: Option<Duration>)
+        -> Result<()>;
     /// Gives a job back without counting the attempt (graceful shutdown).
     async fn release(&self, job: &ClaimedJob) -> Result<()>;
     /// Job counts by state, for metrics.

@@ -169,6 +169,11 @@ pub struct WorkerConfig {
     pub poll_ms: u64,
     /// Attempts before a job fails for good.
     pub max_attempts: i64,
+    /// Seconds before the first retry after a transient failure; each
+    /// further retry waits twice as long.
+    pub retry_backoff_s: u64,
+    /// Longest wait between two attempts, seconds.
+    pub retry_backoff_max_s: u64,
 }
 
 /// ffmpeg settings.
@@ -181,10 +186,20 @@ pub struct MediaConfig {
     pub ffprobe: PathBuf,
     /// x264 preset.
     pub preset: String,
-    /// Wall-clock limit of one transcode, seconds.
-    pub transcode_timeout_s: u64,
+    /// Wall-clock limit of one transcode, as a multiple of the source's
+    /// duration (plus the margin below).
+    pub transcode_timeout_factor: f64,
+    /// Seconds added to the scaled transcode limit, for start-up and short
+    /// sources.
+    pub transcode_timeout_margin_s: u64,
     /// Longest source accepted, seconds.
     pub max_duration_s: f64,
+    /// Largest frame accepted, width × height in pixels.
+    pub max_pixels: u64,
+    /// Highest source frame rate accepted, frames per second.
+    pub max_fps: f64,
+    /// Most streams (video, audio, subtitles, data…) a source may hold.
+    pub max_streams: u32,
 }
 
 /// HTTP server limits.
@@ -281,13 +296,19 @@ concurrency = 1
 lease_s = 30
 poll_ms = 1000
 max_attempts = 3
+retry_backoff_s = 30
+retry_backoff_max_s = 900
 
 [media]
 ffmpeg = "ffmpeg"
 ffprobe = "ffprobe"
 preset = "veryfast"
-transcode_timeout_s = 7200
+transcode_timeout_factor = 3.0
+transcode_timeout_margin_s = 300
 max_duration_s = 14400.0
+max_pixels = 35389440
+max_fps = 240.0
+max_streams = 32
 
 [http]
 max_concurrency = 512
@@ -433,6 +454,40 @@ impl Config {
         if self.worker.max_attempts < 1 {
             return bad("worker.max_attempts", "must be at least 1");
         }
+        if self.worker.retry_backoff_max_s > 7 * 24 * 3600 {
+            return bad(
+                "worker.retry_backoff_max_s",
+                "must be at most 604800 (7 days)",
+            );
+        }
+        if self.worker.retry_backoff_s > self.worker.retry_backoff_max_s {
+            return bad(
+                "worker.retry_backoff_s",
+                "must not exceed worker.retry_backoff_max_s",
+            );
+        }
+        let m = &self.media;
+        if !(m.transcode_timeout_factor.is_finite() && m.transcode_timeout_factor > 0.0) {
+            return bad(
+                "media.transcode_timeout_factor",
+                "must be a positive number",
+            );
+        }
+        if m.transcode_timeout_margin_s == 0 {
+            return bad("media.transcode_timeout_margin_s", "must be at least 1");
+        }
+        if !(m.max_duration_s.is_finite() && m.max_duration_s > 0.0) {
+            return bad("media.max_duration_s", "must be a positive number");
+        }
+        if m.max_pixels < 4 {
+            return bad("media.max_pixels", "must be at least 4 (a 2x2 frame)");
+        }
+        if !(m.max_fps.is_finite() && m.max_fps >= 1.0) {
+            return bad("media.max_fps", "must be at least 1");
+        }
+        if m.max_streams == 0 {
+            return bad("media.max_streams", "must be at least 1");
+        }
         if self.ingest.max_bytes == 0 {
             return bad("ingest.max_bytes", "must be positive");
         }
@@ -486,5 +541,34 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_and_media_limits_are_refused_with_their_keys() {
+        for (key, value) in [
+            ("worker.retry_backoff_s", "1000"),
+            ("worker.retry_backoff_max_s", "999999999"),
+            ("media.transcode_timeout_factor", "0"),
+            ("media.transcode_timeout_margin_s", "0"),
+            ("media.max_duration_s", "-1"),
+            ("media.max_pixels", "0"),
+            ("media.max_fps", "0.5"),
+            ("media.max_streams", "0"),
+        ] {
+            let o = Overrides {
+                pairs: vec![(key.into(), value.into())],
+            };
+            let err = load(None, Vec::new(), &o).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
+        let o = Overrides {
+            pairs: vec![("worker.retry_backoff_s".into(), "0".into())],
+        };
+        assert!(load(None, Vec::new(), &o).is_ok(), "no backoff is allowed");
     }
 }

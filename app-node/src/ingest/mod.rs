@@ -6,6 +6,8 @@ mod ssrf;
 pub use download::{download, Downloader};
 pub use ssrf::{check_url, is_public, GuardedResolver};
 
+use crate::failure::{is_out_of_space, FailureKind, OUT_OF_SPACE_MESSAGE};
+
 /// Why a source could not be fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -49,18 +51,26 @@ impl IngestError {
         }
     }
 
-    /// Whether trying again later may succeed.
-    pub fn retryable(&self) -> bool {
+    /// Permanent when the URL or the source is refused; transient when the
+    /// network, the source server or the local disk failed.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            IngestError::Status(s) => *s >= 500 || *s == 429 || *s == 408,
-            IngestError::Timeout | IngestError::Network(_) | IngestError::Io(_) => true,
-            _ => false,
+            IngestError::BadUrl(_) | IngestError::Forbidden(_) | IngestError::TooLarge { .. } => {
+                FailureKind::Permanent
+            }
+            // Server trouble and rate limits pass; a 404 or 403 does not.
+            IngestError::Status(s) if *s >= 500 || *s == 429 || *s == 408 => FailureKind::Transient,
+            IngestError::Status(_) => FailureKind::Permanent,
+            IngestError::Timeout | IngestError::Network(_) | IngestError::Io(_) => {
+                FailureKind::Transient
+            }
         }
     }
 
     /// Message fit for users (no local paths).
     pub fn user_message(&self) -> String {
         match self {
+            IngestError::Io(e) if is_out_of_space(e) => OUT_OF_SPACE_MESSAGE.into(),
             IngestError::Io(_) => "the node could not store the download".into(),
             IngestError::Network(_) => "the source could not be reached".into(),
             other => other.to_string(),

@@ -64,14 +64,18 @@ impl EarlyUpload {
         }
     }
 
-    /// Stops watching (finishing an upload under way) and returns the keys
-    /// already stored.
-    pub async fn finish(mut self) -> Result<HashSet<String>, StorageError> {
+    /// Stops watching (finishing an upload under way, then storing every
+    /// segment finished by then) and returns the keys stored. If this
+    /// future is dropped part-way, the watcher is still owned here and
+    /// [`EarlyUpload::stop`] can end it.
+    pub async fn finish(&mut self) -> Result<HashSet<String>, StorageError> {
         self.stop.cancel();
-        let Some(task) = self.task.take() else {
+        let Some(task) = self.task.as_mut() else {
             return Ok(HashSet::new());
         };
-        match task.await {
+        let result = task.await;
+        self.task = None;
+        match result {
             Ok(r) => r,
             Err(e) => Err(StorageError::Io {
                 key: "early upload".into(),
@@ -80,9 +84,14 @@ impl EarlyUpload {
         }
     }
 
-    /// Stops without waiting (the attempt failed; its prefix is removed).
-    pub fn abort(self) {
-        drop(self);
+    /// Ends the watcher and waits until it is gone, so nothing it was
+    /// sending lands after the caller removes the version (the attempt
+    /// failed or was stopped).
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
     }
 }
 

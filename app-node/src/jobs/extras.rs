@@ -17,14 +17,7 @@ pub async fn poster(
     out: &Path,
     job: &ClaimedJob,
 ) -> bool {
-    let r = media::poster(
-        tools,
-        source,
-        (info.width, info.height),
-        info.duration_s,
-        &out.join("poster.jpg"),
-    )
-    .await;
+    let r = media::poster(tools, source, info, &out.join("poster.jpg")).await;
     kept(job, "poster", r)
 }
 
@@ -36,14 +29,7 @@ pub async fn storyboard(
     out: &Path,
     job: &ClaimedJob,
 ) -> bool {
-    let r = media::storyboard(
-        tools,
-        source,
-        (info.width, info.height),
-        info.duration_s,
-        out,
-    )
-    .await;
+    let r = media::storyboard(tools, source, info, out).await;
     kept(job, "storyboard", r)
 }
 

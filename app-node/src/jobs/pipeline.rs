@@ -19,7 +19,7 @@ use crate::catalog::{
     new_version, valid_version, ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus,
 };
 use crate::ingest::download;
-use crate::media::{self, LadderOptions, MediaTools};
+use crate::media::{self, LadderOptions, MediaTools, ProbeLimits};
 use crate::state::AppState;
 
 /// Share of overall progress given to fetching the source.
@@ -33,9 +33,15 @@ pub fn tools(state: &AppState) -> MediaTools {
     MediaTools {
         ffmpeg: m.ffmpeg.clone(),
         ffprobe: m.ffprobe.clone(),
-        timeout: std::time::Duration::from_secs(m.transcode_timeout_s),
+        timeout_factor: m.transcode_timeout_factor,
+        timeout_margin: std::time::Duration::from_secs(m.transcode_timeout_margin_s),
         preset: m.preset.clone(),
-        max_duration_s: m.max_duration_s,
+        limits: ProbeLimits {
+            max_duration_s: m.max_duration_s,
+            max_pixels: m.max_pixels,
+            max_fps: m.max_fps,
+            max_streams: m.max_streams,
+        },
         ..MediaTools::default()
     }
 }
@@ -106,6 +112,11 @@ async fn discard_key(state: &AppState, job: &ClaimedJob, key: &str) {
 }
 
 /// Runs one attempt; the caller records the outcome in the catalog.
+///
+/// Whatever ends the attempt before the catalog flip (an error, shutdown,
+/// a lost lease, the video deleted) stops ffmpeg, removes the scratch and
+/// every object stored under this attempt's version. The flip itself and
+/// what follows it are not interrupted: once asked, the catalog decides.
 pub async fn run_job(
     state: &AppState,
     job: &ClaimedJob,
@@ -115,19 +126,45 @@ pub async fn run_job(
     sweep_stale(state, job).await;
     let dir = workdir(state, job);
     tokio::fs::create_dir_all(&dir).await?;
-    let (reporter, writer) = Reporter::start(state.catalog.jobs.clone(), job.clone());
+    let lost = CancellationToken::new();
+    let (reporter, writer) = Reporter::start(state.catalog.jobs.clone(), job.clone(), lost.clone());
     let report = move |s: VideoStatus, p: f64| {
         reporter.set(s, p);
         if let Some(f) = &on_progress {
             f(s, p);
         }
     };
-    let result = tokio::select! {
-        r = steps(state, job, &dir, &cancel, &report) => r,
+    // A fresh version folder: nothing a viewer may already hold a URL for
+    // is ever overwritten, and the catalog flip is the one visible step.
+    let version = new_version();
+    let prefix = format!("{}/{}", job.video_id, version);
+    // Stores where every byte crosses the network get finished segments
+    // while the ladder is encoded. The watcher belongs to this function,
+    // not to `prepare`, so it can be stopped for sure before a cleanup.
+    let mut early = state
+        .store
+        .uploads_while_writing()
+        .then(|| EarlyUpload::start(state.store.clone(), prefix.clone(), dir.join("out")));
+    // Dropping `prepare` kills ffmpeg (its process group).
+    let prepared = tokio::select! {
+        r = prepare(state, job, &dir, &version, early.as_mut(), &cancel, &report) => r,
         _ = cancel.cancelled() => Err(JobError::Cancelled),
+        _ = lost.cancelled() => Err(JobError::LeaseLost),
     };
     drop(report);
     let _ = writer.await;
+    let result = match prepared {
+        Ok(published) => publish(state, job, published).await,
+        Err(e) => {
+            if let Some(up) = early.take() {
+                up.stop().await;
+            }
+            // Nothing points at this version: remove what an early upload
+            // or an interrupted store left of it.
+            discard(state, job, &prefix).await;
+            Err(e)
+        }
+    };
     match tokio::fs::remove_dir_all(&dir).await {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             tracing::warn!(job = %job.id, "scratch not removed: {e}")
@@ -137,13 +174,47 @@ pub async fn run_job(
     result
 }
 
-async fn steps(
+/// Flips the catalog to the stored version `published.version`, or, when
+/// the lease is gone (lapsed, re-claimed elsewhere, video deleted), removes
+/// that version: it never becomes visible.
+pub(crate) async fn publish(
+    state: &AppState,
+    job: &ClaimedJob,
+    published: Published,
+) -> Result<(), JobError> {
+    let version = &published.version;
+    match state.catalog.jobs.finish(job, &published).await {
+        Ok(FinishOutcome::Published) => retire_other_versions(state, job, version).await,
+        Ok(FinishOutcome::LeaseLost) => {
+            discard(state, job, &format!("{}/{version}", job.video_id)).await;
+            return Err(JobError::LeaseLost);
+        }
+        Err(e) => {
+            // Unknown whether the flip happened, so the version stays; a
+            // re-run publishes anew and retires every version but its own.
+            return Err(e.into());
+        }
+    }
+    if let JobSource::Stored(key) = &job.source {
+        if let Err(e) = state.store.delete(key).await {
+            tracing::warn!(job = %job.id, "staged upload not removed: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// Fetch, probe, transcode, extras and store under the video's `version`:
+/// everything before the catalog flip.
+async fn prepare(
     state: &AppState,
     job: &ClaimedJob,
     dir: &Path,
+    version: &str,
+    early: Option<&mut EarlyUpload>,
     cancel: &CancellationToken,
     report: &(dyn Fn(VideoStatus, f64) + Send + Sync),
-) -> Result<(), JobError> {
+) -> Result<Published, JobError> {
+    let prefix = &format!("{}/{version}", job.video_id);
     let tools = tools(state);
     let source = dir.join("source");
     report(VideoStatus::Downloading, 0.0);
@@ -166,14 +237,6 @@ async fn steps(
     let plan = media::plan_ladder(&info, &LadderOptions::default());
     let out = dir.join("out");
     tokio::fs::create_dir_all(&out).await?;
-    // A fresh version folder: nothing a viewer may already hold a URL for
-    // is ever overwritten, and the catalog flip below is the one visible step.
-    let version = new_version();
-    let prefix = format!("{}/{}", job.video_id, version);
-    let early = state
-        .store
-        .uploads_while_writing()
-        .then(|| EarlyUpload::start(state.store.clone(), prefix.clone(), out.clone()));
     let started = std::time::Instant::now();
     let cb = |f: f64| report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE * f);
     let encoded = media::transcode::transcode_with_cancel(
@@ -192,16 +255,8 @@ async fn steps(
         .transcode_seconds
         .with_label_values(&[outcome])
         .observe(started.elapsed().as_secs_f64());
-    let encoded = match encoded {
-        Ok(e) => e,
-        Err(e) => {
-            if let Some(up) = early {
-                up.abort();
-                discard(state, job, &prefix).await;
-            }
-            return Err(e.into());
-        }
-    };
+    // On error the caller stops the early upload and removes the version.
+    let encoded = encoded?;
     tracing::info!(
         job = %job.id,
         rungs = encoded.renditions.len(),
@@ -215,20 +270,17 @@ async fn steps(
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
     let stored = match early {
         Some(up) => match up.finish().await {
-            Ok(sent) => state.store.finish_dir(&prefix, &out, &sent).await,
+            Ok(sent) => state.store.finish_dir(prefix, &out, &sent).await,
             Err(e) => Err(e),
         },
-        None => state.store.put_dir(&prefix, &out).await,
+        None => state.store.put_dir(prefix, &out).await,
     };
-    if let Err(e) = stored {
-        discard(state, job, &prefix).await;
-        return Err(e.into());
-    }
+    stored?;
     // Scratch goes before the catalog flip, so a ready video never has
     // leftovers on disk (run_job also removes it on every other path).
     tokio::fs::remove_dir_all(dir).await?;
-    let published = Published {
-        version: version.clone(),
+    Ok(Published {
+        version: version.to_string(),
         duration_s: info.duration_s,
         width: info.width as i64,
         height: info.height as i64,
@@ -236,25 +288,88 @@ async fn steps(
         has_storyboard,
         renditions: encoded.renditions,
         subtitles,
-    };
-    match state.catalog.jobs.finish(job, &published).await {
-        Ok(FinishOutcome::Published) => retire_other_versions(state, job, &version).await,
-        Ok(FinishOutcome::LeaseLost) => {
-            // Deleted meanwhile, or re-claimed elsewhere: nothing points at
-            // this version, so it goes.
-            state.store.delete_prefix(&prefix).await?;
-            return Err(JobError::LeaseLost);
-        }
-        Err(e) => {
-            // Unknown whether the flip happened; a re-run publishes anew
-            // and the sweep of unreferenced versions is safe either way.
-            return Err(e.into());
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::catalog::{new_id, NewVideo};
+    use crate::config::{self, Overrides};
+
+    async fn state(dir: &Path) -> AppState {
+        let pairs = [
+            ("data_dir", dir.display().to_string()),
+            ("node_name", "t".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let cfg = config::load(None, Vec::new(), &Overrides { pairs }).unwrap();
+        AppState::open(cfg).await.unwrap()
+    }
+
+    fn published(version: &str) -> Published {
+        Published {
+            version: version.into(),
+            duration_s: 2.0,
+            width: 320,
+            height: 180,
+            has_poster: false,
+            has_storyboard: false,
+            renditions: Vec::new(),
+            subtitles: Vec::new(),
         }
     }
-    if let JobSource::Stored(key) = &job.source {
-        if let Err(e) = state.store.delete(key).await {
-            tracing::warn!(job = %job.id, "staged upload not removed: {e}");
-        }
+
+    /// The worker whose lease lapsed (and was claimed by another) stored
+    /// its version and then tries to publish: nothing flips, its version is
+    /// removed, and the holder of the lease publishes normally.
+    #[tokio::test]
+    async fn a_lapsed_lease_never_publishes_and_its_version_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let id = new_id();
+        let nv = NewVideo {
+            id: id.clone(),
+            title: "lapsed".into(),
+            source: "test".into(),
+        };
+        let src = JobSource::Url("http://127.0.0.1/x.mp4".into());
+        state.catalog.videos.create(&nv, &src).await.unwrap();
+        let jobs = &state.catalog.jobs;
+        let short = Duration::from_millis(200);
+        let slow = jobs.claim_for(&id, short, 3).await.unwrap().unwrap();
+        tokio::time::sleep(short * 2).await;
+        let holder = jobs
+            .claim_for(&id, Duration::from_secs(30), 3)
+            .await
+            .unwrap();
+        let holder = holder.expect("the lapsed job is claimable");
+
+        let stale_version = new_version();
+        let key = format!("{id}/{stale_version}/master.m3u8");
+        state.store.put_bytes(&key, b"#EXTM3U\n").await.unwrap();
+        let err = publish(&state, &slow, published(&stale_version))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, JobError::LeaseLost), "{err}");
+        assert!(state.store.list(&id).await.unwrap().is_empty());
+        let v = state.catalog.videos.get(&id).await.unwrap().unwrap();
+        assert_ne!(v.status, VideoStatus::Ready);
+        assert_eq!(v.media_version, None);
+
+        let version = new_version();
+        let key = format!("{id}/{version}/master.m3u8");
+        state.store.put_bytes(&key, b"#EXTM3U\n").await.unwrap();
+        publish(&state, &holder, published(&version)).await.unwrap();
+        let v = state.catalog.videos.get(&id).await.unwrap().unwrap();
+        assert_eq!(
+            (v.status, v.media_version),
+            (VideoStatus::Ready, Some(version))
+        );
+        assert_eq!(state.store.list(&id).await.unwrap().len(), 1);
     }
-    Ok(())
 }

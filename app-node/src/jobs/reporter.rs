@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{ClaimedJob, Jobs, VideoStatus};
 
@@ -16,14 +17,29 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// Starts the writer task; it ends when every `Reporter` clone is dropped.
-    pub fn start(jobs: Arc<dyn Jobs>, job: ClaimedJob) -> (Self, JoinHandle<()>) {
+    /// Starts the writer task; it ends when every `Reporter` clone is
+    /// dropped. When the catalog refuses an update (the video row is gone,
+    /// or the lease passed to another worker) it fires `lost` and stops, so
+    /// the attempt ends at once instead of at the next heartbeat or after a
+    /// whole transcode.
+    pub fn start(
+        jobs: Arc<dyn Jobs>,
+        job: ClaimedJob,
+        lost: CancellationToken,
+    ) -> (Self, JoinHandle<()>) {
         let (tx, mut rx) = watch::channel((VideoStatus::Queued, 0.0));
         let task = tokio::spawn(async move {
             while rx.changed().await.is_ok() {
                 let (status, p) = *rx.borrow_and_update();
-                if let Err(e) = jobs.progress(&job, status, p).await {
-                    tracing::warn!(job = %job.id, "progress not saved: {e}");
+                match jobs.progress(&job, status, p).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(job = %job.id, "video deleted or lease lost; stopping");
+                        lost.cancel();
+                        return;
+                    }
+                    // A catalog blip is not a loss; the heartbeat decides.
+                    Err(e) => tracing::warn!(job = %job.id, "progress not saved: {e}"),
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{run_job, JobError};
 use crate::catalog::{within, ClaimedJob, JobSource, VideoStatus};
+use crate::failure::FailureKind;
 
 /// Longest wait for a claim; past it the loop tries again (a claim that
 /// committed anyway just expires its lease and is claimed once more).
@@ -25,6 +26,10 @@ pub async fn process_job(
 ) -> Result<(), JobError> {
     let lease = Duration::from_secs(state.config.worker.lease_s);
     let max_attempts = state.config.worker.max_attempts;
+    let (base, cap) = (
+        Duration::from_secs(state.config.worker.retry_backoff_s),
+        Duration::from_secs(state.config.worker.retry_backoff_max_s),
+    );
     let cancel = shutdown.child_token();
     let lost = CancellationToken::new();
     let beat = {
@@ -77,20 +82,33 @@ pub async fn process_job(
             state.catalog.jobs.release(&job).await?;
         }
         Err(e) => {
-            tracing::warn!(job = %job.id, code = e.code(), "attempt {} failed: {e}", job.attempt);
+            let kind = e.kind();
+            let retry_in = (kind == FailureKind::Transient && job.attempt < max_attempts)
+                .then(|| backoff(job.attempt, base, cap));
+            tracing::warn!(
+                job = %job.id, code = e.code(), ?kind, ?retry_in,
+                "attempt {} failed: {e}", job.attempt
+            );
             state
                 .catalog
                 .jobs
-                .fail(&job, &e.user_message(), e.retryable(), max_attempts)
+                .fail(&job, &e.user_message(), retry_in)
                 .await?;
-            let last = !e.retryable() || job.attempt >= max_attempts;
-            if let (true, JobSource::Stored(key)) = (last, &job.source) {
+            if let (None, JobSource::Stored(key)) = (retry_in, &job.source) {
                 // Failed for good: the staged upload has no further use.
                 state.store.delete(key).await?;
             }
         }
     }
     result
+}
+
+/// Wait before retrying after failed attempt number `attempt` (1-based):
+/// `base` × 2^(attempt−1), at most `cap`, so a source server or disk that
+/// is down gets more room each time instead of a burst of attempts.
+pub(crate) fn backoff(attempt: i64, base: Duration, cap: Duration) -> Duration {
+    let doublings = attempt.saturating_sub(1).clamp(0, 31) as u32;
+    base.saturating_mul(1u32 << doublings).min(cap)
 }
 
 /// Claims and runs jobs until `shutdown` fires, then waits for running jobs
@@ -144,4 +162,19 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) {
         }
     }
     while running.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_per_attempt_up_to_the_cap() {
+        let (base, cap) = (Duration::from_secs(30), Duration::from_secs(900));
+        let waits: Vec<u64> = (1..=7).map(|a| backoff(a, base, cap).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(backoff(0, base, cap), base);
+        assert_eq!(backoff(i64::MAX, base, cap), cap);
+        assert_eq!(backoff(3, Duration::ZERO, cap), Duration::ZERO);
+    }
 }

@@ -6,6 +6,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use super::color::VideoColor;
 use super::h264;
 use super::ladder::LadderPlan;
 use super::source::{file_url, SOURCE_DEMUXERS};
@@ -73,11 +74,17 @@ pub fn transcode_args(
     let mut a = Argv::default();
     preamble(&mut a, input);
 
-    // Decode once, split, scale each branch. ffmpeg autorotates while
-    // decoding, so the plan's display sizes are the right targets.
+    // Decode once, bring to 8-bit SDR once, split, scale each branch.
+    // ffmpeg autorotates while decoding, so the plan's display sizes are
+    // the right targets. The source stream is named by its absolute index:
+    // `0:v:0` would be cover art when that comes first.
     let n = plan.rungs.len();
     let fps = fps_arg(plan.fps);
-    let mut graph = format!("[0:v:0]split={n}");
+    let mut graph = format!(
+        "[0:{}]{},split={n}",
+        plan.source_stream,
+        plan.color.to_sdr_filters()
+    );
     for i in 0..n {
         graph.push_str(&format!("[s{i}]"));
     }
@@ -110,6 +117,7 @@ pub fn transcode_args(
             format!("expr:gte(t,n_forced*{})", plan.gop_s),
         )
         .opt("-flags:v", "+cgop");
+    bt709_tags(&mut a, &plan.color);
     for (i, r) in plan.rungs.iter().enumerate() {
         a.opt(&format!("-b:v:{i}"), format!("{}k", r.video_kbps))
             .opt(&format!("-maxrate:v:{i}"), format!("{}k", r.maxrate_kbps))
@@ -159,8 +167,44 @@ pub fn transcode_args(
     a.0
 }
 
-/// One JPEG frame at `at_s`, scaled to `width`×`height`.
-pub fn poster_args(input: &Path, at_s: f64, width: u32, height: u32, out: &Path) -> Vec<OsString> {
+/// Tags the output BT.709 when the filters converted it; other sources
+/// keep the tags ffmpeg carries over from them.
+fn bt709_tags(a: &mut Argv, color: &VideoColor) {
+    if color.converts_to_bt709() {
+        a.opt("-color_primaries", "bt709")
+            .opt("-color_trc", "bt709")
+            .opt("-colorspace", "bt709")
+            .opt("-color_range", "tv");
+    }
+}
+
+/// The frames a poster or storyboard is made from: `pick` (which frames),
+/// then 8-bit SDR like the ladder, then `rest`. Picking first means only
+/// the kept frames pay for a tone-map.
+fn picture_filters(pick: Option<&str>, color: &VideoColor, rest: &str) -> String {
+    match pick {
+        Some(p) => format!("{p},{},{rest}", color.to_sdr_filters()),
+        None => format!("{},{rest}", color.to_sdr_filters()),
+    }
+}
+
+/// Which stream pictures are taken from, and how its colours read.
+#[derive(Debug, Clone, Copy)]
+pub struct PictureSource<'a> {
+    /// Absolute index of the video stream.
+    pub stream: u32,
+    /// Its colour facts.
+    pub color: &'a VideoColor,
+}
+
+/// One JPEG frame at `at_s` of `src`, scaled to `width`×`height`.
+pub fn poster_args(
+    input: &Path,
+    src: PictureSource<'_>,
+    at_s: f64,
+    (width, height): (u32, u32),
+    out: &Path,
+) -> Vec<OsString> {
     let mut a = Argv::default();
     // Seeking before -i is fast (keyframe seek, then decode up to the time).
     a.flag("-nostdin")
@@ -171,8 +215,11 @@ pub fn poster_args(input: &Path, at_s: f64, width: u32, height: u32, out: &Path)
         .opt("-format_whitelist", SOURCE_DEMUXERS)
         .opt("-ss", format!("{at_s:.3}"))
         .opt("-i", file_url(input))
-        .opt("-map", "0:v:0")
-        .opt("-vf", format!("scale={width}:{height}"))
+        .opt("-map", format!("0:{}", src.stream))
+        .opt(
+            "-vf",
+            picture_filters(None, src.color, &format!("scale={width}:{height}")),
+        )
         .opt("-frames:v", "1")
         .opt("-q:v", "3")
         .opt("-map_metadata", "-1")
@@ -194,10 +241,11 @@ pub fn subtitle_args(input: &Path, index: u32, out: &Path) -> Vec<OsString> {
     a.0
 }
 
-/// One sprite image of `columns`×`rows` tiles, a frame every `interval_s`
-/// seconds, each scaled to `tile_w`×`tile_h`.
+/// One sprite image of `columns`×`rows` tiles, a frame of `src` every
+/// `interval_s` seconds, each scaled to `tile_w`×`tile_h`.
 pub fn storyboard_args(
     input: &Path,
+    src: PictureSource<'_>,
     interval_s: u32,
     (tile_w, tile_h): (u32, u32),
     (columns, rows): (u32, u32),
@@ -205,12 +253,15 @@ pub fn storyboard_args(
 ) -> Vec<OsString> {
     let mut a = Argv::default();
     preamble(&mut a, input);
-    a.opt("-map", "0:v:0")
-        .opt(
-            "-vf",
-            format!("fps=1/{interval_s},scale={tile_w}:{tile_h},tile={columns}x{rows}"),
-        )
-        .opt("-frames:v", "1")
+    a.opt("-map", format!("0:{}", src.stream)).opt(
+        "-vf",
+        picture_filters(
+            Some(&format!("fps=1/{interval_s}")),
+            src.color,
+            &format!("scale={tile_w}:{tile_h},tile={columns}x{rows}"),
+        ),
+    );
+    a.opt("-frames:v", "1")
         .opt("-q:v", "5")
         .opt("-map_metadata", "-1")
         .flag("-an")
@@ -229,6 +280,8 @@ mod tests {
     fn plan(has_audio: bool) -> LadderPlan {
         plan_ladder(
             &ProbeInfo {
+                video_index: 0,
+                color: VideoColor::default(),
                 duration_s: 20.0,
                 width: 1280,
                 height: 720,
@@ -273,7 +326,7 @@ mod tests {
         assert_eq!(args[input + 1], "file:/in/src.mp4");
         assert_eq!(
             value_of(&args, "-filter_complex"),
-            "[0:v:0]split=4[s0][s1][s2][s3];[s0]fps=30,scale=1280:720[v0];\
+            "[0:0]format=yuv420p,split=4[s0][s1][s2][s3];[s0]fps=30,scale=1280:720[v0];\
              [s1]fps=30,scale=854:480[v1];[s2]fps=30,scale=640:360[v2];\
              [s3]fps=30,scale=426:240[v3]"
         );
@@ -294,6 +347,40 @@ mod tests {
         );
         assert_eq!(args.last().unwrap(), "/out/%v/index.m3u8");
         assert!(!args.iter().any(|a| a == "-master_pl_name"));
+    }
+
+    #[test]
+    fn hdr_source_is_tone_mapped_once_and_tagged_bt709() {
+        let mut p = plan(true);
+        p.source_stream = 1;
+        p.color = VideoColor {
+            pix_fmt: "yuv420p10le".into(),
+            transfer: Some("smpte2084".into()),
+            primaries: Some("bt2020".into()),
+            matrix: Some("bt2020nc".into()),
+            range: Some("tv".into()),
+        };
+        let args = text(&transcode_args(
+            Path::new("/in/src.mp4"),
+            &p,
+            "veryfast",
+            Path::new("/out"),
+        ));
+        let graph = value_of(&args, "-filter_complex");
+        assert!(graph.starts_with("[0:1]zscale=tin=smpte2084"), "{graph}");
+        assert_eq!(graph.matches("tonemap=hable").count(), 1, "{graph}");
+        assert_eq!(value_of(&args, "-color_primaries"), "bt709");
+        assert_eq!(value_of(&args, "-color_trc"), "bt709");
+        assert_eq!(value_of(&args, "-colorspace"), "bt709");
+        assert_eq!(value_of(&args, "-pix_fmt"), "yuv420p");
+        // An SDR source keeps its own tags.
+        let sdr = text(&transcode_args(
+            Path::new("/in/src.mp4"),
+            &plan(true),
+            "veryfast",
+            Path::new("/out"),
+        ));
+        assert!(!sdr.iter().any(|a| a == "-color_trc"));
     }
 
     #[test]
@@ -321,14 +408,34 @@ mod tests {
 
     #[test]
     fn poster_and_subtitle_commands() {
+        let color = VideoColor::default();
+        let src = PictureSource {
+            stream: 2,
+            color: &color,
+        };
         let p = text(&poster_args(
             Path::new("/in/a.mp4"),
+            src,
             2.0,
-            640,
-            360,
+            (640, 360),
             Path::new("/out/p.jpg"),
         ));
         assert_eq!(value_of(&p, "-ss"), "2.000");
+        assert_eq!(value_of(&p, "-map"), "0:2", "the probed stream, not 0:v:0");
+        assert_eq!(value_of(&p, "-vf"), "format=yuv420p,scale=640:360");
+        let sb = text(&storyboard_args(
+            Path::new("/in/a.mp4"),
+            src,
+            1,
+            (160, 90),
+            (10, 2),
+            Path::new("/out/s.jpg"),
+        ));
+        assert_eq!(value_of(&sb, "-map"), "0:2");
+        assert_eq!(
+            value_of(&sb, "-vf"),
+            "fps=1/1,format=yuv420p,scale=160:90,tile=10x2"
+        );
         assert_eq!(value_of(&p, "-frames:v"), "1");
         assert!(p.contains(&"-an".to_string()));
         assert_eq!(p.last().unwrap(), "/out/p.jpg");

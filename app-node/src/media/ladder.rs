@@ -1,5 +1,6 @@
 //! Choosing the renditions (the "ladder") for a probed source. Pure: no I/O.
 
+use super::color::VideoColor;
 use super::h264;
 use super::probe::ProbeInfo;
 
@@ -92,6 +93,10 @@ pub struct AudioPlan {
 /// Everything the transcoder needs to know, decided up front.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LadderPlan {
+    /// Absolute index of the source's video stream (never cover art).
+    pub source_stream: u32,
+    /// The source's colours, which decide the conversion to 8-bit SDR.
+    pub color: VideoColor,
     /// Video rungs, highest first.
     pub rungs: Vec<Rung>,
     /// Present when the source has audio.
@@ -155,6 +160,8 @@ pub fn plan_ladder(info: &ProbeInfo, opts: &LadderOptions) -> LadderPlan {
     }
 
     LadderPlan {
+        source_stream: info.video_index,
+        color: info.color.clone(),
         rungs,
         audio: info.has_audio.then_some(AudioPlan {
             kbps: opts.audio_kbps,
@@ -199,6 +206,8 @@ mod tests {
 
     fn info(width: u32, height: u32) -> ProbeInfo {
         ProbeInfo {
+            video_index: 0,
+            color: VideoColor::default(),
             duration_s: 10.0,
             width,
             height,

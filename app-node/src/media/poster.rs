@@ -2,28 +2,33 @@
 
 use std::path::Path;
 
-use super::args::poster_args;
+use super::args::{poster_args, PictureSource};
 use super::error::MediaError;
+use super::probe::ProbeInfo;
 use super::process::{self, StdoutMode, ToolCommand};
 use super::MediaTools;
 
 /// Widest poster written; larger adds bytes without visible benefit in a card.
 pub const MAX_POSTER_WIDTH: u32 = 640;
 
-/// Writes a JPEG of the frame at ~10% of `duration_s` to `out`.
+/// Writes a JPEG of the frame at ~10% of the source to `out`.
 ///
-/// `display` is the source's display size (after rotation, as in
-/// [`super::ProbeInfo`]); the poster keeps its aspect ratio, at most
-/// [`MAX_POSTER_WIDTH`] wide. The file appears atomically: it is written to a
-/// sibling and renamed.
+/// The frame comes from the probed video stream (the one the ladder is
+/// made from, never cover art), in 8-bit SDR; the poster keeps the display
+/// aspect ratio, at most [`MAX_POSTER_WIDTH`] wide. The file appears
+/// atomically: it is written to a sibling and renamed.
 pub async fn poster(
     tools: &MediaTools,
     input: &Path,
-    display: (u32, u32),
-    duration_s: f64,
+    info: &ProbeInfo,
     out: &Path,
 ) -> Result<(), MediaError> {
-    let (width, height) = poster_size(display);
+    let duration_s = info.duration_s;
+    let src = PictureSource {
+        stream: info.video_index,
+        color: &info.color,
+    };
+    let size = poster_size((info.width, info.height));
     let mut tmp = out.as_os_str().to_owned();
     tmp.push(".part");
     let tmp = std::path::PathBuf::from(tmp);
@@ -34,14 +39,14 @@ pub async fn poster(
     } else {
         0.0
     };
-    grab(tools, input, at_s, width, height, &tmp).await?;
+    grab(tools, input, src, at_s, size, &tmp).await?;
     let empty = tokio::fs::metadata(&tmp)
         .await
         .map(|m| m.len() == 0)
         .unwrap_or(true);
     if empty && at_s > 0.0 {
         // A seek past the last decodable frame yields no frame; retry at 0.
-        grab(tools, input, 0.0, width, height, &tmp).await?;
+        grab(tools, input, src, 0.0, size, &tmp).await?;
     }
     tokio::fs::rename(&tmp, out)
         .await
@@ -51,12 +56,12 @@ pub async fn poster(
 async fn grab(
     tools: &MediaTools,
     input: &Path,
+    src: PictureSource<'_>,
     at_s: f64,
-    width: u32,
-    height: u32,
+    size: (u32, u32),
     out: &Path,
 ) -> Result<(), MediaError> {
-    let args = poster_args(input, at_s, width, height, out);
+    let args = poster_args(input, src, at_s, size, out);
     let cmd = ToolCommand::new(&tools.ffmpeg, args, tools.probe_timeout);
     process::run(&cmd, StdoutMode::Capture).await.map(|_| ())
 }

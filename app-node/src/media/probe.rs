@@ -9,7 +9,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::error::MediaError;
+use super::color::VideoColor;
+use super::error::{Limit, MediaError};
 use super::process::{self, StdoutMode, ToolCommand};
 use super::source::{file_url, SOURCE_DEMUXERS};
 use super::MediaTools;
@@ -22,9 +23,39 @@ const STILL_CODECS: &[&str] = &[
     "png", "mjpeg", "jpeg2000", "bmp", "webp", "tiff", "gif", "pam", "ppm", "pgm", "qoi", "jpegxl",
 ];
 
+/// Configurable limits a source is checked against before any transcoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeLimits {
+    /// Longest accepted source, seconds (`media.max_duration_s`).
+    pub max_duration_s: f64,
+    /// Largest frame, width × height (`media.max_pixels`).
+    pub max_pixels: u64,
+    /// Highest frame rate (`media.max_fps`).
+    pub max_fps: f64,
+    /// Most streams in the container (`media.max_streams`).
+    pub max_streams: u32,
+}
+
+impl Default for ProbeLimits {
+    /// The same values as the configuration's defaults.
+    fn default() -> Self {
+        ProbeLimits {
+            max_duration_s: 4.0 * 3600.0,
+            max_pixels: 8192 * 4320,
+            max_fps: 240.0,
+            max_streams: 32,
+        }
+    }
+}
+
 /// What the rest of the pipeline needs to know about a source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeInfo {
+    /// Absolute index of the video stream every output is made from: the
+    /// first real video stream, never cover art (`attached_pic`).
+    pub video_index: u32,
+    /// Pixel format and colour tags of that stream.
+    pub color: VideoColor,
     /// Duration in seconds (> 0).
     pub duration_s: f64,
     /// Display width: coded width, swapped with height when rotated ±90°.
@@ -85,6 +116,16 @@ pub struct FfprobeStream {
     pub duration: Option<String>,
     /// Frame count, as text (not always present).
     pub nb_frames: Option<String>,
+    /// Pixel format, e.g. `yuv420p10le`.
+    pub pix_fmt: Option<String>,
+    /// `tv` or `pc`.
+    pub color_range: Option<String>,
+    /// Matrix coefficients, e.g. `bt2020nc`.
+    pub color_space: Option<String>,
+    /// Transfer characteristic, e.g. `smpte2084` (PQ), `arib-std-b67` (HLG).
+    pub color_transfer: Option<String>,
+    /// Colour primaries, e.g. `bt2020`.
+    pub color_primaries: Option<String>,
     /// Tags such as `language` and the legacy `rotate`.
     #[serde(default)]
     pub tags: std::collections::HashMap<String, String>,
@@ -118,7 +159,7 @@ pub struct FfprobeFormat {
     pub bit_rate: Option<String>,
 }
 
-/// Probes `input` and validates it against `tools.max_duration_s`.
+/// Probes `input` and validates it against `tools.limits`.
 pub async fn probe(tools: &MediaTools, input: &Path) -> Result<ProbeInfo, MediaError> {
     let args: Vec<OsString> = vec![
         "-v".into(),
@@ -145,19 +186,30 @@ pub async fn probe(tools: &MediaTools, input: &Path) -> Result<ProbeInfo, MediaE
         }
         Err(e) => return Err(e),
     };
-    parse_probe_json(&out.stdout, tools.max_duration_s)
+    parse_probe_json_with(&out.stdout, &tools.limits)
 }
 
-/// Parses ffprobe JSON and applies Reel's acceptance rules.
+/// Parses ffprobe JSON and applies Reel's acceptance rules, with the
+/// default limits except for the longest duration.
 pub fn parse_probe_json(json: &[u8], max_duration_s: f64) -> Result<ProbeInfo, MediaError> {
+    let limits = ProbeLimits {
+        max_duration_s,
+        ..ProbeLimits::default()
+    };
+    parse_probe_json_with(json, &limits)
+}
+
+/// Parses ffprobe JSON and applies Reel's acceptance rules and `limits`.
+pub fn parse_probe_json_with(json: &[u8], limits: &ProbeLimits) -> Result<ProbeInfo, MediaError> {
     let raw: FfprobeOutput = serde_json::from_slice(json).map_err(|e| MediaError::ProbeFailed {
         reason: e.to_string(),
     })?;
-    summarize(&raw, max_duration_s)
+    summarize(&raw, limits)
 }
 
 /// Condenses raw ffprobe output into [`ProbeInfo`] or a rejection.
-pub fn summarize(raw: &FfprobeOutput, max_duration_s: f64) -> Result<ProbeInfo, MediaError> {
+pub fn summarize(raw: &FfprobeOutput, limits: &ProbeLimits) -> Result<ProbeInfo, MediaError> {
+    let max_duration_s = limits.max_duration_s;
     let format = raw.format.as_ref();
     let format_name = format.and_then(|f| f.format_name.as_deref()).unwrap_or("");
     if raw.streams.is_empty() || format.is_none() {
@@ -172,6 +224,16 @@ pub fn summarize(raw: &FfprobeOutput, max_duration_s: f64) -> Result<ProbeInfo, 
         });
     }
 
+    if raw.streams.len() as u64 > u64::from(limits.max_streams) {
+        return Err(MediaError::LimitExceeded {
+            limit: Limit::Streams,
+            value: raw.streams.len() as f64,
+            max: f64::from(limits.max_streams),
+        });
+    }
+
+    // Cover art is a video stream too (often the first one); outputs are
+    // made from the first stream that is real video.
     let video = raw
         .streams
         .iter()
@@ -229,6 +291,15 @@ pub fn summarize(raw: &FfprobeOutput, max_duration_s: f64) -> Result<ProbeInfo, 
         });
     }
 
+    let pixels = u64::from(cw) * u64::from(ch);
+    if pixels > limits.max_pixels {
+        return Err(MediaError::LimitExceeded {
+            limit: Limit::Pixels,
+            value: pixels as f64,
+            max: limits.max_pixels as f64,
+        });
+    }
+
     let rotation = rotation_of(video);
     let (width, height) = if rotation % 180 == 90 {
         (ch, cw)
@@ -245,6 +316,13 @@ pub fn summarize(raw: &FfprobeOutput, max_duration_s: f64) -> Result<ProbeInfo, 
     .filter_map(parse_rate)
     .find(|r| *r > 0.0)
     .unwrap_or(0.0);
+    if fps > limits.max_fps {
+        return Err(MediaError::LimitExceeded {
+            limit: Limit::FrameRate,
+            value: fps,
+            max: limits.max_fps,
+        });
+    }
 
     let has_audio = raw
         .streams
@@ -266,6 +344,8 @@ pub fn summarize(raw: &FfprobeOutput, max_duration_s: f64) -> Result<ProbeInfo, 
         .collect();
 
     Ok(ProbeInfo {
+        video_index: video.index,
+        color: VideoColor::of(video),
         duration_s,
         width,
         height,
@@ -409,6 +489,71 @@ mod tests {
             "format":{"format_name":"mp3","duration":"180.0"}}"#;
         let err = parse_probe_json(json.as_bytes(), MAX).unwrap_err();
         assert_eq!(err.code(), "no-video-stream");
+    }
+
+    #[test]
+    fn limits_are_checked_and_named_with_their_keys() {
+        let json = fixture("h264_aac_1280x720.json");
+        let base = ProbeLimits::default();
+        assert!(parse_probe_json_with(&json, &base).is_ok());
+        let cases = [
+            (
+                ProbeLimits {
+                    max_pixels: 1280 * 720 - 1,
+                    ..base.clone()
+                },
+                "too-many-pixels",
+                "media.max_pixels",
+            ),
+            (
+                ProbeLimits {
+                    max_fps: 25.0,
+                    ..base.clone()
+                },
+                "frame-rate-too-high",
+                "media.max_fps",
+            ),
+            (
+                ProbeLimits {
+                    max_streams: 1,
+                    ..base.clone()
+                },
+                "too-many-streams",
+                "media.max_streams",
+            ),
+            (
+                ProbeLimits {
+                    max_duration_s: 1.0,
+                    ..base.clone()
+                },
+                "too-long",
+                "media.max_duration_s",
+            ),
+        ];
+        for (limits, code, key) in cases {
+            let err = parse_probe_json_with(&json, &limits).unwrap_err();
+            assert_eq!(err.code(), code);
+            assert!(err.user_message().contains(key), "{}", err.user_message());
+            assert!(err.kind().is_permanent(), "{code}");
+        }
+    }
+
+    #[test]
+    fn cover_art_before_the_video_is_skipped() {
+        let json = r#"{"streams":[
+            {"index":0,"codec_type":"video","codec_name":"mjpeg","width":600,"height":600,
+             "disposition":{"attached_pic":1}},
+            {"index":1,"codec_type":"video","codec_name":"h264","width":1280,"height":720,
+             "avg_frame_rate":"25/1","pix_fmt":"yuv420p10le","color_transfer":"smpte2084",
+             "color_primaries":"bt2020","color_space":"bt2020nc","disposition":{"attached_pic":0}},
+            {"index":2,"codec_type":"audio","codec_name":"aac"}],
+            "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"10.0"}}"#;
+        let info = parse_probe_json(json.as_bytes(), MAX).unwrap();
+        assert_eq!(info.video_index, 1);
+        assert_eq!((info.width, info.height, info.fps), (1280, 720, 25.0));
+        assert_eq!(info.video_codec, "h264");
+        assert!(info.color.is_hdr());
+        assert_eq!(info.color.pix_fmt, "yuv420p10le");
     }
 
     #[test]

@@ -20,6 +20,11 @@ use super::progress::ProgressTracker;
 
 /// How much of stderr is kept: enough for ffmpeg's final error lines.
 const STDERR_TAIL_BYTES: usize = 4096;
+/// Below this much free space on the output's filesystem (or 1% of it, if
+/// that is less) when a run ends, it is put down to a full disk. ffmpeg writes in
+/// small buffers, so a run that hit ENOSPC leaves the filesystem all but
+/// full; the margin covers other processes freeing a little in between.
+const LOW_SPACE_BYTES: u64 = 64 * 1024 * 1024;
 /// ffprobe JSON for even odd files is tiny; the cap protects memory from
 /// a hostile file that makes it print without bound.
 const STDOUT_CAP_BYTES: usize = 8 * 1024 * 1024;
@@ -35,6 +40,9 @@ pub struct ToolCommand {
     pub timeout: Duration,
     /// Optional cancellation; firing it kills the process group.
     pub cancel: Option<CancellationToken>,
+    /// Directory the tool writes its output into, if any: a run that ends
+    /// with its filesystem nearly full becomes [`MediaError::DiskFull`].
+    pub writes_to: Option<PathBuf>,
 }
 
 /// What to do with the child's stdout.
@@ -67,6 +75,7 @@ impl ToolCommand {
             args,
             timeout,
             cancel: None,
+            writes_to: None,
         }
     }
 
@@ -160,7 +169,13 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
     match outcome {
         Outcome::Finished(Ok((stdout, status))) => {
             let stderr_tail = stderr_tail();
-            if status.success() {
+            // Checked on success too: ffmpeg 5.1's HLS muxer exits 0 after
+            // ENOSPC, leaving a truncated segment and a short playlist.
+            if out_of_space(&status, cmd.writes_to.as_deref()) {
+                Err(MediaError::DiskFull {
+                    context: format!("{tool} ({status}): {stderr_tail}"),
+                })
+            } else if status.success() {
                 Ok(ToolOutput {
                     stdout,
                     stderr_tail,
@@ -190,6 +205,35 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
             Err(MediaError::Cancelled { tool })
         }
     }
+}
+
+/// Whether a run ran out of space, told by facts rather than by ffmpeg's
+/// wording: killed by SIGXFSZ (a file passed the size limit set on the
+/// process), or its output's filesystem is nearly full now.
+fn out_of_space(status: &ExitStatus, writes_to: Option<&Path>) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(libc::SIGXFSZ)
+        || writes_to
+            .and_then(space)
+            .is_some_and(|(free, total)| free < LOW_SPACE_BYTES.min(total / 100))
+}
+
+/// `(free, total)` bytes of `dir`'s filesystem, free counting what an
+/// unprivileged writer may still use.
+fn space(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs is plain old data, for which all-zero is valid.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and outlives the call; `st` is a
+    // writable statvfs.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+    (rc == 0).then(|| {
+        (
+            st.f_bavail.saturating_mul(st.f_frsize),
+            st.f_blocks.saturating_mul(st.f_frsize),
+        )
+    })
 }
 
 /// Kills the process group if the future running it is dropped early (the
@@ -337,6 +381,64 @@ mod tests {
         let err = run(&bad, StdoutMode::Capture).await.unwrap_err();
         assert_eq!(err.code(), "ffmpeg-failed");
         assert!(err.to_string().contains("boom"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_file_over_the_size_limit_is_a_full_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        // `ulimit -f` counts 512-byte blocks; exec so the killed writer is
+        // the tool itself, as ffmpeg would be.
+        let script = format!(
+            "ulimit -f 8; exec head -c 100000 /dev/zero > '{}'",
+            dir.path().join("big").display()
+        );
+        let cmd = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), script.into()],
+            Duration::from_secs(10),
+        );
+        let err = run(&cmd, StdoutMode::Capture).await.unwrap_err();
+        assert_eq!(err.code(), "disk-full", "{err}");
+        assert!(err.kind() == crate::failure::FailureKind::Transient);
+        // An ordinary failure on a roomy disk stays an ordinary failure.
+        let mut bad = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), "exit 1".into()],
+            Duration::from_secs(10),
+        );
+        bad.writes_to = Some(dir.path().to_path_buf());
+        let (free, total) = space(dir.path()).unwrap();
+        if free >= LOW_SPACE_BYTES.min(total / 100) {
+            let err = run(&bad, StdoutMode::Capture).await.unwrap_err();
+            assert_eq!(err.code(), "ffmpeg-failed");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_that_fills_its_disk_is_a_full_disk_even_if_it_exits_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir.path())
+            .status();
+        if !st.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: cannot mount a small tmpfs here");
+            return;
+        }
+        // Like ffmpeg 5.1's HLS muxer: writes until ENOSPC, then exits 0.
+        let script = format!("cat /dev/zero > '{}/seg'; exit 0", dir.path().display());
+        let mut cmd = ToolCommand::new(
+            "sh",
+            vec!["-c".into(), script.into()],
+            Duration::from_secs(10),
+        );
+        cmd.writes_to = Some(dir.path().to_path_buf());
+        let res = run(&cmd, StdoutMode::Capture).await;
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(dir.path())
+            .status();
+        assert_eq!(res.unwrap_err().code(), "disk-full");
     }
 
     #[tokio::test]

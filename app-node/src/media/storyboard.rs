@@ -5,8 +5,9 @@ use std::path::Path;
 
 use super::webvtt::vtt_time;
 
-use super::args::storyboard_args;
+use super::args::{storyboard_args, PictureSource};
 use super::error::MediaError;
+use super::probe::ProbeInfo;
 use super::process::{self, StdoutMode, ToolCommand};
 use super::MediaTools;
 
@@ -90,25 +91,31 @@ pub fn storyboard_vtt(plan: &StoryboardPlan, duration_s: f64, sprite: &str) -> S
     out
 }
 
-/// Writes [`SPRITE_NAME`] and [`VTT_NAME`] into `out_dir`, each atomically.
+/// Writes [`SPRITE_NAME`] and [`VTT_NAME`] into `out_dir`, each atomically,
+/// from the probed video stream (the ladder's, never cover art).
 pub async fn storyboard(
     tools: &MediaTools,
     input: &Path,
-    display: (u32, u32),
-    duration_s: f64,
+    info: &ProbeInfo,
     out_dir: &Path,
 ) -> Result<StoryboardPlan, MediaError> {
-    let plan = plan_storyboard(duration_s, display);
+    let duration_s = info.duration_s;
+    let plan = plan_storyboard(duration_s, (info.width, info.height));
     let tmp = out_dir.join(format!("{SPRITE_NAME}.part"));
+    let src = PictureSource {
+        stream: info.video_index,
+        color: &info.color,
+    };
     let args = storyboard_args(
         input,
+        src,
         plan.interval_s,
         (plan.tile_w, plan.tile_h),
         (plan.columns, plan.rows),
         &tmp,
     );
     // Decodes the whole source, so it gets the transcode's time budget.
-    let cmd = ToolCommand::new(&tools.ffmpeg, args, tools.timeout);
+    let cmd = ToolCommand::new(&tools.ffmpeg, args, tools.transcode_timeout(duration_s));
     process::run(&cmd, StdoutMode::Capture).await?;
     let empty = tokio::fs::metadata(&tmp)
         .await

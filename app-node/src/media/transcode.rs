@@ -70,8 +70,18 @@ pub async fn transcode_with_cancel(
     }
 
     let args = transcode_args(input, plan, &tools.preset, out_dir);
-    let mut cmd = ToolCommand::new(&tools.ffmpeg, args, tools.timeout);
+    // Tone-mapping (float zscale, not threaded in ffmpeg 5.1) made a 1080p
+    // HDR ladder take 1.7x as long as the same 10-bit source without it:
+    // an HDR source gets twice the budget so a legal one can finish.
+    let mut limit = tools.transcode_timeout(duration_s);
+    if plan.color.is_hdr() {
+        limit = limit.saturating_mul(2);
+    }
+    let mut cmd = ToolCommand::new(&tools.ffmpeg, args, limit);
     cmd.cancel = cancel;
+    // A failure while the output's disk is (nearly) full is reported as
+    // such: ffmpeg's exit status alone cannot say it.
+    cmd.writes_to = Some(out_dir.to_path_buf());
     process::run(
         &cmd,
         StdoutMode::Progress {

@@ -1,5 +1,7 @@
 //! Storage errors.
 
+use crate::failure::FailureKind;
+
 /// What went wrong in the media store.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -48,6 +50,24 @@ impl StorageError {
             StorageError::Remote { .. } => "storage-unavailable",
             StorageError::Misconfigured(_) => "storage-misconfigured",
         }
+    }
+
+    /// Permanent only when the object itself is wrong or gone (a staged
+    /// upload that no longer exists will not come back); a store that fails
+    /// or is misconfigured is the node's trouble, not the video's.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            StorageError::BadKey(_) | StorageError::NotFound(_) => FailureKind::Permanent,
+            StorageError::Io { .. }
+            | StorageError::Remote { .. }
+            | StorageError::Unsupported(_)
+            | StorageError::Misconfigured(_) => FailureKind::Transient,
+        }
+    }
+
+    /// Whether the local disk behind the store is full (told by errno).
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, StorageError::Io { source, .. } if crate::failure::is_out_of_space(source))
     }
 
     /// Maps an object_store error by its type: a missing object is

@@ -107,6 +107,7 @@ const TABLES: &[Table] = &[
             ("lease_until", Col::Int),
             ("heartbeat_at", Col::OptInt),
             ("last_error", Col::OptText),
+            ("run_after", Col::Int),
             ("created_at", Col::Int),
             ("updated_at", Col::Int),
         ],

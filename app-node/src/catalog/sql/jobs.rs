@@ -27,8 +27,10 @@ fn ms(d: Duration) -> i64 {
 /// Longest stored error text (the MySQL column holds 1,000 characters).
 const MAX_ERROR_CHARS: usize = 900;
 
-/// The claimable condition, shared by the pick and the conditional update.
-const RUNNABLE: &str = "(state = 'queued' OR (state = 'running' AND lease_until < NOW_MS))";
+/// The claimable condition, shared by the pick and the conditional update:
+/// queued and past its retry backoff, or running on a lapsed lease.
+const RUNNABLE: &str = "((state = 'queued' AND run_after <= NOW_MS)
+                        OR (state = 'running' AND lease_until < NOW_MS))";
 
 #[derive(FromRow)]
 struct JobRow {
@@ -131,7 +133,7 @@ impl SqlCatalog {
                 Some(e) => format!("gave up after {max_attempts} attempts: {e}"),
                 None => format!("gave up after {max_attempts} attempts: the worker stopped"),
             };
-            self.fail(&job, &why, false, max_attempts).await?;
+            self.fail(&job, &why, None).await?;
         }
     }
 }
@@ -202,10 +204,9 @@ impl Jobs for SqlCatalog {
         &self,
         job: &ClaimedJob,
         message: &str,
-        retryable: bool,
-        max_attempts: i64,
+        retry_in: Option<Duration>,
     ) -> Result<()> {
-        retry_conflicts(|| self.fail_once(job, message, retryable, max_attempts)).await
+        retry_conflicts(|| self.fail_once(job, message, retry_in)).await
     }
 
     async fn release(&self, job: &ClaimedJob) -> Result<()> {
@@ -229,10 +230,13 @@ impl Jobs for SqlCatalog {
 impl SqlCatalog {
     async fn finish_once(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome> {
         let mut tx = self.pool.begin().await?;
+        // A lapsed lease never publishes, even if no other worker has
+        // claimed the job yet: from that instant one may, and two workers
+        // must never both believe they own the video.
         let done = sqlx::query(&self.sql(
             "UPDATE jobs SET state = 'done', lease_token = NULL, lease_until = 0,
                     updated_at = NOW_MS
-             WHERE id = ? AND lease_token = ? AND state = 'running'",
+             WHERE id = ? AND lease_token = ? AND state = 'running' AND lease_until >= NOW_MS",
         ))
         .bind(&job.id)
         .bind(&job.lease_token)
@@ -311,19 +315,21 @@ impl SqlCatalog {
         &self,
         job: &ClaimedJob,
         message: &str,
-        retryable: bool,
-        max_attempts: i64,
+        retry_in: Option<Duration>,
     ) -> Result<()> {
         let message: String = message.chars().take(MAX_ERROR_CHARS).collect();
-        let again = retryable && job.attempt < max_attempts;
+        let again = retry_in.is_some();
         let mut tx = self.pool.begin().await?;
+        // The backoff is added to the database's clock, like leases, so a
+        // node with a skewed clock cannot make a job runnable early or late.
         let r = sqlx::query(&self.sql(
             "UPDATE jobs SET state = ?, lease_token = NULL, lease_until = 0, last_error = ?,
-                    updated_at = NOW_MS
+                    run_after = NOW_MS + ?, updated_at = NOW_MS
              WHERE id = ? AND lease_token = ?",
         ))
         .bind(if again { "queued" } else { "failed" })
         .bind(&message)
+        .bind(ms(retry_in.unwrap_or_default()))
         .bind(&job.id)
         .bind(&job.lease_token)
         .execute(&mut *tx)
@@ -353,7 +359,7 @@ impl SqlCatalog {
         let r = sqlx::query(&self.sql(
             "UPDATE jobs SET state = 'queued',
                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-                    lease_token = NULL, lease_until = 0, updated_at = NOW_MS
+                    lease_token = NULL, lease_until = 0, run_after = 0, updated_at = NOW_MS
              WHERE id = ? AND lease_token = ?",
         ))
         .bind(&job.id)
