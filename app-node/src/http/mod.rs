@@ -9,6 +9,7 @@ mod media;
 mod middleware;
 mod ops;
 mod pages;
+pub mod range;
 mod subtitles;
 mod templates;
 mod title;
