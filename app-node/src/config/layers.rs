@@ -62,25 +62,14 @@ pub fn load(
     env: impl IntoIterator<Item = (String, String)>,
     overrides: &Overrides,
 ) -> Result<Config, ConfigError> {
-    let mut root: Table = DEFAULTS
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            layer: "defaults".into(),
-            message: e.to_string(),
-        })?;
+    let mut root = parse_layer(DEFAULTS, "defaults")?;
     let defaults = root.clone();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        let table: Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                layer: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        merge(&mut root, table);
+        merge(&mut root, parse_layer(&text, &path.display().to_string())?);
     }
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("REEL_") else {
@@ -101,6 +90,28 @@ pub fn load(
     for (key, value) in &overrides.pairs {
         set_path(&mut root, key, value);
     }
+    typed_config(root)
+}
+
+/// The embedded defaults with `text` on top, as if `text` were the file
+/// given to [`load`] with no environment and no flags: the same parsing,
+/// merging and validation. The entry point of the config fuzz target.
+pub fn parse_config_str(text: &str) -> Result<Config, ConfigError> {
+    let mut root = parse_layer(DEFAULTS, "defaults")?;
+    merge(&mut root, parse_layer(text, "text")?);
+    typed_config(root)
+}
+
+fn parse_layer(text: &str, layer: &str) -> Result<Table, ConfigError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            layer: layer.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// One typed deserialisation of the merged layers, then the range checks.
+fn typed_config(root: Table) -> Result<Config, ConfigError> {
     let cfg: Config = Value::Table(root)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Parse {
@@ -276,5 +287,33 @@ mod tests {
             ("REEL_HEALTH__PATH", "/x"),
         ]);
         assert!(load(None, e, &Overrides::default()).is_ok());
+    }
+
+    #[test]
+    fn text_layer_is_parsed_like_a_file() {
+        let cfg = parse_config_str("[worker]\nconcurrency = 2\n").unwrap();
+        assert_eq!(cfg.worker.concurrency, 2);
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8081");
+        let err = parse_config_str("[worker]\nbogus = 1\n").unwrap_err();
+        assert_eq!(err.code(), "config-invalid");
+    }
+
+    /// Found by the `config` fuzz target: a negative (or NaN) limit was
+    /// accepted and would have refused (or let through) every source.
+    #[test]
+    fn fuzz_max_duration_must_be_a_positive_number() {
+        let crash = "listen = \"0.0.0.0:9000\"\n[storage]\nkind = \"s3\"\nserve = \"redirect\"\n\
+                     [storage.s3]\nbucket = \"reel\"\nendpoint = \"http://127.0.0.1:9000\"\n\
+                     allow_http = true\n[media]\nmax_duration_s =-60\n";
+        for text in [
+            crash.to_string(),
+            "[media]\nmax_duration_s = nan\n".into(),
+            "[media]\nmax_duration_s = inf\n".into(),
+            "[media]\nmax_duration_s = 0.0\n".into(),
+        ] {
+            let err = parse_config_str(&text).unwrap_err();
+            assert!(err.to_string().contains("media.max_duration_s"), "{err}");
+        }
+        assert!(parse_config_str("[media]\nmax_duration_s = 0.5\n").is_ok());
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use layers::{load, ConfigError, Overrides};
+pub use layers::{load, parse_config_str, ConfigError, Overrides};
 
 /// The whole node configuration after all layers are applied.
 #[derive(Debug, Clone, Deserialize)]
@@ -354,6 +354,14 @@ impl Config {
         }
         if self.ingest.max_bytes == 0 {
             return bad("ingest.max_bytes", "must be positive");
+        }
+        // NaN would accept every source and a negative limit refuse them all.
+        let max_duration = self.media.max_duration_s;
+        if !(max_duration.is_finite() && max_duration > 0.0) {
+            return bad(
+                "media.max_duration_s",
+                "must be a positive number of seconds",
+            );
         }
         if self.http.max_concurrency == 0 {
             return bad("http.max_concurrency", "must be positive");
