@@ -316,4 +316,35 @@ mod tests {
         }
         assert!(parse_config_str("[media]\nmax_duration_s = 0.5\n").is_ok());
     }
+
+    /// The check the `config` fuzz target makes on every accepted config
+    /// (seen in review; 844k runs did not reach such numbers): a wait this
+    /// long made sqlx's pool panic on every acquire (`Instant + Duration`),
+    /// and a lease this long overflows the SQL lease arithmetic.
+    #[test]
+    fn waits_are_bounded() {
+        for key in [
+            "[catalog]\nacquire_timeout_s",
+            "[ingest]\nconnect_timeout_s",
+            "[ingest]\nread_timeout_s",
+            "[ingest]\ntotal_timeout_s",
+            "[worker]\nlease_s",
+            "[worker]\npoll_ms",
+            "[media]\ntranscode_timeout_s",
+        ] {
+            let err = parse_config_str(&format!("{key} = 9223372036854775807\n")).unwrap_err();
+            assert_eq!(err.code(), "config-out-of-range", "{key}: {err}");
+            let name = key.split('\n').nth(1).unwrap();
+            assert!(err.to_string().contains(name), "{err}");
+            let at_cap = if name == "poll_ms" {
+                super::super::MAX_WAIT_S * 1000
+            } else {
+                super::super::MAX_WAIT_S
+            };
+            assert!(
+                parse_config_str(&format!("{key} = {at_cap}\n")).is_ok(),
+                "{key}"
+            );
+        }
+    }
 }

@@ -229,6 +229,9 @@ max_duration_s = 14400.0
 max_concurrency = 512
 "#;
 
+/// Longest wait or lease any key may ask for: 30 days, in seconds.
+pub const MAX_WAIT_S: u64 = 30 * 24 * 3600;
+
 impl Config {
     /// Catalog URL with the data-dir default filled in.
     pub fn catalog_url(&self) -> String {
@@ -354,6 +357,21 @@ impl Config {
         }
         if self.ingest.max_bytes == 0 {
             return bad("ingest.max_bytes", "must be positive");
+        }
+        // Waits become deadlines (`Instant + Duration` panics past the end of
+        // time, in sqlx's pool among others) and leases SQL integers, so an
+        // absurd value must stop here rather than in a request.
+        let waits = [
+            ("catalog.acquire_timeout_s", self.catalog.acquire_timeout_s),
+            ("ingest.connect_timeout_s", self.ingest.connect_timeout_s),
+            ("ingest.read_timeout_s", self.ingest.read_timeout_s),
+            ("ingest.total_timeout_s", self.ingest.total_timeout_s),
+            ("worker.lease_s", self.worker.lease_s),
+            ("worker.poll_ms", self.worker.poll_ms / 1000),
+            ("media.transcode_timeout_s", self.media.transcode_timeout_s),
+        ];
+        if let Some((key, _)) = waits.iter().find(|(_, s)| *s > MAX_WAIT_S) {
+            return bad(key, "must be at most 30 days");
         }
         // NaN would accept every source and a negative limit refuse them all.
         let max_duration = self.media.max_duration_s;
