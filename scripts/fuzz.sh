@@ -52,10 +52,16 @@ failed=()
 for t in "${targets[@]}"; do
     mkdir -p "corpus-run/$t" "corpus/$t"
     echo "fuzz: $t for ${SECONDS_EACH}s" >&2
+    # Keys and edge values of the format, so mutations reach deep paths soon.
+    dict=()
+    case "$t" in
+        srt | webvtt) dict=(-dict=dict/subtitles.dict) ;;
+        *) [ -f "dict/$t.dict" ] && dict=(-dict="dict/$t.dict") ;;
+    esac
     # New inputs go to the first (ignored) directory; the seeds are read only.
     if ! cargo fuzz run "${build_flags[@]}" "$t" "corpus-run/$t" "corpus/$t" -- \
         -max_total_time="$SECONDS_EACH" -timeout="$TIMEOUT_S" -rss_limit_mb="$RSS_MB" \
-        -print_final_stats=1; then
+        "${dict[@]}" -print_final_stats=1; then
         failed+=("$t")
     fi
 done
