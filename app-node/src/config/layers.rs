@@ -161,6 +161,30 @@ pub fn load(
         table: from_flags,
         env_names: false,
     });
+    extract(&fig)
+}
+
+/// The embedded defaults with `text` on top, as if `text` were the file
+/// given to [`load`] with no environment and no flags: the same parsing,
+/// merging and validation. The entry point of the config fuzz target.
+pub fn parse_config_str(text: &str) -> Result<Config, ConfigError> {
+    let fig = Figment::new()
+        .merge(Layer {
+            name: "defaults".into(),
+            table: parse_toml(DEFAULTS, "defaults")?,
+            env_names: false,
+        })
+        .merge(Layer {
+            name: "text".into(),
+            table: parse_toml(text, "text")?,
+            env_names: false,
+        });
+    extract(&fig)
+}
+
+/// One typed extraction of the merged layers, then the range checks, each
+/// error naming the layer its value came from.
+fn extract(fig: &Figment) -> Result<Config, ConfigError> {
     let cfg: Config = fig.extract().map_err(|e| ConfigError::Parse {
         layer: e
             .metadata
@@ -172,7 +196,7 @@ pub fn load(
     })?;
     cfg.validate().map_err(|e| match e {
         ConfigError::Invalid { key, reason, .. } => ConfigError::Invalid {
-            layer: layer_of(&fig, &key),
+            layer: layer_of(fig, &key),
             key,
             reason,
         },
@@ -414,5 +438,71 @@ mod tests {
             ("REEL_HEALTH__PATH", "/x"),
         ]);
         assert!(load(None, e, &Overrides::default()).is_ok());
+    }
+
+    #[test]
+    fn text_layer_is_parsed_like_a_file() {
+        let cfg = parse_config_str("[worker]\nconcurrency = 2\n").unwrap();
+        assert_eq!(cfg.worker.concurrency, 2);
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8081");
+        let err = parse_config_str("[worker]\nbogus = 1\n").unwrap_err();
+        assert_eq!(err.code(), "config-invalid");
+    }
+
+    /// Found by the `config` fuzz target: a negative (or NaN) limit was
+    /// accepted and would have refused (or let through) every source.
+    #[test]
+    fn fuzz_max_duration_must_be_a_positive_number() {
+        let crash = "listen = \"0.0.0.0:9000\"\n[storage]\nkind = \"s3\"\nserve = \"redirect\"\n\
+                     [storage.s3]\nbucket = \"reel\"\nendpoint = \"http://127.0.0.1:9000\"\n\
+                     allow_http = true\n[media]\nmax_duration_s =-60\n";
+        for text in [
+            crash.to_string(),
+            "[media]\nmax_duration_s = nan\n".into(),
+            "[media]\nmax_duration_s = inf\n".into(),
+            "[media]\nmax_duration_s = 0.0\n".into(),
+        ] {
+            let err = parse_config_str(&text).unwrap_err();
+            assert!(err.to_string().contains("media.max_duration_s"), "{err}");
+        }
+        assert!(parse_config_str("[media]\nmax_duration_s = 0.5\n").is_ok());
+    }
+
+    /// The check the `config` fuzz target makes on every accepted config
+    /// (seen in review; 844k runs did not reach such numbers): a wait this
+    /// long made sqlx's pool panic on every acquire (`Instant + Duration`),
+    /// and a lease this long overflows the SQL lease arithmetic.
+    #[test]
+    fn waits_are_bounded() {
+        for key in [
+            "[catalog]\nacquire_timeout_s",
+            "[ingest]\nconnect_timeout_s",
+            "[ingest]\nread_timeout_s",
+            "[ingest]\ntotal_timeout_s",
+            "[worker]\nlease_s",
+            "[worker]\npoll_ms",
+            "[media]\ntranscode_timeout_margin_s",
+            "[http]\nheader_read_timeout_s",
+            "[http]\nbody_timeout_s",
+            "[http]\nshutdown_grace_s",
+            "[http]\nshutdown_deadline_s",
+            "[housekeeping]\ninterval_s",
+            "[housekeeping]\nabandoned_after_s",
+            "[housekeeping]\nscratch_max_age_s",
+        ] {
+            let err = parse_config_str(&format!("{key} = 9223372036854775807\n")).unwrap_err();
+            assert_eq!(err.code(), "config-out-of-range", "{key}: {err}");
+            let name = key.split('\n').nth(1).unwrap();
+            assert!(err.to_string().contains(name), "{err}");
+            let at_cap = if name == "poll_ms" {
+                super::super::MAX_WAIT_S * 1000
+            } else {
+                super::super::MAX_WAIT_S
+            };
+            assert!(
+                parse_config_str(&format!("{key} = {at_cap}\n")).is_ok(),
+                "{key}"
+            );
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use layers::{load, ConfigError, Overrides};
+pub use layers::{load, parse_config_str, ConfigError, Overrides};
 
 /// The whole node configuration after all layers are applied.
 #[derive(Debug, Clone, Deserialize)]
@@ -330,6 +330,9 @@ abandoned_after_s = 3600
 scratch_max_age_s = 172800
 "#;
 
+/// Longest wait or lease any key may ask for: 30 days, in seconds.
+pub const MAX_WAIT_S: u64 = 30 * 24 * 3600;
+
 impl Config {
     /// Catalog URL with the data-dir default filled in.
     pub fn catalog_url(&self) -> String {
@@ -490,6 +493,45 @@ impl Config {
         }
         if self.ingest.max_bytes == 0 {
             return bad("ingest.max_bytes", "must be positive");
+        }
+        // Waits become deadlines (`Instant + Duration` panics past the end of
+        // time, in sqlx's pool among others) and leases SQL integers, so an
+        // absurd value must stop here rather than in a request.
+        let waits = [
+            ("catalog.acquire_timeout_s", self.catalog.acquire_timeout_s),
+            ("ingest.connect_timeout_s", self.ingest.connect_timeout_s),
+            ("ingest.read_timeout_s", self.ingest.read_timeout_s),
+            ("ingest.total_timeout_s", self.ingest.total_timeout_s),
+            ("worker.lease_s", self.worker.lease_s),
+            ("worker.poll_ms", self.worker.poll_ms / 1000),
+            ("worker.retry_backoff_s", self.worker.retry_backoff_s),
+            (
+                "worker.retry_backoff_max_s",
+                self.worker.retry_backoff_max_s,
+            ),
+            (
+                "media.transcode_timeout_margin_s",
+                self.media.transcode_timeout_margin_s,
+            ),
+            (
+                "http.header_read_timeout_s",
+                self.http.header_read_timeout_s,
+            ),
+            ("http.body_timeout_s", self.http.body_timeout_s),
+            ("http.shutdown_grace_s", self.http.shutdown_grace_s),
+            ("http.shutdown_deadline_s", self.http.shutdown_deadline_s),
+            ("housekeeping.interval_s", self.housekeeping.interval_s),
+            (
+                "housekeeping.abandoned_after_s",
+                self.housekeeping.abandoned_after_s,
+            ),
+            (
+                "housekeeping.scratch_max_age_s",
+                self.housekeeping.scratch_max_age_s,
+            ),
+        ];
+        if let Some((key, _)) = waits.iter().find(|(_, s)| *s > MAX_WAIT_S) {
+            return bad(key, "must be at most 30 days");
         }
         let h = &self.http;
         for (key, v) in [

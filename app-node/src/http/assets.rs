@@ -3,8 +3,9 @@
 //! player with no source tree. `web_dir` (development) reads the same names
 //! from disk instead, so edits show without a rebuild.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
@@ -19,6 +20,9 @@ struct Own;
 #[folder = "web/node_modules/hls.js/dist/"]
 #[include = "hls.min.js"]
 struct Vendor;
+
+/// Assets keep their names across releases, so caches revalidate soon.
+const CACHE: &str = "public, max-age=300";
 
 fn mime(name: &str) -> &'static str {
     if name.ends_with(".css") {
@@ -37,43 +41,75 @@ fn lookup(name: &str) -> Option<(rust_embed::EmbeddedFile, String)> {
     Vendor::get(name).map(|f| (f, format!("node_modules/hls.js/dist/{name}")))
 }
 
-/// `GET /static/{file}`.
+/// `GET`/`HEAD /static/{file}`. HEAD takes the length from the embedded
+/// copy or the file's metadata instead of copying or reading the bytes.
 pub async fn asset(
     State(state): State<AppState>,
+    method: Method,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     let Some((embedded, rel)) = lookup(&file) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let (bytes, etag) = match state.config.web_dir_override() {
-        Some(dir) => match tokio::fs::read(dir.join(&rel)).await {
-            Ok(b) => (b, None),
-            Err(e) => {
-                tracing::error!("asset {rel} not readable under web_dir: {e}");
-                return StatusCode::NOT_FOUND.into_response();
+    let head = method == Method::HEAD;
+    let (body, len, etag) = match state.config.web_dir_override() {
+        Some(dir) => {
+            let path = dir.join(&rel);
+            let read = if head {
+                tokio::fs::metadata(&path).await.and_then(|m| {
+                    if m.is_file() {
+                        Ok((Body::empty(), m.len()))
+                    } else {
+                        Err(std::io::Error::other("not a file"))
+                    }
+                })
+            } else {
+                tokio::fs::read(&path).await.map(|b| {
+                    let n = b.len() as u64;
+                    (Body::from(b), n)
+                })
+            };
+            match read {
+                Ok((body, len)) => (body, len, None),
+                Err(e) => {
+                    tracing::error!("asset {rel} not readable under web_dir: {e}");
+                    return StatusCode::NOT_FOUND.into_response();
+                }
             }
-        },
+        }
         None => {
             let tag = format!(
                 "\"{}\"",
                 hex::encode(&embedded.metadata.sha256_hash()[..12])
             );
-            (embedded.data.into_owned(), Some(tag))
+            if headers
+                .get(header::IF_NONE_MATCH)
+                .is_some_and(|seen| seen.as_bytes() == tag.as_bytes())
+            {
+                // RFC 9110 §15.4.5: a 304 repeats the validator and caching.
+                let mut r = StatusCode::NOT_MODIFIED.into_response();
+                if let Ok(v) = HeaderValue::from_str(&tag) {
+                    r.headers_mut().insert(header::ETAG, v);
+                }
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
+                return r;
+            }
+            let len = embedded.data.len() as u64;
+            let body = if head {
+                Body::empty()
+            } else {
+                Body::from(embedded.data)
+            };
+            (body, len, Some(tag))
         }
     };
-    if let (Some(tag), Some(seen)) = (&etag, headers.get(header::IF_NONE_MATCH)) {
-        if seen.as_bytes() == tag.as_bytes() {
-            return StatusCode::NOT_MODIFIED.into_response();
-        }
-    }
-    let mut r = bytes.into_response();
+    let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime(&file)));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
     if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
         h.insert(header::ETAG, tag);
     }

@@ -6,60 +6,12 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::range::{parse_range, RangeReq};
 use std::time::Duration;
 
 use crate::catalog::{valid_id, valid_version, VideoStatus};
 use crate::state::AppState;
 use crate::storage::{media_type, validate_key};
-
-/// A parsed single `Range: bytes=…` header against a known length.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RangeReq {
-    /// No (usable) range: send everything.
-    Full,
-    /// Inclusive byte range.
-    Part(u64, u64),
-    /// Cannot be satisfied.
-    Invalid,
-}
-
-/// Parses one range; multi-range requests get the whole file (RFC 9110 allows it).
-pub fn parse_range(h: Option<&str>, total: u64) -> RangeReq {
-    let Some(spec) = h.and_then(|h| h.trim().strip_prefix("bytes=")) else {
-        return RangeReq::Full;
-    };
-    if spec.contains(',') {
-        return RangeReq::Full;
-    }
-    let Some((a, b)) = spec.split_once('-') else {
-        return RangeReq::Invalid;
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let r = if a.is_empty() {
-        match b.parse::<u64>() {
-            Ok(0) | Err(_) => return RangeReq::Invalid,
-            Ok(n) => (total.saturating_sub(n), total.saturating_sub(1)),
-        }
-    } else {
-        let Ok(start) = a.parse::<u64>() else {
-            return RangeReq::Invalid;
-        };
-        let end = if b.is_empty() {
-            total.saturating_sub(1)
-        } else {
-            match b.parse::<u64>() {
-                Ok(e) if e >= start => e.min(total.saturating_sub(1)),
-                _ => return RangeReq::Invalid,
-            }
-        };
-        (start, end)
-    };
-    if total == 0 || r.0 >= total {
-        RangeReq::Invalid
-    } else {
-        RangeReq::Part(r.0, r.1)
-    }
-}
 
 /// `GET`/`HEAD /media/{id}/{*path}`.
 ///
@@ -103,14 +55,10 @@ pub async fn serve(
             return Ok(redirect(&url, "no-store"));
         }
     }
-    let range = parse_range(
-        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
-        total,
-    );
-    let (status, start, len) = match range {
-        RangeReq::Full => (StatusCode::OK, 0, total),
-        RangeReq::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
-        RangeReq::Invalid => {
+    let range = match parse_range(headers.get(header::RANGE).map(|v| v.as_bytes()), total) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(code = e.code(), "range refused: {e}");
             let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
             r.headers_mut().insert(
                 header::CONTENT_RANGE,
@@ -119,6 +67,12 @@ pub async fn serve(
             return Ok(r);
         }
     };
+    let len = range.len(total);
+    let (status, start) = match range {
+        RangeReq::Full => (StatusCode::OK, 0),
+        RangeReq::Part { start, .. } => (StatusCode::PARTIAL_CONTENT, start),
+    };
+    // HEAD reads nothing: the size came from the store's metadata.
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
@@ -174,23 +128,4 @@ fn redirect(location: &str, cache: &'static str) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range(None, 10), RangeReq::Full);
-        assert_eq!(parse_range(Some("bytes=0-3"), 10), RangeReq::Part(0, 3));
-        assert_eq!(parse_range(Some("bytes=5-"), 10), RangeReq::Part(5, 9));
-        assert_eq!(parse_range(Some("bytes=-4"), 10), RangeReq::Part(6, 9));
-        assert_eq!(parse_range(Some("bytes=8-100"), 10), RangeReq::Part(8, 9));
-        assert_eq!(parse_range(Some("bytes=10-"), 10), RangeReq::Invalid);
-        assert_eq!(parse_range(Some("bytes=5-2"), 10), RangeReq::Invalid);
-        assert_eq!(parse_range(Some("bytes=x-"), 10), RangeReq::Invalid);
-        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), RangeReq::Full);
-        assert_eq!(parse_range(Some("items=0-1"), 10), RangeReq::Full);
-    }
 }

@@ -12,6 +12,7 @@ mod media;
 mod middleware;
 mod ops;
 mod pages;
+pub mod range;
 pub mod server;
 mod subtitles;
 mod templates;

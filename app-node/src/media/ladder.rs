@@ -132,9 +132,11 @@ pub fn plan_ladder(info: &ProbeInfo, opts: &LadderOptions) -> LadderPlan {
         .iter()
         .map(|spec| {
             let scale = f64::from(spec.short_side) / f64::from(short);
+            // Rounding to even must not round an odd source side up: the
+            // native-size rung of a 1279x720 source is 1278x720, not 1280.
             let (rw, rh) = (
-                round_even(f64::from(w) * scale),
-                round_even(f64::from(h) * scale),
+                round_even(f64::from(w) * scale).min(floor_even(w)),
+                round_even(f64::from(h) * scale).min(floor_even(h)),
             );
             make_rung(spec.short_side, rw, rh, spec.video_kbps, fps)
         })
@@ -301,6 +303,18 @@ mod tests {
         // Just under 720: the top rung is 480p, not an upscaled 720p.
         let plan = plan_ladder(&info(1278, 718), &LadderOptions::default());
         assert_eq!(plan.rungs[0].name, "480p");
+    }
+
+    /// Found by the `probe` fuzz target: an odd side at the native rung
+    /// was rounded up to the next even number, one pixel past the source.
+    #[test]
+    fn fuzz_odd_side_at_the_native_rung_is_not_rounded_up() {
+        let plan = plan_ladder(&info(1279, 720), &LadderOptions::default());
+        assert_eq!(sizes(&plan)[0], s("720p", 1278, 720));
+        let plan = plan_ladder(&info(853, 480), &LadderOptions::default());
+        assert_eq!(sizes(&plan)[0], s("480p", 852, 480));
+        let plan = plan_ladder(&info(480, 853), &LadderOptions::default());
+        assert_eq!(sizes(&plan)[0], s("480p", 480, 852));
     }
 
     #[test]

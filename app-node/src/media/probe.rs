@@ -18,6 +18,12 @@ use super::MediaTools;
 /// Largest accepted frame dimension, before or after rotation.
 pub const MAX_FRAME_SIDE: u32 = 8192;
 
+/// Lowest frame rate taken from the probe. A few frames over a long
+/// stream (a cover picture shown for an hour) report rates like 1/3600,
+/// which would reach ffmpeg as `fps=0`; such sources count as "rate
+/// unknown" and are encoded at the ladder's fallback rate.
+pub const MIN_FPS: f64 = 1.0;
+
 /// Codecs that hold single pictures; without a duration they mean "image".
 const STILL_CODECS: &[&str] = &[
     "png", "mjpeg", "jpeg2000", "bmp", "webp", "tiff", "gif", "pam", "ppm", "pgm", "qoi", "jpegxl",
@@ -64,7 +70,7 @@ pub struct ProbeInfo {
     pub height: u32,
     /// Clockwise-agnostic rotation normalised to 0, 90, 180 or 270.
     pub rotation: i32,
-    /// Frame rate, 0 when unknown.
+    /// Frame rate, 0 when unknown (or below [`MIN_FPS`]).
     pub fps: f64,
     /// Whether any audio stream exists.
     pub has_audio: bool,
@@ -314,7 +320,7 @@ pub fn summarize(raw: &FfprobeOutput, limits: &ProbeLimits) -> Result<ProbeInfo,
     .into_iter()
     .flatten()
     .filter_map(parse_rate)
-    .find(|r| *r > 0.0)
+    .find(|r| *r >= MIN_FPS)
     .unwrap_or(0.0);
     if fps > limits.max_fps {
         return Err(MediaError::LimitExceeded {
@@ -489,6 +495,23 @@ mod tests {
             "format":{"format_name":"mp3","duration":"180.0"}}"#;
         let err = parse_probe_json(json.as_bytes(), MAX).unwrap_err();
         assert_eq!(err.code(), "no-video-stream");
+    }
+
+    /// Seen while writing the `probe` fuzz target's check that a plan's
+    /// frame rate reaches ffmpeg as a usable `fps=` value.
+    #[test]
+    fn rates_below_one_frame_per_second_count_as_unknown() {
+        let mut raw: serde_json::Value =
+            serde_json::from_slice(&fixture("h264_aac_1280x720.json")).unwrap();
+        raw["streams"][0]["avg_frame_rate"] = "2/14400".into();
+        raw["streams"][0]["r_frame_rate"] = "1/3600".into();
+        let info = parse_probe_json(raw.to_string().as_bytes(), MAX).unwrap();
+        assert_eq!(info.fps, 0.0);
+        let plan = crate::media::plan_ladder(&info, &Default::default());
+        assert_eq!(crate::media::args::fps_arg(plan.fps), "30");
+        raw["streams"][0]["avg_frame_rate"] = "1/1".into();
+        let info = parse_probe_json(raw.to_string().as_bytes(), MAX).unwrap();
+        assert_eq!(info.fps, 1.0);
     }
 
     #[test]

@@ -63,4 +63,34 @@ mod tests {
         assert_eq!(e.code(), "bad-timestamp");
         assert!(e.to_string().contains("line 6"), "{e}");
     }
+
+    /// Inputs that once broke the subtitle fuzz targets (`fixtures/fuzz-*`):
+    /// each converts, and the WebVTT written reads back as the same file.
+    #[test]
+    fn fuzz_inputs_read_back_unchanged() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/subtitles/fixtures");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("fuzz-")
+            {
+                continue;
+            }
+            let vtt = to_webvtt(&std::fs::read(&path).unwrap()).unwrap();
+            let again = render_webvtt(&parse(&vtt).unwrap());
+            assert_eq!(vtt, again, "{}", path.display());
+            assert!(
+                !vtt.lines()
+                    .skip(1)
+                    .any(|l| l.contains("-->") && !l.starts_with(|c: char| c.is_ascii_digit())),
+                "{vtt}"
+            );
+            seen += 1;
+        }
+        assert!(seen >= 1);
+    }
 }

@@ -51,7 +51,7 @@ fn allowed_tag(inner: &str) -> Option<String> {
     match name {
         "b" | "i" | "u" if annotation.is_empty() => Some(format!("<{name}>")),
         "v" if annotation.is_empty() => Some("<v>".into()),
-        "v" => Some(format!("<v {}>", escape(annotation))),
+        "v" => Some(format!("<v {}>", escape_annotation(annotation))),
         _ => None,
     }
 }
@@ -81,6 +81,33 @@ fn entity_len(s: &str) -> Option<usize> {
         .count();
     (n > 0 && n <= 6 && digits.as_bytes().get(n) == Some(&b';'))
         .then(|| 2 + usize::from(hex) + n + 1)
+}
+
+/// A voice name as WebVTT reads it: character references stay (a file we
+/// wrote reads back unchanged), a bare `&` is escaped, and a final `-` is
+/// written `&#45;` so the tag can never end in `-->`, which would end the
+/// cue in a browser.
+fn escape_annotation(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '&' => match entity_len(rest) {
+                Some(n) => {
+                    out.push_str(&rest[..n]);
+                    rest = &rest[n..];
+                    continue;
+                }
+                None => out.push_str("&amp;"),
+            },
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '-' if rest.len() == 1 => out.push_str("&#45;"),
+            c => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 fn escape(s: &str) -> String {
@@ -143,6 +170,26 @@ mod tests {
             "Tom &amp; Jerry &amp; &#233; &#x41; &amp;bogus;"
         );
         assert_eq!(sanitize_text("trailing <"), "trailing &lt;");
+    }
+
+    /// Found by the `webvtt` fuzz target: `&` in a voice name was escaped
+    /// again on every pass, so a file the node wrote changed when read back.
+    #[test]
+    fn fuzz_voice_names_keep_their_entities() {
+        let once = sanitize_text("<v.loud Mary A&mt;i>/v>");
+        assert_eq!(once, "<v Mary A&amp;mt;i>/v&gt;");
+        assert_eq!(sanitize_text(&once), once);
+        assert_eq!(sanitize_text("<v Tom &amp; Jerry>"), "<v Tom &amp; Jerry>");
+    }
+
+    /// A voice name ending in `--` must not put `-->` in cue text: WebVTT
+    /// parsers end the cue there and read the line as a new timing line.
+    #[test]
+    fn voice_tags_never_close_with_an_arrow() {
+        let out = sanitize_text("<v a-->00:00:00.000 --> 00:09:00.000");
+        assert!(!out.contains("-->"), "{out}");
+        assert_eq!(sanitize_text(&out), out);
+        assert_eq!(sanitize_text("<v Jean-Luc>"), "<v Jean-Luc>");
     }
 
     #[test]
