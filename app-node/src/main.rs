@@ -40,6 +40,9 @@ async fn main() {
         // Plain text when logging to a file (make run writes data/logs/).
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    for name in reel_node::config::unknown_env(std::env::vars()) {
+        tracing::warn!("{name} is not a node setting (a typo, or meant for the balancer); ignored");
+    }
     let code = match reel_node::cli::run(cli, cfg).await {
         Ok(code) => code,
         Err(e) => {

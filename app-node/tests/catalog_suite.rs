@@ -100,7 +100,7 @@ async fn videos_round_trip(db: TestDb) {
             label: label.into(),
             path: format!("subs/{lang}.vtt"),
         };
-        c.videos.put_subtitle(&id, &s).await.unwrap();
+        assert!(c.videos.put_subtitle(&id, &s).await.unwrap());
     }
     let v = c.videos.get(&id).await.unwrap().unwrap();
     let subs: Vec<_> = v
@@ -137,6 +137,15 @@ async fn deletes_go_through_a_tombstone(db: TestDb) {
     assert!(!c.videos.purge(&doomed).await.unwrap(), "not marked yet");
     let t = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
     assert!(t.worker_was_running);
+    let late = Subtitle {
+        lang: "en".into(),
+        label: "English".into(),
+        path: "subs/en-0.vtt".into(),
+    };
+    assert!(
+        !c.videos.put_subtitle(&doomed, &late).await.unwrap(),
+        "no track lands on a video being deleted"
+    );
     let again = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
     assert_eq!(again.video.status, VideoStatus::Deleting);
     let page = c.videos.list(None, StatusFilter::All, 1, 50).await.unwrap();

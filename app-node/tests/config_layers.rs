@@ -65,3 +65,30 @@ fn a_bad_value_is_refused_naming_its_layer() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "a bad log filter is refused");
 }
+
+#[test]
+fn a_misspelt_variable_is_named_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .env("REEL_HTTP__MAX_CONECTIONS", "5")
+        .env("REEL_LOG", "warn")
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["serve", "--no-worker"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("REEL_HTTP__MAX_CONECTIONS is not a node setting"),
+        "{log}"
+    );
+}

@@ -243,6 +243,72 @@ async fn headers_that_never_finish_are_cut_off() {
 }
 
 #[tokio::test]
+async fn a_connection_that_sends_nothing_or_speaks_http2_is_closed() {
+    let node = TestNode::new(&[("http.header_read_timeout_s", "1")]).await;
+    let addr = serve(&node).await;
+    for first in [&b""[..], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"] {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(first).await.unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut buf)).await;
+        assert!(
+            read.is_ok(),
+            "a connection that sent {first:?} stayed open past the header timeout"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_client_cannot_take_every_connection() {
+    let node = TestNode::new(&[
+        ("http.max_connections_per_client", "4"),
+        // Loopback is not a trusted proxy here, so it counts as one client.
+        ("http.trusted_proxies", "[\"192.0.2.1\"]"),
+    ])
+    .await;
+    let addr = serve(&node).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    let extra = raw(addr, b"GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n").await;
+    assert!(extra.is_empty(), "a fifth connection was served: {extra}");
+    let metrics = node.state.metrics.render();
+    assert!(
+        metrics.contains("reel_http_shed_total{reason=\"client-connections\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_unauthenticated_subtitle_upload_is_refused_before_its_body() {
+    let node = TestNode::new(&[]).await;
+    let addr = serve(&node).await;
+    // A 2 MB body announced, a few bytes sent: the answer must not wait.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"POST /api/videos/0123456789abcdef/subtitles HTTP/1.1\r\nHost: node\r\n\
+          Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 2000000\r\n\r\n--b",
+    )
+    .await
+    .unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("answered before the body")
+        .unwrap();
+    let resp = String::from_utf8_lossy(&buf[..n]);
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+}
+
+#[tokio::test]
 async fn connections_beyond_the_cap_are_closed_and_room_comes_back() {
     let node = TestNode::new(&[("http.max_connections", "8")]).await;
     let addr = serve(&node).await;

@@ -68,6 +68,18 @@ async fn a_delete_that_stopped_after_its_tombstone_is_finished_by_a_retry() {
     let (_, list) = node.get("/api/videos").await;
     assert!(!list.contains(&id), "{list}");
     assert!(!files_under(&media_dir(&node).join(&id)).is_empty());
+    // Nothing can be added to it any more.
+    let before = files_under(&media_dir(&node).join(&id)).len();
+    let body = "--b\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\nen\r\n--b\r\n\
+                Content-Disposition: form-data; name=\"file\"; filename=\"s.srt\"\r\n\r\n\
+                1\n00:00:00,500 --> 00:00:01,000\nhi\n\r\n--b--\r\n";
+    let req = Request::post(format!("/api/videos/{id}/subtitles"))
+        .header("authorization", format!("Bearer {}", node.token))
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(node.call(req).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(files_under(&media_dir(&node).join(&id)).len(), before);
     // A retry finishes the work.
     assert_eq!(delete(&node, &id).await, StatusCode::NO_CONTENT);
     assert!(files_under(&media_dir(&node).join(&id)).is_empty());
@@ -111,6 +123,9 @@ async fn the_sweeper_removes_abandoned_work_files_sources_and_scratch_only() {
     let node = TestNode::new(&[
         ("housekeeping.abandoned_after_s", "600"),
         ("housekeeping.scratch_max_age_s", "7200"),
+        // Short jobs only, so a two-hour scratch age is long enough.
+        ("media.max_duration_s", "60"),
+        ("ingest.total_timeout_s", "60"),
     ])
     .await;
     let media = media_dir(&node);

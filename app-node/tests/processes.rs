@@ -234,3 +234,21 @@ async fn a_second_process_on_the_same_scratch_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("scratch-in-use"), "{err}");
 }
+
+#[tokio::test]
+async fn a_starting_node_clears_the_scratch_of_stopped_nodes_only() {
+    let data = tempfile::tempdir().unwrap();
+    let tmp = data.path().join("tmp");
+    // A node that died on another port left its scratch behind.
+    std::fs::create_dir_all(tmp.join("gone-node/job-1")).unwrap();
+    std::fs::write(tmp.join("gone-node/job-1/source"), b"left").unwrap();
+    let live = start(data.path(), "live-node", &["--no-worker"]);
+    std::fs::write(tmp.join("live-node/in-use"), b"busy").unwrap();
+    let _second = start(data.path(), "second-node", &["--no-worker"]);
+    assert!(!tmp.join("gone-node").exists(), "a dead node's scratch stayed");
+    assert!(
+        tmp.join("live-node/in-use").exists(),
+        "a live node's scratch was cleared"
+    );
+    drop(live);
+}

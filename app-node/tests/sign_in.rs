@@ -67,6 +67,46 @@ async fn sign_ins_are_limited_per_user_name_with_retry_after() {
 }
 
 #[tokio::test]
+async fn guessing_from_elsewhere_does_not_lock_the_user_out() {
+    let node = TestNode::new(&[
+        ("http.login_per_user_per_min", "3"),
+        ("http.login_per_ip_per_min", "100"),
+    ])
+    .await;
+    let base = format!("http://{}", serve(&node).await);
+    for i in 0..10 {
+        let ip = format!("203.0.113.{i}");
+        attempt(
+            &base,
+            "tester",
+            "wrong-password",
+            &[("x-forwarded-for", ip.as_str())],
+        )
+        .await;
+    }
+    let r = attempt(
+        &base,
+        "tester",
+        "wrong-password",
+        &[("x-forwarded-for", "203.0.113.99")],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guesser is limited"
+    );
+    let r = attempt(
+        &base,
+        "tester",
+        "tester-password",
+        &[("x-forwarded-for", "198.51.100.9")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the user still gets in");
+}
+
+#[tokio::test]
 async fn sign_ins_are_limited_per_client_address_as_the_balancer_reports_it() {
     let node = TestNode::new(&[
         ("http.login_per_ip_per_min", "4"),

@@ -55,8 +55,9 @@ pub trait Videos: Send + Sync {
     /// Videos marked `deleting` at least `age` ago (by the database clock):
     /// deletes that stopped half-way, for the sweeper to finish.
     async fn stale_deletes(&self, age: Duration) -> Result<Vec<String>>;
-    /// Attaches or replaces a subtitle track.
-    async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<()>;
+    /// Attaches or replaces a subtitle track of a ready video; `false` (and
+    /// nothing changed) when the video is not ready, e.g. being deleted.
+    async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<bool>;
 }
 
 /// The work queue. Every write after a claim is conditioned on the lease

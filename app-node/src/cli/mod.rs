@@ -171,6 +171,19 @@ impl Cli {
     }
 }
 
+/// A one-shot command's scratch folder, removed when the command ends.
+struct ScratchGuard {
+    dir: PathBuf,
+    /// Held for the command's life; the kernel drops it if the process dies.
+    _lock: std::fs::File,
+}
+
+impl Drop for ScratchGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A database URL fit for printing: any password becomes `***`.
 fn redact_password(url: &str) -> String {
     match url::Url::parse(url) {
@@ -184,7 +197,23 @@ fn redact_password(url: &str) -> String {
 
 /// Entry point used by `main` with the loaded configuration; returns the
 /// process exit code.
-pub async fn run(cli: Cli, cfg: Config) -> anyhow::Result<i32> {
+pub async fn run(cli: Cli, mut cfg: Config) -> anyhow::Result<i32> {
+    // One-shot commands that use scratch get a folder of their own, locked
+    // like a node's, so neither a node nor another command clears it under
+    // them; it goes when they end.
+    let _scratch = if matches!(
+        cli.command,
+        Command::Import { .. } | Command::Storage { .. }
+    ) {
+        cfg.node_name = format!("{}-cli-{}", cfg.node_name(), std::process::id());
+        let lock = serve::lock_scratch(&cfg.tmp_dir())?;
+        Some(ScratchGuard {
+            dir: cfg.tmp_dir(),
+            _lock: lock,
+        })
+    } else {
+        None
+    };
     match cli.command {
         Command::Serve { .. } => serve::serve(cfg, true).await,
         Command::Worker => serve::serve(cfg, false).await,

@@ -22,7 +22,7 @@ pub async fn stop_signal() {
 
 /// Holds an exclusive lock on the scratch folder itself for the life of the
 /// process (the kernel drops it when the process dies, however it dies).
-fn lock_scratch(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
+pub(super) fn lock_scratch(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
     use std::os::fd::AsRawFd;
     std::fs::create_dir_all(dir)?;
     let f = std::fs::File::open(dir)?;
@@ -73,6 +73,30 @@ fn raise_fd_limit() {
     }
 }
 
+/// Removes the scratch folders of other node names on this data_dir whose
+/// process is gone (a node started on port 0 gets a new name each time).
+/// A folder whose lock can be taken has no live owner; it is removed while
+/// held, so no node can start on it half-way.
+async fn clear_orphan_scratch(own: &std::path::Path) {
+    let Some(parent) = own.parent() else { return };
+    let Ok(mut rd) = tokio::fs::read_dir(parent).await else {
+        return;
+    };
+    while let Ok(Some(e)) = rd.next_entry().await {
+        let p = e.path();
+        if p == own || !e.file_type().await.map(|t| t.is_dir()).unwrap_or(false) {
+            continue;
+        }
+        // Taken non-blocking: a live node holds its own for its lifetime.
+        let Ok(lock) = lock_scratch(&p) else { continue };
+        match tokio::fs::remove_dir_all(&p).await {
+            Ok(()) => tracing::info!("removed the scratch of a stopped node: {}", p.display()),
+            Err(err) => tracing::warn!("stale scratch {} not removed: {err}", p.display()),
+        }
+        drop(lock);
+    }
+}
+
 /// Runs HTTP (when `http` is true) and the worker (when enabled) until a
 /// stop signal: readiness turns 503, the worker hands its job back, and
 /// in-flight requests finish before exit.
@@ -100,6 +124,7 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
         }
     };
     clear_scratch(&cfg.tmp_dir()).await;
+    clear_orphan_scratch(&cfg.tmp_dir()).await;
     raise_fd_limit();
     let state = AppState::open(cfg).await?;
     // `shutdown` stops the worker at once; `stop_accepting` closes the
@@ -137,12 +162,7 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
             "reel-node listening on http://{addr} as {}",
             state.node_name
         );
-        let h = &state.config.http;
-        let limits = crate::http::server::ServerLimits {
-            max_connections: h.max_connections,
-            header_read_timeout: std::time::Duration::from_secs(h.header_read_timeout_s),
-            drain_deadline: std::time::Duration::from_secs(h.shutdown_deadline_s),
-        };
+        let limits = crate::http::server::ServerLimits::from_config(&state.config.http);
         let app = crate::http::app(state.clone());
         crate::http::server::serve(listener, app, limits, state.metrics.clone(), stop_accepting)
             .await;

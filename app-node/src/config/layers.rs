@@ -139,12 +139,11 @@ pub fn load(
             continue;
         }
         let key = rest.to_ascii_lowercase().replace("__", ".");
+        // The balancer reads REEL_* too, so a variable meant for it must not
+        // stop a node from starting; `unknown_env` names them once logging
+        // is up.
         if has_path(&defaults, &key) {
             set_path(&mut from_env, &defaults, &key, &value);
-        } else {
-            // The balancer reads REEL_* too, so a variable meant for it must
-            // not stop a node from starting; it is named, not hidden.
-            tracing::warn!("{name} is not a node setting; ignored here");
         }
     }
     fig = fig.merge(Layer {
@@ -205,15 +204,38 @@ fn extract(fig: &Figment) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// `REEL_*` variables that are not node settings (typos, or meant for the
+/// balancer), for the caller to report once logging is set up.
+pub fn unknown_env(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let Ok(defaults) = parse_toml(DEFAULTS, "defaults") else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = env
+        .into_iter()
+        .filter_map(|(name, _)| {
+            let rest = name.strip_prefix("REEL_")?;
+            let key = rest.to_ascii_lowercase().replace("__", ".");
+            (rest != "CONFIG" && !has_path(&defaults, &key)).then_some(name)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Which layer supplied `key` (as written in [`Config::validate`], possibly
 /// `a / b` for a pair of keys), with the variable name for the environment.
 fn layer_of(fig: &Figment, key: &str) -> String {
-    let first = key.split(" / ").next().unwrap_or(key);
-    match fig.find_metadata(first) {
-        Some(m) if m.name == "environment" => format!("environment {}", env_name(first)),
-        Some(m) => m.name.to_string(),
-        None => "defaults".into(),
-    }
+    let named = |k: &str| match fig.find_metadata(k) {
+        Some(m) if m.name == "environment" => Some(format!("environment {}", env_name(k))),
+        Some(m) if m.name == "defaults" => None,
+        Some(m) => Some(m.name.to_string()),
+        None => None,
+    };
+    // For a pair of keys, the layer that set either of them away from its
+    // default is the one to blame.
+    key.split(" / ")
+        .find_map(named)
+        .unwrap_or_else(|| "defaults".into())
 }
 
 fn has_path(table: &Table, key: &str) -> bool {

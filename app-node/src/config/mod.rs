@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use layers::{load, parse_config_str, ConfigError, Overrides};
+pub use layers::{load, parse_config_str, unknown_env, ConfigError, Overrides};
 
 /// The whole node configuration after all layers are applied.
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +214,8 @@ pub struct HttpConfig {
     pub max_media_concurrency: usize,
     /// Open client connections; beyond it new ones are closed at once.
     pub max_connections: usize,
+    /// Open connections from one client address (trusted proxies exempt).
+    pub max_connections_per_client: usize,
     /// Seconds a client has to send a request's headers (also how long an
     /// idle keep-alive connection stays open).
     pub header_read_timeout_s: u64,
@@ -314,6 +316,7 @@ max_streams = 32
 max_concurrency = 512
 max_media_concurrency = 1024
 max_connections = 4096
+max_connections_per_client = 256
 header_read_timeout_s = 15
 body_timeout_s = 10
 trusted_proxies = ["127.0.0.1", "::1"]
@@ -538,6 +541,10 @@ impl Config {
             ("http.max_concurrency", h.max_concurrency),
             ("http.max_media_concurrency", h.max_media_concurrency),
             ("http.max_connections", h.max_connections),
+            (
+                "http.max_connections_per_client",
+                h.max_connections_per_client,
+            ),
             ("http.password_threads", h.password_threads),
             ("http.password_queue", h.password_queue),
         ] {
@@ -564,10 +571,21 @@ impl Config {
                 "must be at least 60 seconds",
             );
         }
-        if hk.scratch_max_age_s < 3600 {
+        // A running job's scratch keeps the time the job started, so the age
+        // limit must exceed the longest a job can run: the download, then
+        // the transcode limit of the longest source, doubled for HDR.
+        let m = &self.media;
+        let longest_job = self.ingest.total_timeout_s as f64
+            + 2.0
+                * (m.transcode_timeout_factor * m.max_duration_s
+                    + m.transcode_timeout_margin_s as f64);
+        if (hk.scratch_max_age_s as f64) < longest_job {
             return bad(
                 "housekeeping.scratch_max_age_s",
-                "must be at least 3600 seconds (a running job's files live there)",
+                &format!(
+                    "must exceed the longest a job can run ({} s with these media and ingest limits)",
+                    longest_job.ceil()
+                ),
             );
         }
         if h.login_per_ip_per_min == 0 || h.login_per_user_per_min == 0 {

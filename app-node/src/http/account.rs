@@ -105,7 +105,7 @@ pub async fn login(
         ));
     }
     let name = f.name.trim();
-    if let Err(wait) = state.login_throttle.check_user(name) {
+    if let Err(wait) = state.login_throttle.check_user(name, client.ip) {
         state.metrics.shed.with_label_values(&["login-user"]).inc();
         return Ok(too_many(&client, wait));
     }

@@ -3,9 +3,12 @@
 //!
 //! A client that trickles a body byte by byte then holds a connection and a
 //! small buffer, never a handler slot, and is cut off with 408 when its time
-//! is up. Uploads (multipart videos) stream in their handler instead, with an
-//! idle-read limit, because their size makes a total deadline meaningless.
+//! is up. All small bodies being read share one byte budget, so no number of
+//! slow senders can grow memory past it. Uploads (videos, subtitle files)
+//! stream in their handler instead, after authentication, with an idle-read
+//! limit, because their size makes a total deadline meaningless.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -14,12 +17,16 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use tokio::sync::Semaphore;
 
 use super::error::ApiError;
 use crate::state::AppState;
 
 /// Largest small body (forms, JSON).
 pub const SMALL_LIMIT: usize = 64 * 1024;
+
+/// Bytes of small bodies being read at once, over all requests, in KiB.
+pub const BUDGET_KIB: usize = 64 * 1024;
 
 /// How one request's body is read before the handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +51,9 @@ pub fn policy(state: &AppState, req: &Request) -> Option<BodyPolicy> {
         return None;
     }
     if path.starts_with("/api/videos/") && path.ends_with("/subtitles") {
-        // A subtitle file is an upload: it may come slowly, but never stall.
-        return Some(BodyPolicy {
-            limit: super::subtitles::BODY_LIMIT,
-            total: None,
-            idle,
-        });
+        // An upload of up to a few MB: read by its handler only after the
+        // caller is authenticated, with an idle limit per piece.
+        return None;
     }
     Some(BodyPolicy {
         limit: SMALL_LIMIT,
@@ -127,8 +131,13 @@ pub async fn collect(body: Body, p: BodyPolicy) -> Result<Bytes, BodyError> {
     }
 }
 
-/// Middleware: reads the body per [`policy`] before passing the request on.
-pub async fn read_first(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Middleware: reads the body per [`policy`] before passing the request on,
+/// within the shared byte budget (`budget` counts KiB).
+pub async fn read_first(
+    State((state, budget)): State<(AppState, Arc<Semaphore>)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(p) = policy(&state, &req) else {
         return next.run(req).await;
     };
@@ -140,6 +149,12 @@ pub async fn read_first(State(state): State<AppState>, req: Request, next: Next)
     if declared.is_some_and(|n| n > p.limit as u64) {
         return ApiError::from(BodyError::TooLarge(p.limit)).into_response();
     }
+    let kib = declared.unwrap_or(p.limit as u64).div_ceil(1024).max(1) as u32;
+    let Ok(_reserved) = budget.try_acquire_many_owned(kib) else {
+        state.metrics.shed.with_label_values(&["body-budget"]).inc();
+        return ApiError::unavailable("overloaded", "the node is busy; try again shortly", 1)
+            .into_response();
+    };
     let (parts, body) = req.into_parts();
     match collect(body, p).await {
         Ok(bytes) => {

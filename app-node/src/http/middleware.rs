@@ -72,47 +72,15 @@ pub async fn shed(
         (&pools.work, "concurrency")
     };
     match pool.clone().try_acquire_owned() {
-        Ok(permit) => {
-            let resp = next.run(req).await;
-            // A streamed body (a segment) is still being sent after the
-            // handler returns; hold the slot until it is done.
-            let (parts, body) = resp.into_parts();
-            let body = axum::body::Body::new(Held {
-                inner: body,
-                _permit: permit,
-            });
-            Response::from_parts(parts, body)
-        }
+        // The slot covers the handler's work (catalog, store, file opens).
+        // A body still streaming to a slow reader afterwards holds only its
+        // connection, which `http.max_connections` bounds; holding the slot
+        // until the last byte would let slow readers empty the pool.
+        Ok(_permit) => next.run(req).await,
         Err(_) => {
             state.metrics.shed.with_label_values(&[name]).inc();
             ApiError::unavailable("overloaded", "the node is busy; try again shortly", 1)
                 .into_response()
         }
-    }
-}
-
-/// A response body that keeps a pool slot until it is dropped.
-struct Held {
-    inner: axum::body::Body,
-    _permit: tokio::sync::OwnedSemaphorePermit,
-}
-
-impl http_body::Body for Held {
-    type Data = axum::body::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -64,7 +64,10 @@ pub fn app(state: AppState) -> Router {
             middleware::shed,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            (
+                state.clone(),
+                std::sync::Arc::new(tokio::sync::Semaphore::new(body::BUDGET_KIB)),
+            ),
             body::read_first,
         ));
     Router::new()

@@ -5,14 +5,14 @@
 //! timeout when it is given a timer), so connections are served here with
 //! hyper-util's builder and the router as the service.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -27,11 +27,29 @@ use crate::metrics::Metrics;
 pub struct ServerLimits {
     /// Open connections at once; more are closed as soon as accepted.
     pub max_connections: usize,
+    /// Open connections from one client address (trusted proxies, which
+    /// carry many clients, are exempt).
+    pub max_per_client: usize,
+    /// Peers exempt from the per-client cap.
+    pub trusted: Vec<ipnet::IpNet>,
     /// Time to send a request's headers, and to start the next request on
     /// an idle keep-alive connection.
     pub header_read_timeout: Duration,
     /// Time in-flight requests get once the listener has closed.
     pub drain_deadline: Duration,
+}
+
+impl ServerLimits {
+    /// The limits the `[http]` config section sets.
+    pub fn from_config(h: &crate::config::HttpConfig) -> Self {
+        ServerLimits {
+            max_connections: h.max_connections,
+            max_per_client: h.max_connections_per_client,
+            trusted: h.trusted_networks(),
+            header_read_timeout: Duration::from_secs(h.header_read_timeout_s),
+            drain_deadline: Duration::from_secs(h.shutdown_deadline_s),
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled, then closes the
@@ -44,19 +62,20 @@ pub async fn serve(
     metrics: Metrics,
     stop: CancellationToken,
 ) -> usize {
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1 only, on hyper's own HTTP/1 builder: the balancer speaks
+    // HTTP/1 to nodes, and without the protocol sniffing of the "auto"
+    // builder (whose first read has no deadline) every connection is under
+    // the header timeout from its first moment, even one that never sends a
+    // byte; HTTP/2 would also let one connection hold hundreds of streams.
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(64 * 1024);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(20)));
     let builder = Arc::new(builder);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    let clients: Clients = Arc::new(Mutex::new(HashMap::new()));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -76,6 +95,22 @@ pub async fn serve(
             drop(tcp);
             continue;
         };
+        let ip = peer.ip().to_canonical();
+        let per_client = if limits.trusted.iter().any(|n| n.contains(&ip)) {
+            None
+        } else {
+            match ClientSlot::take(&clients, ip, limits.max_per_client) {
+                Some(s) => Some(s),
+                None => {
+                    metrics
+                        .shed
+                        .with_label_values(&["client-connections"])
+                        .inc();
+                    drop(tcp);
+                    continue;
+                }
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let svc = router.clone().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
@@ -83,15 +118,14 @@ pub async fn serve(
                 req.map(axum::body::Body::new)
             },
         );
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), TowerToHyperService::new(svc))
-            .into_owned();
+        let conn = builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(svc));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("connection from {peer}: {e}");
             }
             drop(slot);
+            drop(per_client);
         });
     }
     drop(listener);
@@ -103,6 +137,41 @@ pub async fn serve(
             let left = limits.max_connections - slots.available_permits();
             tracing::warn!("drain deadline passed with {left} connections open");
             left
+        }
+    }
+}
+
+type Clients = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// One open connection counted against its client address.
+struct ClientSlot {
+    clients: Clients,
+    ip: IpAddr,
+}
+
+impl ClientSlot {
+    fn take(clients: &Clients, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut map = clients.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            clients: clients.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut map = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
         }
     }
 }

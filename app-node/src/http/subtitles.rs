@@ -2,6 +2,8 @@
 //! track in one language; it is cleaned, stored and announced in the master
 //! playlist so hls.js and Safari both offer it.
 
+use std::time::Duration;
+
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -26,31 +28,83 @@ struct Form {
     file: Option<Vec<u8>>,
 }
 
-async fn read_form(mut mp: Multipart) -> Result<Form, ApiError> {
+/// Largest `lang` or `label` field.
+const MAX_FIELD_BYTES: usize = 4096;
+
+/// Reads the form after the caller is authenticated, piece by piece: each
+/// piece must come within `idle`, and every field has its own cap.
+async fn read_form(mut mp: Multipart, idle: Duration) -> Result<Form, ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                format!(
-                    "subtitle files may have at most {} bytes",
-                    subtitles::MAX_BYTES
-                ),
-            )
+            too_large()
         } else {
             ApiError::bad_request("bad-multipart", e.body_text())
         }
     };
+    let stalled = || {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            format!("the upload stalled for {} s", idle.as_secs()),
+        )
+    };
     let mut form = Form::default();
-    while let Some(field) = mp.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("lang") => form.lang = Some(field.text().await.map_err(bad)?),
-            Some("label") => form.label = Some(field.text().await.map_err(bad)?),
-            Some("file") => form.file = Some(field.bytes().await.map_err(bad)?.to_vec()),
+    loop {
+        let next = tokio::time::timeout(idle, mp.next_field())
+            .await
+            .map_err(|_| stalled())?;
+        let Some(mut field) = next.map_err(bad)? else {
+            break;
+        };
+        let name = field.name().unwrap_or("").to_string();
+        let cap = if name == "file" {
+            subtitles::MAX_BYTES
+        } else {
+            MAX_FIELD_BYTES
+        };
+        let mut data = Vec::new();
+        while let Some(chunk) = tokio::time::timeout(idle, field.chunk())
+            .await
+            .map_err(|_| stalled())?
+            .map_err(bad)?
+        {
+            if data.len() + chunk.len() > cap {
+                return Err(if name == "file" {
+                    too_large()
+                } else {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "field-too-large",
+                        format!("the field {name} must be at most {MAX_FIELD_BYTES} bytes"),
+                    )
+                });
+            }
+            data.extend_from_slice(&chunk);
+        }
+        let text = |d: Vec<u8>| {
+            String::from_utf8(d).map_err(|_| {
+                ApiError::bad_request("bad-multipart", format!("the field {name} is not UTF-8"))
+            })
+        };
+        match name.as_str() {
+            "lang" => form.lang = Some(text(data)?),
+            "label" => form.label = Some(text(data)?),
+            "file" => form.file = Some(data),
             _ => {}
         }
     }
     Ok(form)
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        format!(
+            "subtitle files may have at most {} bytes",
+            subtitles::MAX_BYTES
+        ),
+    )
 }
 
 /// A menu label: given, or named after the language.
@@ -83,12 +137,14 @@ pub async fn upload(
         .videos
         .get(&id)
         .await?
+        .filter(|v| v.status != VideoStatus::Deleting)
         .ok_or_else(ApiError::video_not_found)?;
     // Extracted by hand so a non-multipart body gets the API's JSON error.
     let mp = Multipart::from_request(req, &state)
         .await
         .map_err(|e| ApiError::bad_request("bad-multipart", e.body_text()))?;
-    let form = read_form(mp).await?;
+    let idle = Duration::from_secs(state.config.ingest.read_timeout_s);
+    let form = read_form(mp, idle).await?;
     let lang = form
         .lang
         .as_deref()
@@ -135,7 +191,15 @@ pub async fn upload(
         .put_bytes(&key(&playlist_path), playlist.as_bytes())
         .await?;
     let sub = Subtitle { lang, label, path };
-    state.catalog.videos.put_subtitle(&id, &sub).await?;
+    let recorded = state.catalog.videos.put_subtitle(&id, &sub).await;
+    if !matches!(recorded, Ok(true)) {
+        // Deleted (or republished) meanwhile, or the catalog failed: the
+        // files just written must not outlive the attempt.
+        let _ = state.store.delete(&key(&sub.path)).await;
+        let _ = state.store.delete(&key(&playlist_path)).await;
+        recorded?;
+        return Err(ApiError::video_not_found());
+    }
     let video = state
         .catalog
         .videos

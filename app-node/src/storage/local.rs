@@ -117,6 +117,10 @@ impl LocalStore {
         if tokio::fs::rename(src, staging).await.is_err() {
             copy_tree(src, staging).await?;
         }
+        // A renamed tree keeps the time it was created (the start of a long
+        // transcode); mark it fresh so the sweeper never takes it for one a
+        // dead process left behind.
+        std::fs::File::open(staging)?.set_modified(std::time::SystemTime::now())?;
         sync_tree(staging).await
     }
 

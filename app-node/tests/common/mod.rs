@@ -125,12 +125,7 @@ impl TestNode {
 pub async fn serve(node: &TestNode) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let h = &node.state.config.http;
-    let limits = reel_node::http::server::ServerLimits {
-        max_connections: h.max_connections,
-        header_read_timeout: Duration::from_secs(h.header_read_timeout_s),
-        drain_deadline: Duration::from_secs(h.shutdown_deadline_s),
-    };
+    let limits = reel_node::http::server::ServerLimits::from_config(&node.state.config.http);
     let app = reel_node::http::app(node.state.clone());
     let metrics = node.state.metrics.clone();
     tokio::spawn(reel_node::http::server::serve(

@@ -289,25 +289,31 @@ impl Videos for SqlCatalog {
         .await?)
     }
 
-    async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<()> {
+    async fn put_subtitle(&self, video_id: &str, s: &Subtitle) -> Result<bool> {
         // Delete + insert in one transaction: an upsert every engine spells
-        // the same way.
+        // the same way. The insert takes its row from the video only while
+        // it is ready, so a track never lands on a video being deleted.
         let mut tx = self.pool.begin().await?;
         sqlx::query(&self.sql("DELETE FROM subtitles WHERE video_id = ? AND lang = ?"))
             .bind(video_id)
             .bind(&s.lang)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            &self.sql("INSERT INTO subtitles (video_id, lang, label, path) VALUES (?, ?, ?, ?)"),
-        )
-        .bind(video_id)
+        let added = sqlx::query(&self.sql(
+            "INSERT INTO subtitles (video_id, lang, label, path)
+             SELECT id, ?, ?, ? FROM videos WHERE id = ? AND status = 'ready'",
+        ))
         .bind(&s.lang)
         .bind(&s.label)
         .bind(&s.path)
+        .bind(video_id)
         .execute(&mut *tx)
         .await?;
+        if added.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 }
