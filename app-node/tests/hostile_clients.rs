@@ -221,6 +221,46 @@ async fn json_bodies_have_a_deadline_too() {
 }
 
 #[tokio::test]
+async fn slow_small_bodies_share_one_byte_budget() {
+    let node = TestNode::new(&[("http.body_budget_mib", "1"), ("http.body_timeout_s", "30")]).await;
+    let addr = serve(&node).await;
+    // Each announces 60 KiB and sends one byte: 17 of them fit in 1 MiB.
+    let mut held = Vec::new();
+    for _ in 0..17 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"POST /login HTTP/1.1\r\nHost: node\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 61440\r\n\r\nn",
+        )
+        .await
+        .unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let resp = raw(
+        addr,
+        b"POST /login HTTP/1.1\r\nHost: node\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 61440\r\nConnection: close\r\n\r\nn",
+    )
+    .await;
+    assert_eq!(status_of(&resp), 503, "{resp}");
+    assert!(resp.contains("\"overloaded\""), "{resp}");
+    // Viewers are not affected, and room comes back when senders go.
+    let ok = raw(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&ok), 200);
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let resp = raw(
+        addr,
+        b"POST /login HTTP/1.1\r\nHost: node\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\nConnection: close\r\n\r\nn=1",
+    )
+    .await;
+    assert_ne!(status_of(&resp), 503, "{resp}");
+}
+
+#[tokio::test]
 async fn headers_that_never_finish_are_cut_off() {
     let node = TestNode::new(&[("http.header_read_timeout_s", "1")]).await;
     let addr = serve(&node).await;

@@ -245,7 +245,10 @@ async fn a_starting_node_clears_the_scratch_of_stopped_nodes_only() {
     let live = start(data.path(), "live-node", &["--no-worker"]);
     std::fs::write(tmp.join("live-node/in-use"), b"busy").unwrap();
     let _second = start(data.path(), "second-node", &["--no-worker"]);
-    assert!(!tmp.join("gone-node").exists(), "a dead node's scratch stayed");
+    assert!(
+        !tmp.join("gone-node").exists(),
+        "a dead node's scratch stayed"
+    );
     assert!(
         tmp.join("live-node/in-use").exists(),
         "a live node's scratch was cleared"

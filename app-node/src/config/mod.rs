@@ -221,6 +221,9 @@ pub struct HttpConfig {
     pub header_read_timeout_s: u64,
     /// Seconds a client has to send a whole small body (login, forms, JSON).
     pub body_timeout_s: u64,
+    /// MiB of small bodies being read at once over all requests; beyond it
+    /// new ones get 503 at once.
+    pub body_budget_mib: usize,
     /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
     /// (the balancer); addresses or CIDR networks.
     pub trusted_proxies: Vec<String>,
@@ -319,6 +322,7 @@ max_connections = 4096
 max_connections_per_client = 256
 header_read_timeout_s = 15
 body_timeout_s = 10
+body_budget_mib = 64
 trusted_proxies = ["127.0.0.1", "::1"]
 login_per_ip_per_min = 30
 login_per_user_per_min = 10
@@ -547,6 +551,7 @@ impl Config {
             ),
             ("http.password_threads", h.password_threads),
             ("http.password_queue", h.password_queue),
+            ("http.body_budget_mib", h.body_budget_mib),
         ] {
             if v == 0 {
                 return bad(key, "must be positive");

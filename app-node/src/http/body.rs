@@ -25,9 +25,6 @@ use crate::state::AppState;
 /// Largest small body (forms, JSON).
 pub const SMALL_LIMIT: usize = 64 * 1024;
 
-/// Bytes of small bodies being read at once, over all requests, in KiB.
-pub const BUDGET_KIB: usize = 64 * 1024;
-
 /// How one request's body is read before the handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyPolicy {

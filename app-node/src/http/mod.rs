@@ -66,7 +66,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             (
                 state.clone(),
-                std::sync::Arc::new(tokio::sync::Semaphore::new(body::BUDGET_KIB)),
+                // Counted in KiB.
+                std::sync::Arc::new(tokio::sync::Semaphore::new(
+                    state.config.http.body_budget_mib.saturating_mul(1024),
+                )),
             ),
             body::read_first,
         ));
