@@ -16,3 +16,4 @@ pub mod metrics;
 pub mod state;
 pub mod storage;
 pub mod subtitles;
+pub mod tidy;

@@ -37,21 +37,7 @@ pub(super) fn lock_scratch(dir: &std::path::Path) -> std::io::Result<std::fs::Fi
 /// killed mid-job; its jobs are finished by whoever claims them next).
 /// Nothing of this process runs yet, so all of it is stale.
 async fn clear_scratch(dir: &std::path::Path) {
-    let Ok(mut rd) = tokio::fs::read_dir(dir).await else {
-        return;
-    };
-    let mut n = 0;
-    while let Ok(Some(e)) = rd.next_entry().await {
-        let p = e.path();
-        let r = match e.file_type().await {
-            Ok(t) if t.is_dir() => tokio::fs::remove_dir_all(&p).await,
-            _ => tokio::fs::remove_file(&p).await,
-        };
-        match r {
-            Ok(()) => n += 1,
-            Err(err) => tracing::warn!("stale scratch {} not removed: {err}", p.display()),
-        }
-    }
+    let n = crate::tidy::remove_entries(dir, None).await;
     if n > 0 {
         tracing::info!("removed {n} stale scratch entries from {}", dir.display());
     }

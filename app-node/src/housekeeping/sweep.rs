@@ -1,7 +1,6 @@
 //! The sweeper.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -102,40 +101,10 @@ pub async fn sweep_once(
     }
     sweeper.orphans_seen = still_orphaned;
 
-    report.scratch = sweep_dir(
+    report.scratch = crate::tidy::remove_entries(
         &state.config.tmp_dir(),
-        Duration::from_secs(hk.scratch_max_age_s),
+        Some(Duration::from_secs(hk.scratch_max_age_s)),
     )
     .await;
     Ok(report)
-}
-
-/// Removes entries of `dir` not modified for `age`; returns how many.
-async fn sweep_dir(dir: &Path, age: Duration) -> usize {
-    let Ok(mut rd) = tokio::fs::read_dir(dir).await else {
-        return 0;
-    };
-    let mut n = 0;
-    while let Ok(Some(e)) = rd.next_entry().await {
-        let old = e
-            .metadata()
-            .await
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|a| a >= age);
-        if !old {
-            continue;
-        }
-        let p = e.path();
-        let r = match e.file_type().await {
-            Ok(t) if t.is_dir() => tokio::fs::remove_dir_all(&p).await,
-            _ => tokio::fs::remove_file(&p).await,
-        };
-        match r {
-            Ok(()) => n += 1,
-            Err(err) => tracing::warn!("could not sweep {}: {err}", p.display()),
-        }
-    }
-    n
 }

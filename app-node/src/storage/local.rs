@@ -213,38 +213,7 @@ impl MediaStore for LocalStore {
     async fn sweep_work_files(&self, age: Duration) -> Result<usize> {
         let mut removed = 0;
         for folder in [".staging", ".trash"] {
-            let dir = self.root.join(folder);
-            let mut rd = match tokio::fs::read_dir(&dir).await {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(StorageError::io(folder, e)),
-            };
-            while let Some(e) = rd
-                .next_entry()
-                .await
-                .map_err(|e| StorageError::io(folder, e))?
-            {
-                let old = e
-                    .metadata()
-                    .await
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|a| a >= age);
-                if !old {
-                    continue;
-                }
-                let p = e.path();
-                let r = if e.file_type().await.map(|t| t.is_dir()).unwrap_or(false) {
-                    remove_tree(&p).await
-                } else {
-                    tokio::fs::remove_file(&p).await
-                };
-                match r {
-                    Ok(()) => removed += 1,
-                    Err(err) => tracing::warn!("could not sweep {}: {err}", p.display()),
-                }
-            }
+            removed += crate::tidy::remove_entries(&self.root.join(folder), Some(age)).await;
         }
         Ok(removed)
     }
