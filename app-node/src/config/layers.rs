@@ -521,8 +521,23 @@ mod tests {
             } else {
                 super::super::MAX_WAIT_S
             };
+            // The scratch age must outlast the download limit, so a download
+            // limit at the cap needs the scratch age at the cap too.
+            let also = if name == "total_timeout_s" {
+                format!(
+                    "\n[housekeeping]\nscratch_max_age_s = {}\n",
+                    super::super::MAX_WAIT_S
+                )
+            } else {
+                String::new()
+            };
+            // A transcode margin at the cap would outlast any scratch age
+            // allowed, so it is refused by that rule instead.
+            if name == "transcode_timeout_margin_s" {
+                continue;
+            }
             assert!(
-                parse_config_str(&format!("{key} = {at_cap}\n")).is_ok(),
+                parse_config_str(&format!("{key} = {at_cap}\n{also}")).is_ok(),
                 "{key}"
             );
         }

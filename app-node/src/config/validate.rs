@@ -1,0 +1,213 @@
+//! Checks of values serde cannot make: ranges, supported kinds, and how
+//! keys relate to each other.
+
+use super::{parse_net, Config, ConfigError, MAX_WAIT_S};
+
+impl Config {
+    /// Checks values serde cannot: ranges and supported kinds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| {
+            Err(ConfigError::Invalid {
+                key: key.to_string(),
+                layer: String::new(),
+                reason: why.to_string(),
+            })
+        };
+        match self.storage.kind.as_str() {
+            "local" => {}
+            "s3" if self.storage.s3.bucket.is_empty() => {
+                return bad(
+                    "storage.s3.bucket",
+                    "is required when storage.kind = \"s3\"",
+                )
+            }
+            "s3" => {}
+            _ => return bad("storage.kind", "must be \"local\" or \"s3\""),
+        }
+        match self.storage.serve.as_str() {
+            "proxy" => {}
+            "redirect" if self.storage.kind == "s3" => {}
+            "redirect" => {
+                return bad(
+                    "storage.serve",
+                    "\"redirect\" needs storage.kind = \"s3\" (a local store has no URLs to sign)",
+                )
+            }
+            _ => return bad("storage.serve", "must be \"proxy\" or \"redirect\""),
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.storage.redirect_expiry_s) {
+            return bad(
+                "storage.redirect_expiry_s",
+                "must be between 1 and 604800 (7 days)",
+            );
+        }
+        let url = self.catalog_url();
+        if !["sqlite:", "postgres:", "postgresql:", "mysql:"]
+            .iter()
+            .any(|s| url.starts_with(s))
+        {
+            return bad(
+                "catalog.url",
+                "must start with sqlite://, postgres:// or mysql://",
+            );
+        }
+        if self.catalog.max_connections == 0 {
+            return bad("catalog.max_connections", "must be at least 1");
+        }
+        if self.catalog.acquire_timeout_s == 0 {
+            return bad("catalog.acquire_timeout_s", "must be at least 1");
+        }
+        if self.worker.concurrency == 0 || self.worker.concurrency > 64 {
+            return bad("worker.concurrency", "must be between 1 and 64");
+        }
+        if self.worker.lease_s < 2 {
+            return bad("worker.lease_s", "must be at least 2 seconds");
+        }
+        if self.worker.max_attempts < 1 {
+            return bad("worker.max_attempts", "must be at least 1");
+        }
+        if self.worker.retry_backoff_max_s > 7 * 24 * 3600 {
+            return bad(
+                "worker.retry_backoff_max_s",
+                "must be at most 604800 (7 days)",
+            );
+        }
+        if self.worker.retry_backoff_s > self.worker.retry_backoff_max_s {
+            return bad(
+                "worker.retry_backoff_s",
+                "must not exceed worker.retry_backoff_max_s",
+            );
+        }
+        let m = &self.media;
+        if !(m.transcode_timeout_factor.is_finite() && m.transcode_timeout_factor > 0.0) {
+            return bad(
+                "media.transcode_timeout_factor",
+                "must be a positive number",
+            );
+        }
+        if m.transcode_timeout_margin_s == 0 {
+            return bad("media.transcode_timeout_margin_s", "must be at least 1");
+        }
+        if !(m.max_duration_s.is_finite() && m.max_duration_s > 0.0) {
+            return bad("media.max_duration_s", "must be a positive number");
+        }
+        if m.max_pixels < 4 {
+            return bad("media.max_pixels", "must be at least 4 (a 2x2 frame)");
+        }
+        if !(m.max_fps.is_finite() && m.max_fps >= 1.0) {
+            return bad("media.max_fps", "must be at least 1");
+        }
+        if m.max_streams == 0 {
+            return bad("media.max_streams", "must be at least 1");
+        }
+        if self.ingest.max_bytes == 0 {
+            return bad("ingest.max_bytes", "must be positive");
+        }
+        // Waits become deadlines (`Instant + Duration` panics past the end of
+        // time, in sqlx's pool among others) and leases SQL integers, so an
+        // absurd value must stop here rather than in a request.
+        let waits = [
+            ("catalog.acquire_timeout_s", self.catalog.acquire_timeout_s),
+            ("ingest.connect_timeout_s", self.ingest.connect_timeout_s),
+            ("ingest.read_timeout_s", self.ingest.read_timeout_s),
+            ("ingest.total_timeout_s", self.ingest.total_timeout_s),
+            ("worker.lease_s", self.worker.lease_s),
+            ("worker.poll_ms", self.worker.poll_ms / 1000),
+            ("worker.retry_backoff_s", self.worker.retry_backoff_s),
+            (
+                "worker.retry_backoff_max_s",
+                self.worker.retry_backoff_max_s,
+            ),
+            (
+                "media.transcode_timeout_margin_s",
+                self.media.transcode_timeout_margin_s,
+            ),
+            (
+                "http.header_read_timeout_s",
+                self.http.header_read_timeout_s,
+            ),
+            ("http.body_timeout_s", self.http.body_timeout_s),
+            ("http.shutdown_grace_s", self.http.shutdown_grace_s),
+            ("http.shutdown_deadline_s", self.http.shutdown_deadline_s),
+            ("housekeeping.interval_s", self.housekeeping.interval_s),
+            (
+                "housekeeping.abandoned_after_s",
+                self.housekeeping.abandoned_after_s,
+            ),
+            (
+                "housekeeping.scratch_max_age_s",
+                self.housekeeping.scratch_max_age_s,
+            ),
+        ];
+        if let Some((key, _)) = waits.iter().find(|(_, s)| *s > MAX_WAIT_S) {
+            return bad(key, "must be at most 30 days");
+        }
+        let h = &self.http;
+        for (key, v) in [
+            ("http.max_concurrency", h.max_concurrency),
+            ("http.max_media_concurrency", h.max_media_concurrency),
+            ("http.max_connections", h.max_connections),
+            (
+                "http.max_connections_per_client",
+                h.max_connections_per_client,
+            ),
+            ("http.password_threads", h.password_threads),
+            ("http.password_queue", h.password_queue),
+            ("http.body_budget_mib", h.body_budget_mib),
+        ] {
+            if v == 0 {
+                return bad(key, "must be positive");
+            }
+        }
+        for (key, v) in [
+            ("http.header_read_timeout_s", h.header_read_timeout_s),
+            ("http.body_timeout_s", h.body_timeout_s),
+            ("http.shutdown_deadline_s", h.shutdown_deadline_s),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1 second");
+            }
+        }
+        let hk = &self.housekeeping;
+        if hk.interval_s == 0 {
+            return bad("housekeeping.interval_s", "must be at least 1 second");
+        }
+        if hk.abandoned_after_s < 60 {
+            return bad(
+                "housekeeping.abandoned_after_s",
+                "must be at least 60 seconds",
+            );
+        }
+        // A job's scratch folder keeps the time of its last new entry (the
+        // download's file, then the transcode's output folder), so the age
+        // limit must exceed the longest either step may run: the download
+        // limit, or the transcode limit of the longest source, doubled for
+        // HDR.
+        let m = &self.media;
+        let transcode = 2.0
+            * (m.transcode_timeout_factor * m.max_duration_s + m.transcode_timeout_margin_s as f64);
+        let longest_job = transcode.max(self.ingest.total_timeout_s as f64);
+        if (hk.scratch_max_age_s as f64) < longest_job {
+            return bad(
+                "housekeeping.scratch_max_age_s",
+                &format!(
+                    "must exceed the longest a job can run ({} s with these media and ingest limits)",
+                    longest_job.ceil()
+                ),
+            );
+        }
+        if h.login_per_ip_per_min == 0 || h.login_per_user_per_min == 0 {
+            return bad(
+                "http.login_per_ip_per_min / http.login_per_user_per_min",
+                "must be at least 1",
+            );
+        }
+        if let Some(p) = h.trusted_proxies.iter().find(|p| parse_net(p).is_none()) {
+            return bad(
+                "http.trusted_proxies",
+                &format!("{p:?} is not an IP address or CIDR network"),
+            );
+        }
+        Ok(())
+    }
+}
