@@ -138,9 +138,9 @@ async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() 
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    // Scratch is per node: the killed node's leftovers go when it starts
-    // again (nothing of it runs yet, so all of it is stale).
-    assert!(!files_under(&data.path().join("tmp/node-a")).is_empty());
+    // Scratch is per node and locked while its node lives: the killed
+    // node's leftovers went when node-b started and found the lock free.
+    assert!(files_under(&data.path().join("tmp/node-a")).is_empty());
     let again = start(data.path(), "node-a", &[]);
     let left = files_under(&data.path().join("tmp"));
     assert!(
