@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use common::procs::BIN;
 
-/// Runs `serve` for a moment in `dir` and returns what it logged.
-fn serve_briefly(dir: &std::path::Path, extra: &[&str]) -> String {
+/// Runs `serve` for a moment in `dir` (with `env` set) and returns what it
+/// logged.
+fn serve_briefly(dir: &std::path::Path, env: &[(&str, &str)], extra: &[&str]) -> String {
     let mut child = Command::new(BIN)
         .current_dir(dir)
         .env_remove("REEL_LOG")
+        .envs(env.iter().copied())
         .args([
             "--data-dir",
             dir.to_str().unwrap(),
@@ -36,13 +38,13 @@ fn serve_briefly(dir: &std::path::Path, extra: &[&str]) -> String {
 fn the_log_key_works_from_dotenv_and_from_the_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "REEL_LOG=debug\n").unwrap();
-    let log = serve_briefly(dir.path(), &[]);
+    let log = serve_briefly(dir.path(), &[], &[]);
     assert!(log.contains("DEBUG"), "REEL_LOG from .env ignored:\n{log}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("node.toml");
     std::fs::write(&file, "log = \"warn\"\n").unwrap();
-    let log = serve_briefly(dir.path(), &["--config", file.to_str().unwrap()]);
+    let log = serve_briefly(dir.path(), &[], &["--config", file.to_str().unwrap()]);
     assert!(!log.contains(" INFO "), "log = warn ignored:\n{log}");
 }
 
@@ -69,24 +71,8 @@ fn a_bad_value_is_refused_naming_its_layer() {
 #[test]
 fn a_misspelt_variable_is_named_in_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .env("REEL_HTTP__MAX_CONECTIONS", "5")
-        .env("REEL_LOG", "warn")
-        .args([
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["serve", "--no-worker"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
+    let env = [("REEL_HTTP__MAX_CONECTIONS", "5"), ("REEL_LOG", "warn")];
+    let log = serve_briefly(dir.path(), &env, &[]);
     assert!(
         log.contains("REEL_HTTP__MAX_CONECTIONS is not a node setting"),
         "{log}"

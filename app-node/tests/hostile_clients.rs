@@ -7,27 +7,13 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{make_clip, serve, source_server, TestNode};
+use common::{serve, TestNode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Imports and processes a short clip; returns the URLs of its segments.
 async fn published_segments(node: &TestNode) -> Vec<String> {
-    let src = tempfile::tempdir().unwrap();
-    make_clip(&src.path().join("c.mp4"), 320, 240, 6, true, &[]);
-    let addr = source_server(src.path().to_path_buf()).await;
-    let (s, v) = node
-        .post_json(
-            "/api/videos",
-            &format!(r#"{{"title":"viewer","source_url":"http://{addr}/c.mp4"}}"#),
-        )
-        .await;
-    assert_eq!(s, 202, "{v}");
-    let id = v["id"].as_str().unwrap().to_string();
-    let v = node
-        .process_until_settled(&id, Duration::from_secs(180))
-        .await;
-    assert_eq!(v["status"], "ready", "{v}");
+    let v = node.publish_clip(320, 240, 6, true).await;
     let master_url = final_url(node, v["hls_url"].as_str().unwrap()).await;
     let (s, master) = node.get(&master_url).await;
     assert_eq!(s, 200);
@@ -74,6 +60,21 @@ async fn raw(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Opens `n` sign-ins that announce `len` body bytes and send only one.
+async fn started_sign_ins(addr: SocketAddr, n: usize, len: usize) -> Vec<TcpStream> {
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: node\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len}\r\n\r\nn"
+    );
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        out.push(s);
+    }
+    out
+}
+
 /// A sign-in body whose double-submit CSRF token matches its cookie.
 fn login_request(name: &str, password: &str, extra_headers: &str) -> Vec<u8> {
     let body = format!("name={name}&password={password}&csrf=tok");
@@ -108,16 +109,7 @@ async fn trickled_bodies_slow_headers_and_a_login_flood_never_starve_a_viewer() 
     let addr = serve(&node).await;
 
     // 600 sign-ins that announce 1,000 bytes and send one per second.
-    let mut trickles = Vec::new();
-    for _ in 0..600 {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(
-            b"POST /login HTTP/1.1\r\nHost: node\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nn",
-        )
-        .await
-        .unwrap();
-        trickles.push(s);
-    }
+    let mut trickles = started_sign_ins(addr, 600, 1000).await;
     // 200 slowloris connections that never finish their headers.
     let mut loris = Vec::new();
     for _ in 0..200 {
@@ -225,16 +217,7 @@ async fn slow_small_bodies_share_one_byte_budget() {
     let node = TestNode::new(&[("http.body_budget_mib", "1"), ("http.body_timeout_s", "30")]).await;
     let addr = serve(&node).await;
     // Each announces 60 KiB and sends one byte: 17 of them fit in 1 MiB.
-    let mut held = Vec::new();
-    for _ in 0..17 {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(
-            b"POST /login HTTP/1.1\r\nHost: node\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 61440\r\n\r\nn",
-        )
-        .await
-        .unwrap();
-        held.push(s);
-    }
+    let held = started_sign_ins(addr, 17, 61440).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let resp = raw(
         addr,

@@ -8,27 +8,13 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{files_under, make_clip, source_server, TestNode};
+use common::{files_under, TestNode};
 use reel_node::catalog::{staged_key, JobSource, NewVideo};
 use reel_node::housekeeping::{sweep_once, SweepReport, Sweeper};
 
 async fn ready_video(node: &TestNode) -> String {
-    let src = tempfile::tempdir().unwrap();
-    make_clip(&src.path().join("c.mp4"), 320, 240, 2, true, &[]);
-    let addr = source_server(src.path().to_path_buf()).await;
-    let (s, v) = node
-        .post_json(
-            "/api/videos",
-            &format!(r#"{{"title":"to delete","source_url":"http://{addr}/c.mp4"}}"#),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let id = v["id"].as_str().unwrap().to_string();
-    let v = node
-        .process_until_settled(&id, Duration::from_secs(120))
-        .await;
-    assert_eq!(v["status"], "ready", "{v}");
-    id
+    let v = node.publish_clip(320, 240, 2, true).await;
+    v["id"].as_str().unwrap().to_string()
 }
 
 async fn delete(node: &TestNode, id: &str) -> StatusCode {

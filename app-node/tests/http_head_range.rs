@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use common::{make_clip, source_server, TestNode};
+use common::TestNode;
 use reel_node::storage::{ByteStream, MediaStore, ObjectInfo, Result as StoreResult};
 
 /// One published video and where its files are.
@@ -26,17 +26,8 @@ struct Published {
 
 async fn publish() -> Published {
     let node = TestNode::new(&[]).await;
-    let src = tempfile::tempdir().unwrap();
-    make_clip(&src.path().join("s.mp4"), 320, 240, 2, true, &[]);
-    let addr = source_server(src.path().to_path_buf()).await;
-    let body = serde_json::json!({"title": "Ranges", "source_url": format!("http://{addr}/s.mp4")});
-    let (s, v) = node.post_json("/api/videos", &body.to_string()).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let v = node.publish_clip(320, 240, 2, true).await;
     let id = v["id"].as_str().unwrap().to_string();
-    let v = node
-        .process_until_settled(&id, Duration::from_secs(300))
-        .await;
-    assert_eq!(v["status"], "ready", "{v}");
     let base = v["hls_url"]
         .as_str()
         .unwrap()

@@ -233,21 +233,8 @@ async fn subtitles_are_validated_stored_and_listed_in_the_master() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tracks_uploaded_at_the_same_time_are_all_kept() {
     let node = TestNode::new(&[]).await;
-    let src = tempfile::tempdir().unwrap();
-    make_clip(&src.path().join("c.mp4"), 320, 240, 2, false, &[]);
-    let addr = source_server(src.path().to_path_buf()).await;
-    let (s, v) = node
-        .post_json(
-            "/api/videos",
-            &format!(r#"{{"title":"race","source_url":"http://{addr}/c.mp4"}}"#),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
+    let v = node.publish_clip(320, 240, 2, false).await;
     let id = v["id"].as_str().unwrap().to_string();
-    let v = node
-        .process_until_settled(&id, std::time::Duration::from_secs(120))
-        .await;
-    assert_eq!(v["status"], "ready", "{v}");
     // Over real sockets and several threads, so the handlers truly overlap;
     // the first read of a master playlist is slowed down, so an upload that
     // edited the stored master from a stale track list would write last.

@@ -102,6 +102,25 @@ impl TestNode {
         )
     }
 
+    /// Makes a clip with ffmpeg, imports it by URL from a loopback source
+    /// server, runs the worker until it settles and returns the ready
+    /// video's JSON (panics if it failed).
+    pub async fn publish_clip(&self, w: u32, h: u32, secs: u32, audio: bool) -> serde_json::Value {
+        let src = tempfile::tempdir().unwrap();
+        make_clip(&src.path().join("c.mp4"), w, h, secs, audio, &[]);
+        let addr = source_server(src.path().to_path_buf()).await;
+        let body =
+            serde_json::json!({"title": "clip", "source_url": format!("http://{addr}/c.mp4")});
+        let (s, v) = self.post_json("/api/videos", &body.to_string()).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        let id = v["id"].as_str().unwrap().to_string();
+        let v = self
+            .process_until_settled(&id, Duration::from_secs(300))
+            .await;
+        assert_eq!(v["status"], "ready", "{v}");
+        v
+    }
+
     /// Runs the worker until the video settles (ready or failed).
     pub async fn process_until_settled(&self, id: &str, limit: Duration) -> serde_json::Value {
         let shutdown = tokio_util::sync::CancellationToken::new();
