@@ -1,6 +1,7 @@
 //! ONE catalog suite, run unchanged on SQLite, PostgreSQL and MariaDB: each
-//! case is an async function over a fresh database, and the macro at the end
-//! instantiates every case once per engine.
+//! case is an async function over a fresh database, and `on_every_engine!`
+//! at the end instantiates every case once per engine. Accounts have their
+//! own file (`catalog_accounts.rs`).
 
 mod common;
 
@@ -17,9 +18,7 @@ use reel_node::catalog::{
 const LEASE: Duration = Duration::from_secs(30);
 
 async fn open(db: &TestDb) -> Catalog {
-    catalog::open(&db.url, &CatalogOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("open {:?}: {e}", db.engine))
+    db.open_catalog().await
 }
 
 async fn add(c: &Catalog, title: &str) -> String {
@@ -430,93 +429,6 @@ async fn concurrent_migrations_do_not_race(db: TestDb) {
     add(&c, "after").await;
 }
 
-async fn accounts(db: TestDb) {
-    let c = open(&db).await;
-    let uid = c.accounts.add_user("alice", "hash-a").await.unwrap();
-    assert!(matches!(
-        c.accounts.add_user("alice", "other").await,
-        Err(catalog::CatalogError::Conflict(_))
-    ));
-    let bob = c.accounts.add_user("bob", "hash-b").await.unwrap();
-    assert_ne!(uid, bob);
-    assert_eq!(
-        c.accounts.user_password("alice").await.unwrap(),
-        Some((uid, "hash-a".into()))
-    );
-    assert!(c.accounts.user_password("carol").await.unwrap().is_none());
-    c.accounts.add_token("alice", "tok-hash").await.unwrap();
-    assert_eq!(c.accounts.token_user("tok-hash").await.unwrap(), Some(uid));
-    assert!(c.accounts.token_user("nope").await.unwrap().is_none());
-    assert!(matches!(
-        c.accounts.add_token("carol", "t2").await,
-        Err(catalog::CatalogError::NotFound(_))
-    ));
-    c.accounts
-        .add_session("sid", uid, "csrf", Duration::from_secs(3600))
-        .await
-        .unwrap();
-    assert_eq!(
-        c.accounts.session("sid").await.unwrap(),
-        Some((uid, "csrf".into()))
-    );
-    c.accounts
-        .add_session("old", uid, "csrf2", Duration::ZERO)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(
-        c.accounts.session("old").await.unwrap().is_none(),
-        "expired"
-    );
-    c.accounts.delete_session("sid").await.unwrap();
-    assert!(c.accounts.session("sid").await.unwrap().is_none());
-    c.health.ping().await.unwrap();
-}
-
-/// Operators list tokens by id (never the secret), revoke one by id, and
-/// remove a user with everything that lets them in.
-async fn tokens_list_revoke_and_user_removal(db: TestDb) {
-    let c = open(&db).await;
-    let alice = c.accounts.add_user("alice", "hash-a").await.unwrap();
-    c.accounts.add_user("bob", "hash-b").await.unwrap();
-    let (ha, hb, hc) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
-    c.accounts.add_token("alice", &ha).await.unwrap();
-    c.accounts.add_token("alice", &hb).await.unwrap();
-    c.accounts.add_token("bob", &hc).await.unwrap();
-    let all = c.accounts.list_tokens(None).await.unwrap();
-    assert_eq!(all.len(), 3);
-    assert!(all.iter().all(|t| t.id.len() == catalog::TOKEN_ID_LEN));
-    let mine = c.accounts.list_tokens(Some("alice")).await.unwrap();
-    let ids: Vec<&str> = mine.iter().map(|t| t.id.as_str()).collect();
-    assert_eq!(ids.len(), 2);
-    assert!(ids.contains(&&ha[..12]) && ids.contains(&&hb[..12]));
-    assert!(mine.iter().all(|t| t.user == "alice" && t.created_at > 0));
-
-    assert!(c.accounts.revoke_token(&ha[..12]).await.unwrap());
-    assert!(c.accounts.token_user(&ha).await.unwrap().is_none());
-    assert_eq!(c.accounts.token_user(&hb).await.unwrap(), Some(alice));
-    assert!(!c.accounts.revoke_token(&ha[..12]).await.unwrap(), "twice");
-    // Pattern characters or a short prefix never match anything.
-    for bad in ["%", "bbbb", "bbbbbbbbbbb_"] {
-        assert!(!c.accounts.revoke_token(bad).await.unwrap(), "{bad}");
-    }
-    assert!(c.accounts.token_user(&hb).await.unwrap().is_some());
-
-    c.accounts
-        .add_session("sid-a", alice, "csrf", Duration::from_secs(3600))
-        .await
-        .unwrap();
-    assert!(c.accounts.remove_user("alice").await.unwrap());
-    assert!(!c.accounts.remove_user("alice").await.unwrap());
-    assert!(c.accounts.token_user(&hb).await.unwrap().is_none());
-    assert!(c.accounts.session("sid-a").await.unwrap().is_none());
-    assert!(c.accounts.user_password("alice").await.unwrap().is_none());
-    assert!(
-        c.accounts.token_user(&hc).await.unwrap().is_some(),
-        "bob keeps his"
-    );
-}
-
 /// `catalog copy` from an embedded SQLite catalog into this engine: every
 /// row arrives, a second run copies nothing, and new rows get fresh ids.
 async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
@@ -660,24 +572,7 @@ async fn a_lapsed_lease_never_publishes(db: TestDb) {
     assert_eq!(v.media_version, Some(v2));
 }
 
-macro_rules! on_every_engine {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $( #[tokio::test] async fn $case() { super::$case(TestDb::new(Engine::Sqlite).await).await } )*
-        }
-        mod postgres {
-            use super::*;
-            $( #[tokio::test] async fn $case() { super::$case(TestDb::new(Engine::Postgres).await).await } )*
-        }
-        mod mariadb {
-            use super::*;
-            $( #[tokio::test] async fn $case() { super::$case(TestDb::new(Engine::Mariadb).await).await } )*
-        }
-    };
-}
-
-on_every_engine!(
+crate::on_every_engine!(
     videos_round_trip,
     list_search_filter_and_pages,
     job_lifecycle_and_lease_tokens,
@@ -686,8 +581,6 @@ on_every_engine!(
     a_lapsed_lease_never_publishes,
     two_workers_race_for_20_jobs,
     concurrent_migrations_do_not_race,
-    accounts,
-    tokens_list_revoke_and_user_removal,
     deletes_go_through_a_tombstone,
     copy_from_sqlite_is_complete_and_idempotent,
 );

@@ -161,3 +161,35 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+impl TestDb {
+    /// The catalog on this database (migrated).
+    pub async fn open_catalog(&self) -> reel_node::catalog::Catalog {
+        reel_node::catalog::open(&self.url, &reel_node::catalog::CatalogOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("open {:?}: {e}", self.engine))
+    }
+}
+
+/// Instantiates each async case `fn(TestDb)` as one test per engine, in
+/// modules `sqlite`, `postgres` and `mariadb`.
+#[macro_export]
+macro_rules! on_every_engine {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $case() {
+                super::$case($crate::common::db::TestDb::new($crate::common::db::Engine::Sqlite).await).await
+            } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $case() {
+                super::$case($crate::common::db::TestDb::new($crate::common::db::Engine::Postgres).await).await
+            } )*
+        }
+        mod mariadb {
+            $( #[tokio::test] async fn $case() {
+                super::$case($crate::common::db::TestDb::new($crate::common::db::Engine::Mariadb).await).await
+            } )*
+        }
+    };
+}
