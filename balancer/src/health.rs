@@ -1,6 +1,6 @@
 //! Active health checking: every interval each backend gets an HTTP GET of
 //! `health.path`; thresholds of consecutive results move it in and out of
-//! rotation (see [`crate::backend::BackendState::record_check`]).
+//! rotation (see [`crate::select::backend::BackendState::record_check`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use pingora_core::services::background::BackgroundService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::backend::Transition;
+use crate::select::backend::Transition;
 use crate::state::Shared;
 
 /// Why one health check failed.

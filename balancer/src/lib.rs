@@ -8,16 +8,14 @@
 #![warn(missing_docs)]
 
 pub mod admin;
-pub mod backend;
 pub mod config;
 pub mod drain;
 pub mod health;
-pub mod layers;
 pub mod metrics;
-pub mod overload;
-pub mod pool;
 pub mod proxy;
+pub mod refusal;
 pub mod reload;
 pub mod route;
+pub mod select;
 pub mod server;
 pub mod state;

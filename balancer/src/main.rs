@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use reel_balancer::config::layers::{parse_backend, ConfigSource, Overrides};
 use reel_balancer::config::BackendConfig;
-use reel_balancer::layers::{parse_backend, ConfigSource, Overrides};
 
 /// Reel load balancer: one viewer-facing port in front of the app nodes.
 ///

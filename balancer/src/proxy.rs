@@ -14,8 +14,8 @@ use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
-use crate::backend::{Lease, TotalLease};
-use crate::overload::{self, ShedReason};
+use crate::refusal::{self, ShedReason};
+use crate::select::backend::{Lease, TotalLease};
 use crate::state::{Shared, Snapshot};
 
 /// Header carrying the request id end to end.
@@ -74,7 +74,7 @@ impl Balancer {
             .snapshot
             .as_ref()
             .map_or(1, |s| s.config.proxy.retry_after_s);
-        if let Err(e) = overload::respond(session, reason, retry_after, &ctx.request_id).await {
+        if let Err(e) = refusal::respond(session, reason, retry_after, &ctx.request_id).await {
             tracing::debug!(request_id = %ctx.request_id, "shed answer not delivered: {e}");
         }
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::ConfigError;
-use crate::pool::Pool;
+use crate::select::Pool;
 use crate::state::{Shared, Snapshot};
 
 /// Why a reload was refused.

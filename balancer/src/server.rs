@@ -14,10 +14,10 @@ use pingora_core::services::background::background_service;
 use pingora_proxy::http_proxy_service_with_name;
 
 use crate::admin::AdminServer;
+use crate::config::layers::ConfigSource;
 use crate::config::{Config, MAX_RETRIES};
 use crate::drain::Drain;
 use crate::health::HealthChecker;
-use crate::layers::ConfigSource;
 use crate::proxy::Balancer;
 use crate::state::Shared;
 

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::backend::TotalInFlight;
+use crate::config::layers::ConfigSource;
 use crate::config::Config;
-use crate::layers::ConfigSource;
 use crate::metrics::Metrics;
-use crate::pool::Pool;
+use crate::select::backend::TotalInFlight;
+use crate::select::Pool;
 
 /// One configuration together with the pool built from it.
 #[derive(Debug)]

@@ -10,9 +10,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::backend::{BackendState, Lease};
+pub mod backend;
+
 use crate::config::{Config, Selection};
 use crate::route;
+use backend::{BackendState, Lease};
 
 /// Why no backend could take a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -1,11 +1,13 @@
 //! Balancer configuration: the typed settings, their defaults and validation.
 //!
 //! Layering (defaults → TOML → `REEL_*` env → CLI flags) lives in
-//! [`crate::layers`]; this module only knows what a valid configuration is.
+//! [`layers`]; this module only knows what a valid configuration is.
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
+
+pub mod layers;
 
 /// Highest accepted `proxy.retries`; the proxy engine's attempt budget is
 /// sized from it once at start-up, so reloads can only move below it.

@@ -33,11 +33,11 @@ impl ShedReason {
     }
 }
 
-impl From<crate::pool::SelectError> for ShedReason {
-    fn from(e: crate::pool::SelectError) -> Self {
+impl From<crate::select::SelectError> for ShedReason {
+    fn from(e: crate::select::SelectError) -> Self {
         match e {
-            crate::pool::SelectError::NoHealthy => ShedReason::NoHealthy,
-            crate::pool::SelectError::Saturated => ShedReason::BackendLimit,
+            crate::select::SelectError::NoHealthy => ShedReason::NoHealthy,
+            crate::select::SelectError::Saturated => ShedReason::BackendLimit,
         }
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use toml::{Table, Value};
 
-use crate::config::{BackendConfig, Config, ConfigError};
+use super::{BackendConfig, Config, ConfigError};
 
 /// Shape of an environment-settable value.
 #[derive(Debug, Clone, Copy)]
