@@ -78,7 +78,7 @@ fn json_reply(status: StatusCode, value: serde_json::Value) -> Reply {
 pub fn backends_json(shared: &Shared) -> serde_json::Value {
     let snapshot = shared.snapshot();
     let backends: Vec<_> = snapshot
-        .pool
+        .selector
         .members()
         .iter()
         .map(|m| {
@@ -113,16 +113,14 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Result<Reply, AdminE
     match path {
         "/metrics" => {
             expect(Method::GET)?;
-            let text = shared
-                .metrics
-                .render(&shared.snapshot(), shared.total_in_flight.get())?;
+            let text = shared.render_metrics()?;
             Ok(reply(StatusCode::OK, "text/plain; version=0.0.4", text))
         }
         "/healthz" => {
             expect(Method::GET)?;
             let snapshot = shared.snapshot();
             let healthy = snapshot
-                .pool
+                .selector
                 .members()
                 .iter()
                 .filter(|m| m.state.is_healthy())

@@ -35,7 +35,7 @@ impl BackgroundService for Drain {
         // admission and be counted.
         tokio::time::sleep(Duration::from_millis(100)).await;
         loop {
-            let left = self.shared.total_in_flight.get();
+            let left = self.shared.active.get();
             if left == 0 {
                 tracing::info!("all in-flight requests finished, exiting");
                 std::process::exit(0);

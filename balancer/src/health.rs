@@ -101,7 +101,7 @@ impl HealthChecker {
         let h = &snapshot.config.health;
         let timeout = Duration::from_millis(h.timeout_ms);
         let mut checks = tokio::task::JoinSet::new();
-        for m in snapshot.pool.members() {
+        for m in snapshot.selector.members() {
             let state = Arc::clone(&m.state);
             let path = h.path.clone();
             checks.spawn(async move {

@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod admission;
+pub mod cache;
 pub mod config;
 pub mod drain;
 pub mod health;
@@ -15,6 +17,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod refusal;
 pub mod reload;
+pub mod retry;
 pub mod route;
 pub mod select;
 pub mod server;

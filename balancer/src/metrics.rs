@@ -1,15 +1,15 @@
 //! Prometheus metrics of the balancer.
 //!
 //! Per-request series are updated as requests finish; backend gauges are
-//! refreshed from the live snapshot at scrape time, so backends removed by
+//! set from values the caller reads at scrape time, so backends removed by
 //! a reload disappear from the output instead of lingering with stale values.
+//! This module knows nothing of the balancer's state: callers hand it plain
+//! numbers.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
-
-use crate::state::Snapshot;
 
 /// Errors while rendering metrics.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,40 @@ impl MetricsError {
     }
 }
 
+/// A backend's gauges at scrape time.
+#[derive(Debug, Clone)]
+pub struct BackendGauge<'a> {
+    /// The backend's name.
+    pub label: &'a str,
+    /// In rotation (active checks) and not ejected (passive checks).
+    pub healthy: bool,
+    /// Requests in flight on it.
+    pub in_flight: usize,
+}
+
+/// How a cacheable request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    /// Served from the cache.
+    Hit,
+    /// Fetched from a node (and stored if it could be).
+    Miss,
+    /// Waited for another request's fetch of the same object and was
+    /// served from it: one node request for many viewers.
+    Coalesced,
+}
+
+impl CacheResult {
+    /// The `result` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheResult::Hit => "hit",
+            CacheResult::Miss => "miss",
+            CacheResult::Coalesced => "coalesced",
+        }
+    }
+}
+
 /// The balancer's metric families.
 #[derive(Debug)]
 pub struct Metrics {
@@ -41,6 +75,12 @@ pub struct Metrics {
     in_flight: IntGaugeVec,
     in_flight_total: IntGauge,
     health_changes: IntCounter,
+    upstream_requests: IntCounterVec,
+    cache: IntCounterVec,
+    cache_bytes: IntGauge,
+    ejections: IntCounter,
+    panic: IntCounter,
+    retry_budget_exhausted: IntCounter,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -113,6 +153,36 @@ impl Metrics {
             "reel_balancer_health_transitions_total",
             "Times a backend entered or left rotation.",
         ));
+        let upstream_requests = must(IntCounterVec::new(
+            Opts::new(
+                "reel_balancer_upstream_requests_total",
+                "Attempts sent to a node (retries included), by backend.",
+            ),
+            &["backend"],
+        ));
+        let cache = must(IntCounterVec::new(
+            Opts::new(
+                "reel_balancer_cache_requests_total",
+                "Cacheable requests by result: hit, miss, or coalesced into another request's fetch.",
+            ),
+            &["result"],
+        ));
+        let cache_bytes = must(IntGauge::new(
+            "reel_balancer_cache_bytes",
+            "Bytes held by the edge cache.",
+        ));
+        let ejections = must(IntCounter::new(
+            "reel_balancer_ejections_total",
+            "Nodes taken out of selection by passive checks.",
+        ));
+        let panic = must(IntCounter::new(
+            "reel_balancer_panic_routed_total",
+            "Requests routed with the panic threshold in force (too few nodes in rotation).",
+        ));
+        let retry_budget_exhausted = must(IntCounter::new(
+            "reel_balancer_retry_budget_exhausted_total",
+            "Retries not made because the retry budget was spent.",
+        ));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -123,6 +193,12 @@ impl Metrics {
             Box::new(in_flight.clone()),
             Box::new(in_flight_total.clone()),
             Box::new(health_changes.clone()),
+            Box::new(upstream_requests.clone()),
+            Box::new(cache.clone()),
+            Box::new(cache_bytes.clone()),
+            Box::new(ejections.clone()),
+            Box::new(panic.clone()),
+            Box::new(retry_budget_exhausted.clone()),
         ] {
             must(registry.register(c));
         }
@@ -137,7 +213,38 @@ impl Metrics {
             in_flight,
             in_flight_total,
             health_changes,
+            upstream_requests,
+            cache,
+            cache_bytes,
+            ejections,
+            panic,
+            retry_budget_exhausted,
         }
+    }
+
+    /// Records one attempt sent to a node.
+    pub fn observe_upstream(&self, backend: &str) {
+        self.upstream_requests.with_label_values(&[backend]).inc();
+    }
+
+    /// Records how a cacheable request was answered.
+    pub fn observe_cache(&self, result: CacheResult) {
+        self.cache.with_label_values(&[result.as_str()]).inc();
+    }
+
+    /// Records a node ejected by passive checks.
+    pub fn observe_ejection(&self) {
+        self.ejections.inc();
+    }
+
+    /// Records a request routed in panic mode.
+    pub fn observe_panic(&self) {
+        self.panic.inc();
+    }
+
+    /// Records a retry refused by the retry budget.
+    pub fn observe_retry_budget_exhausted(&self) {
+        self.retry_budget_exhausted.inc();
     }
 
     /// Records one finished request.
@@ -172,21 +279,23 @@ impl Metrics {
     /// Renders every family in Prometheus text format.
     pub fn render(
         &self,
-        snapshot: &Snapshot,
+        backends: &[BackendGauge<'_>],
         total_in_flight: usize,
+        cache_bytes: u64,
     ) -> Result<String, MetricsError> {
         self.healthy.reset();
         self.in_flight.reset();
-        for m in snapshot.pool.members() {
-            let label = [m.state.label()];
+        for b in backends {
+            let label = [b.label];
             self.healthy
                 .with_label_values(&label)
-                .set(i64::from(m.state.is_healthy()));
+                .set(i64::from(b.healthy));
             self.in_flight
                 .with_label_values(&label)
-                .set(m.state.in_flight() as i64);
+                .set(b.in_flight as i64);
         }
         self.in_flight_total.set(total_in_flight as i64);
+        self.cache_bytes.set(cache_bytes as i64);
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())

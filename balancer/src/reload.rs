@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::ConfigError;
-use crate::select::Pool;
+use crate::select::Selector;
 use crate::state::{Shared, Snapshot};
 
 /// Why a reload was refused.
@@ -65,16 +65,22 @@ pub async fn reload(shared: &Shared) -> Result<ReloadSummary, ReloadError> {
     if config.shutdown_grace_s != old.config.shutdown_grace_s {
         needs_restart.push("shutdown_grace_s");
     }
+    if config.cache != old.config.cache {
+        needs_restart.push("cache");
+    }
+    if config.admission.secret != old.config.admission.secret {
+        needs_restart.push("admission.secret");
+    }
     if !needs_restart.is_empty() {
         tracing::warn!(keys = ?needs_restart, "these keys changed but apply only after a restart");
     }
-    let pool = Pool::new(&config, Some(&old.pool));
+    let selector = Selector::new(&config, Some(&old.selector));
     let summary = ReloadSummary {
-        backends: pool.members().len(),
+        backends: selector.members().len(),
         selection: config.selection.as_str(),
         needs_restart,
     };
-    shared.live.store(Arc::new(Snapshot { config, pool }));
+    shared.live.store(Arc::new(Snapshot { config, selector }));
     tracing::info!(
         backends = summary.backends,
         selection = summary.selection,

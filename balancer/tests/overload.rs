@@ -72,7 +72,7 @@ async fn excess_requests_are_shed_fast() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn total_limit_and_no_healthy_backend() {
+async fn total_limit_then_panic_routing_when_no_node_is_ready() {
     let (a, b) = (Backend::start("a"), Backend::start("b"));
     let mut setup = Setup::new(&[&a, &b]);
     setup.total = 2;
@@ -83,26 +83,6 @@ async fn total_limit_and_no_healthy_backend() {
         .map(|_| tokio::spawn(c.get(bal.url("/slow?ms=1500")).send()))
         .collect();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let r = c.get(bal.url("/api/videos/v1")).send().await.unwrap();
-    assert_eq!(r.status(), 503);
-    for s in slow {
-        assert_eq!(s.await.unwrap().unwrap().status(), 200);
-    }
-
-    for node in [&a, &b] {
-        c.post(format!("http://{}/control/unready", node.addr))
-            .send()
-            .await
-            .unwrap();
-    }
-    for node in [&a, &b] {
-        for _ in 0..200 {
-            if is_healthy(&c, &bal, node.addr).await == Some(false) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
     let r = c.get(bal.url("/api/videos/v1")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert!(r.headers().contains_key("retry-after"));
@@ -116,7 +96,48 @@ async fn total_limit_and_no_healthy_backend() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
-    assert!(r.text().await.unwrap().contains("<html"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<html"), "{page}");
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+    for s in slow {
+        assert_eq!(s.await.unwrap().unwrap().status(), 200);
+    }
+
+    // Every node fails readiness at once (say, a shared database blinked):
+    // the panic threshold keeps traffic flowing to them.
+    for node in [&a, &b] {
+        c.post(format!("http://{}/control/unready", node.addr))
+            .send()
+            .await
+            .unwrap();
+    }
+    for node in [&a, &b] {
+        for _ in 0..200 {
+            if is_healthy(&c, &bal, node.addr).await == Some(false) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(is_healthy(&c, &bal, node.addr).await, Some(false));
+    }
+    for i in 0..4 {
+        let r = c.get(bal.url(&format!("/p{i}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "request {i} refused with no node ready");
+    }
+    let m = c
+        .get(bal.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let panicked: f64 = parse_prometheus(&m)
+        .iter()
+        .filter(|(n, _, _)| n == "reel_balancer_panic_routed_total")
+        .map(|(_, _, v)| v)
+        .sum();
+    assert!(panicked >= 4.0, "{panicked}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,12 @@ use super::{BackendConfig, Config, ConfigError};
 enum Kind {
     Str,
     Int,
+    Bool,
 }
+
+/// Keys that hold secrets: accepted from the environment only, because
+/// the TOML file is meant to be committed.
+const SECRET_KEYS: &[&str] = &["admission.secret"];
 
 /// Key paths that may be set from the environment, with their shapes.
 /// `backends` is handled separately (see [`BACKENDS_ENV`]).
@@ -38,6 +43,22 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("proxy.max_in_flight_per_backend", Kind::Int),
     ("proxy.max_in_flight_total", Kind::Int),
     ("proxy.retry_after_s", Kind::Int),
+    ("proxy.first_byte_timeout_ms", Kind::Int),
+    ("proxy.retry_budget_pct", Kind::Int),
+    ("proxy.retry_budget_min_per_s", Kind::Int),
+    ("proxy.panic_threshold_pct", Kind::Int),
+    ("health.slow_start_s", Kind::Int),
+    ("outlier.consecutive_failures", Kind::Int),
+    ("outlier.eject_s", Kind::Int),
+    ("outlier.max_ejected_pct", Kind::Int),
+    ("cache.enabled", Kind::Bool),
+    ("cache.max_bytes", Kind::Int),
+    ("cache.max_object_bytes", Kind::Int),
+    ("cache.lock_timeout_ms", Kind::Int),
+    ("cache.playlist_max_age_s", Kind::Int),
+    ("admission.playback_reserve_pct", Kind::Int),
+    ("admission.session_ttl_s", Kind::Int),
+    ("admission.secret", Kind::Str),
 ];
 
 /// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.
@@ -83,6 +104,7 @@ impl ConfigSource {
             }
             None => Table::new(),
         };
+        refuse_file_secrets(&table)?;
         apply_env(&mut table, |k| std::env::var(k).ok())?;
         let mut config: Config = Value::Table(table)
             .try_into()
@@ -137,6 +159,16 @@ fn apply_env(
         let Some(raw) = lookup(&var) else { continue };
         let value = match kind {
             Kind::Str => Value::String(raw),
+            Kind::Bool => match raw.trim() {
+                "true" | "1" => Value::Boolean(true),
+                "false" | "0" => Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: var.clone(),
+                        message: format!("`{raw}` is not true or false"),
+                    })
+                }
+            },
             Kind::Int => {
                 Value::Integer(raw.trim().parse::<i64>().map_err(|_| ConfigError::Env {
                     var: var.clone(),
@@ -159,6 +191,34 @@ fn apply_env(
             list.push(Value::Table(t));
         }
         table.insert("backends".into(), Value::Array(list));
+    }
+    Ok(())
+}
+
+/// A secret in the file is refused rather than ignored, so an operator
+/// who put it there learns it was never used.
+fn refuse_file_secrets(table: &Table) -> Result<(), ConfigError> {
+    for key in SECRET_KEYS {
+        let mut node = Some(table);
+        let mut found = false;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(t) = node else { break };
+            match t.get(*part) {
+                Some(Value::Table(inner)) if i + 1 < parts.len() => node = Some(inner),
+                Some(_) if i + 1 == parts.len() => found = true,
+                _ => node = None,
+            }
+        }
+        if found {
+            return Err(ConfigError::Invalid {
+                key: (*key).to_string(),
+                message: format!(
+                    "is a secret and is read only from the environment ({}), never from the file",
+                    env_name(key)
+                ),
+            });
+        }
     }
     Ok(())
 }
@@ -230,6 +290,15 @@ mod tests {
     fn bad_env_number_names_the_variable() {
         let e = load_with("", &[("REEL_PROXY__RETRIES", "x")], Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("REEL_PROXY__RETRIES"), "{e}");
+    }
+
+    #[test]
+    fn secrets_only_from_the_environment() {
+        let file = "[admission]\nsecret = \"abc\"\n";
+        let e = refuse_file_secrets(&file.parse().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("REEL_ADMISSION__SECRET"), "{e}");
+        let c = load_with("", &[("REEL_ADMISSION__SECRET", "k")], Overrides::default()).unwrap();
+        assert_eq!(c.admission.secret, "k");
     }
 
     #[test]

@@ -7,7 +7,12 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+mod cache;
 pub mod layers;
+mod traffic;
+
+pub use cache::CacheConfig;
+pub use traffic::{AdmissionConfig, OutlierConfig};
 
 /// Highest accepted `proxy.retries`; the proxy engine's attempt budget is
 /// sized from it once at start-up, so reloads can only move below it.
@@ -65,7 +70,7 @@ impl ConfigError {
         }
     }
 
-    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError::Invalid {
             key: key.into(),
             message: message.into(),
@@ -85,6 +90,8 @@ pub enum Selection {
     /// Rendezvous hashing on the video id so one video's segments stay on
     /// one node; requests without a video id fall back to round robin.
     ConsistentHash,
+    /// Power of two choices on in-flight requests per unit of weight.
+    LeastInFlight,
 }
 
 impl Selection {
@@ -94,6 +101,7 @@ impl Selection {
             Selection::RoundRobin => "round_robin",
             Selection::Weighted => "weighted",
             Selection::ConsistentHash => "consistent_hash",
+            Selection::LeastInFlight => "least_in_flight",
         }
     }
 }
@@ -127,6 +135,9 @@ pub struct HealthConfig {
     pub healthy_threshold: u32,
     /// Consecutive failures that take a backend out of rotation.
     pub unhealthy_threshold: u32,
+    /// A node entering rotation (recovered, or added by a reload) ramps
+    /// from 10 % to its full share of traffic over this many seconds.
+    pub slow_start_s: u64,
 }
 
 impl Default for HealthConfig {
@@ -137,6 +148,7 @@ impl Default for HealthConfig {
             timeout_ms: 1000,
             healthy_threshold: 2,
             unhealthy_threshold: 2,
+            slow_start_s: 10,
         }
     }
 }
@@ -149,8 +161,20 @@ pub struct ProxyConfig {
     pub connect_timeout_ms: u64,
     /// Longest wait for any single read from (or write to) a backend.
     pub read_timeout_ms: u64,
+    /// For media (segments, playlists, images): longest wait for the
+    /// node's response head and for each later read. Short, so a stuck
+    /// node costs a viewer one quick retry rather than a stall.
+    pub first_byte_timeout_ms: u64,
     /// How many times a failed GET/HEAD may move to another backend.
     pub retries: u32,
+    /// Retries may add at most this share of the requests of the last
+    /// ten seconds…
+    pub retry_budget_pct: u32,
+    /// …plus this many per second, so a quiet balancer can still retry.
+    pub retry_budget_min_per_s: u32,
+    /// When fewer than this share of the nodes is in rotation, requests go
+    /// to every node instead (with no node in rotation, always).
+    pub panic_threshold_pct: u32,
     /// Requests one backend may have in flight; more are sent elsewhere or shed.
     pub max_in_flight_per_backend: usize,
     /// Requests the whole balancer may have in flight; more are shed.
@@ -164,7 +188,11 @@ impl Default for ProxyConfig {
         ProxyConfig {
             connect_timeout_ms: 1000,
             read_timeout_ms: 30_000,
+            first_byte_timeout_ms: 3000,
             retries: 1,
+            retry_budget_pct: 20,
+            retry_budget_min_per_s: 5,
+            panic_threshold_pct: 0,
             max_in_flight_per_backend: 256,
             max_in_flight_total: 1024,
             retry_after_s: 1,
@@ -192,6 +220,12 @@ pub struct Config {
     pub health: HealthConfig,
     /// Timeouts, retries and limits.
     pub proxy: ProxyConfig,
+    /// Passive ejection of failing nodes.
+    pub outlier: OutlierConfig,
+    /// The edge cache.
+    pub cache: CacheConfig,
+    /// Who gets in when the cluster is full.
+    pub admission: AdmissionConfig,
 }
 
 impl Default for Config {
@@ -214,17 +248,20 @@ impl Default for Config {
             ],
             health: HealthConfig::default(),
             proxy: ProxyConfig::default(),
+            outlier: OutlierConfig::default(),
+            cache: CacheConfig::default(),
+            admission: AdmissionConfig::default(),
         }
     }
 }
 
-fn socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+pub(crate) fn socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
     value
         .parse()
         .map_err(|_| ConfigError::invalid(key, format!("`{value}` is not an IP:port address")))
 }
 
-fn at_least<T: PartialOrd + std::fmt::Display>(
+pub(crate) fn at_least<T: PartialOrd + std::fmt::Display>(
     key: &str,
     value: T,
     min: T,
@@ -299,6 +336,21 @@ impl Config {
             1,
         )?;
         at_least("proxy.max_in_flight_total", p.max_in_flight_total, 1)?;
+        at_least("proxy.first_byte_timeout_ms", p.first_byte_timeout_ms, 1)?;
+        for (key, pct) in [
+            ("proxy.retry_budget_pct", p.retry_budget_pct),
+            ("proxy.panic_threshold_pct", p.panic_threshold_pct),
+        ] {
+            if pct > 100 {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be at most 100, got {pct}"),
+                ));
+            }
+        }
+        self.outlier.validate()?;
+        self.cache.validate()?;
+        self.admission.validate()?;
         Ok(())
     }
 

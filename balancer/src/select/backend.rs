@@ -1,10 +1,19 @@
-//! Live state of one backend: health streaks, in-flight count and served
-//! total. The state outlives configuration reloads so a node keeps its
-//! health and counters when the backend list is rewritten around it.
+//! Live state of one backend: health streaks, passive failure streak and
+//! ejection, slow-start ramp, in-flight count and served total. The state
+//! outlives configuration reloads so a node keeps its health and counters
+//! when the backend list is rewritten around it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// Milliseconds on a process-wide monotonic clock; never 0, so 0 can mean
+/// "unset" in the atomics below.
+pub fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
 
 /// Counters and health of one backend address.
 #[derive(Debug)]
@@ -14,6 +23,14 @@ pub struct BackendState {
     healthy: AtomicBool,
     ok_streak: AtomicU32,
     fail_streak: AtomicU32,
+    /// Consecutive failed proxied responses (passive checks).
+    failures: AtomicU32,
+    /// Ejected from selection until this instant ([`now_ms`]); 0 = not.
+    ejected_until: AtomicU64,
+    /// Times ejected in a row; lengthens the next ejection.
+    ejections: AtomicU32,
+    /// When the backend (re-)entered rotation, for the slow-start ramp; 0 = no ramp.
+    ramp_from: AtomicU64,
     in_flight: AtomicUsize,
     served: AtomicU64,
 }
@@ -31,14 +48,19 @@ pub enum Transition {
 
 impl BackendState {
     /// A new backend starts in rotation so a fresh balancer serves at once;
-    /// the first failing checks take a dead one out.
-    pub fn new(address: SocketAddr) -> Self {
+    /// the first failing checks take a dead one out. `ramp` starts its
+    /// slow-start period now (for backends added by a reload).
+    pub fn new(address: SocketAddr, label: String, ramp: bool) -> Self {
         BackendState {
             address,
-            label: address.to_string(),
+            label,
             healthy: AtomicBool::new(true),
             ok_streak: AtomicU32::new(0),
             fail_streak: AtomicU32::new(0),
+            failures: AtomicU32::new(0),
+            ejected_until: AtomicU64::new(0),
+            ejections: AtomicU32::new(0),
+            ramp_from: AtomicU64::new(if ramp { now_ms() } else { 0 }),
             in_flight: AtomicUsize::new(0),
             served: AtomicU64::new(0),
         }
@@ -49,14 +71,35 @@ impl BackendState {
         self.address
     }
 
-    /// The address as text, used as a metrics label and in headers.
+    /// The backend's name: the metrics label and the `X-Reel-Node` fallback.
     pub fn label(&self) -> &str {
         &self.label
     }
 
-    /// Whether the backend is in rotation.
+    /// Whether the active health check has the backend in rotation.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Acquire)
+    }
+
+    /// Whether passive checks have ejected the backend at `now` ([`now_ms`]).
+    pub fn is_ejected(&self, now: u64) -> bool {
+        self.ejected_until.load(Ordering::Acquire) > now
+    }
+
+    /// Share of full traffic the backend takes at `now` during its
+    /// slow-start ramp: from 10 % up to 100 % over `ramp_ms`.
+    pub fn ramp_factor(&self, now: u64, ramp_ms: u64) -> f64 {
+        let from = self.ramp_from.load(Ordering::Relaxed);
+        if from == 0 || ramp_ms == 0 {
+            return 1.0;
+        }
+        let elapsed = now.saturating_sub(from);
+        if elapsed >= ramp_ms {
+            // Settled: later calls skip the arithmetic.
+            self.ramp_from.store(0, Ordering::Relaxed);
+            return 1.0;
+        }
+        (elapsed as f64 / ramp_ms as f64).max(0.1)
     }
 
     /// Requests currently being served by this backend.
@@ -77,7 +120,7 @@ impl BackendState {
     /// Records one active check result, applying the thresholds.
     ///
     /// Only the health checker calls this, so streak updates need no
-    /// compare-and-swap loop.
+    /// compare-and-swap loop. Entering rotation starts the slow-start ramp.
     pub fn record_check(
         &self,
         success: bool,
@@ -91,6 +134,12 @@ impl BackendState {
                 .fetch_add(1, Ordering::Relaxed)
                 .saturating_add(1);
             if !self.is_healthy() && ok >= healthy_after {
+                // Back from a real outage: a passive ejection from before it
+                // no longer says anything; the ramp protects it instead.
+                self.ejected_until.store(0, Ordering::Release);
+                self.ejections.store(0, Ordering::Relaxed);
+                self.failures.store(0, Ordering::Relaxed);
+                self.ramp_from.store(now_ms(), Ordering::Relaxed);
                 self.healthy.store(true, Ordering::Release);
                 return Transition::Up;
             }
@@ -106,6 +155,39 @@ impl BackendState {
             }
         }
         Transition::None
+    }
+
+    /// Records a proxied response that went well: clears the failure streak.
+    pub fn record_success(&self) {
+        if self.failures.load(Ordering::Relaxed) != 0 {
+            self.failures.store(0, Ordering::Relaxed);
+        }
+        if self.ejections.load(Ordering::Relaxed) != 0 && !self.is_ejected(now_ms()) {
+            self.ejections.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Records a failed proxied response (gateway error, reset or timeout)
+    /// and returns the failure streak so far.
+    pub fn record_failure(&self) -> u32 {
+        self.failures
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1)
+    }
+
+    /// Takes the backend out of selection for `base_ms` times the number of
+    /// ejections in a row (capped at 8×), starting a ramp when it returns.
+    /// Returns false if another request ejected it first.
+    pub fn eject(&self, now: u64, base_ms: u64) -> bool {
+        let n = self
+            .ejections
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
+        let until = now + base_ms.saturating_mul(u64::from(n.min(8)));
+        let prev = self.ejected_until.swap(until, Ordering::AcqRel);
+        self.failures.store(0, Ordering::Relaxed);
+        self.ramp_from.store(until, Ordering::Relaxed);
+        prev <= now
     }
 
     /// Reserves an in-flight slot if fewer than `limit` are taken.
@@ -177,7 +259,11 @@ mod tests {
     use super::*;
 
     fn state() -> Arc<BackendState> {
-        Arc::new(BackendState::new("127.0.0.1:1".parse().unwrap()))
+        Arc::new(BackendState::new(
+            "127.0.0.1:1".parse().unwrap(),
+            "node-1".into(),
+            false,
+        ))
     }
 
     #[test]
@@ -201,5 +287,29 @@ mod tests {
         drop(l1);
         assert_eq!(b.in_flight(), 1);
         assert!(b.try_acquire(2).is_some());
+    }
+
+    #[test]
+    fn recovery_ramps_up() {
+        let b = state();
+        assert_eq!(b.ramp_factor(now_ms(), 10_000), 1.0);
+        b.record_check(false, 1, 1);
+        b.record_check(true, 1, 1);
+        let now = now_ms();
+        let f = b.ramp_factor(now, 10_000);
+        assert!((0.1..0.2).contains(&f), "{f}");
+        assert!((b.ramp_factor(now + 5_000, 10_000) - 0.5).abs() < 0.01);
+        assert_eq!(b.ramp_factor(now + 10_001, 10_000), 1.0);
+    }
+
+    #[test]
+    fn ejection_grows_and_expires() {
+        let b = state();
+        let now = now_ms();
+        assert!(b.eject(now, 1000));
+        assert!(b.is_ejected(now + 999));
+        assert!(!b.is_ejected(now + 1000));
+        assert!(b.eject(now + 1000, 1000));
+        assert!(b.is_ejected(now + 2999));
     }
 }

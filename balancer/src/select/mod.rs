@@ -1,41 +1,31 @@
-//! The set of backends of one configuration and the choice of the next
-//! one for a request.
+//! Backend selection: the backends of one configuration and the choice of
+//! the node for a request.
+//!
+//! Only *eligible* nodes are chosen from: in rotation (active checks), not
+//! ejected (passive checks) and not already tried by this request. So a
+//! down or full node's share spreads evenly over the others instead of
+//! landing on its neighbour. Recovered and new nodes ramp up slowly. When
+//! too few nodes are eligible (for example every node fails readiness at
+//! once because a shared database blinked), the panic threshold lets
+//! traffic flow to all of them rather than refusing everything.
 //!
 //! Selection is done here rather than with `pingora-load-balancing` because
-//! the balancer needs per-backend in-flight limits, health thresholds kept
-//! across reloads, and exclusion of already-tried backends on retry.
+//! the balancer needs per-backend in-flight limits, health kept across
+//! reloads, passive ejection, slow start and exclusion of tried backends.
+
+pub mod backend;
+mod hash;
+mod order;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-pub mod backend;
+use backend::{now_ms, BackendState, Lease};
 
-use crate::config::{Config, Selection};
-use crate::route;
-use backend::{BackendState, Lease};
-
-/// Why no backend could take a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SelectError {
-    /// Every eligible backend is out of rotation.
-    #[error("no healthy backend is available")]
-    NoHealthy,
-    /// Healthy backends exist but all are at their in-flight limit.
-    #[error("every healthy backend is at its in-flight limit")]
-    Saturated,
-}
-
-impl SelectError {
-    /// Stable code, also the `reason` label of the shed metric.
-    pub fn code(self) -> &'static str {
-        match self {
-            SelectError::NoHealthy => "no_healthy_backend",
-            SelectError::Saturated => "backend_limit",
-        }
-    }
-}
+use crate::config::{Config, OutlierConfig, Selection};
+use crate::refusal::Refusal;
 
 /// One configured backend: its weight in this configuration and its
 /// long-lived state.
@@ -47,21 +37,37 @@ pub struct Member {
     pub state: Arc<BackendState>,
 }
 
-/// Backends of one configuration plus the selection cursor.
+/// How a proxied attempt on a backend ended, for passive checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The node answered (any status that is not a gateway failure).
+    Answered,
+    /// Reset, timeout or a 500/502/504 from the node. A node's 503 is
+    /// load shedding, not sickness, and is not counted.
+    Failed,
+}
+
+/// The backends of one configuration and the selection state.
 #[derive(Debug)]
-pub struct Pool {
+pub struct Selector {
     members: Vec<Member>,
     selection: Selection,
     per_backend_limit: usize,
-    /// Smooth weighted round-robin order (member indexes), computed once.
-    schedule: Vec<usize>,
+    ramp_ms: u64,
+    panic_threshold_pct: u32,
+    outlier: OutlierConfig,
     cursor: AtomicUsize,
 }
 
-impl Pool {
-    /// Builds the pool for `config`, reusing states from `previous` for
+/// Whether a choice was made in panic mode (too few eligible nodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panicked(pub bool);
+
+impl Selector {
+    /// Builds the selector for `config`, reusing states from `previous` for
     /// addresses that remain so health and counters carry over a reload.
-    pub fn new(config: &Config, previous: Option<&Pool>) -> Pool {
+    /// Backends new to a running balancer start with the slow-start ramp.
+    pub fn new(config: &Config, previous: Option<&Selector>) -> Selector {
         let known: HashMap<SocketAddr, Arc<BackendState>> = previous
             .map(|p| {
                 p.members
@@ -75,18 +81,22 @@ impl Pool {
             .into_iter()
             .map(|(addr, weight)| Member {
                 weight,
-                state: known
-                    .get(&addr)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(BackendState::new(addr))),
+                state: known.get(&addr).cloned().unwrap_or_else(|| {
+                    Arc::new(BackendState::new(
+                        addr,
+                        addr.to_string(),
+                        previous.is_some(),
+                    ))
+                }),
             })
             .collect();
-        let weights: Vec<u32> = members.iter().map(|m| m.weight).collect();
-        Pool {
-            schedule: smooth_schedule(&weights),
+        Selector {
             members,
             selection: config.selection,
             per_backend_limit: config.proxy.max_in_flight_per_backend,
+            ramp_ms: config.health.slow_start_s.saturating_mul(1000),
+            panic_threshold_pct: config.proxy.panic_threshold_pct,
+            outlier: config.outlier.clone(),
             cursor: AtomicUsize::new(previous.map_or(0, |p| p.cursor.load(Ordering::Relaxed))),
         }
     }
@@ -96,171 +106,109 @@ impl Pool {
         &self.members
     }
 
-    /// Picks a backend for a request with the given path and reserves an
-    /// in-flight slot on it. Backends in `exclude` (already tried) are
-    /// skipped; unhealthy and full ones are passed over in order.
-    pub fn pick(&self, path: &str, exclude: &[SocketAddr]) -> Result<Lease, SelectError> {
-        if self.members.is_empty() {
-            return Err(SelectError::NoHealthy);
-        }
-        let order = self.order(path);
-        let mut saw_healthy = false;
-        for idx in order {
-            let state = &self.members[idx].state;
-            if exclude.contains(&state.address()) || !state.is_healthy() {
-                continue;
-            }
-            saw_healthy = true;
-            if let Some(lease) = state.try_acquire(self.per_backend_limit) {
-                return Ok(lease);
-            }
-        }
-        Err(if saw_healthy {
-            SelectError::Saturated
+    /// Nodes that may be chosen right now, and whether that is every node
+    /// because the eligible share fell below the panic threshold.
+    fn candidates(&self, exclude: &[SocketAddr], now: u64) -> (Vec<usize>, Panicked) {
+        let untried: Vec<usize> = (0..self.members.len())
+            .filter(|&i| !exclude.contains(&self.members[i].state.address()))
+            .collect();
+        let eligible: Vec<usize> = untried
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let s = &self.members[i].state;
+                s.is_healthy() && !s.is_ejected(now)
+            })
+            .collect();
+        let in_rotation = self
+            .members
+            .iter()
+            .filter(|m| m.state.is_healthy() && !m.state.is_ejected(now))
+            .count();
+        let below = in_rotation * 100 < self.panic_threshold_pct as usize * self.members.len();
+        if in_rotation == 0 || below {
+            (untried, Panicked(true))
         } else {
-            SelectError::NoHealthy
-        })
+            (eligible, Panicked(false))
+        }
     }
 
-    /// Member indexes in preference order for this request.
-    fn order(&self, path: &str) -> Vec<usize> {
-        let n = self.members.len();
-        match (self.selection, route::video_id(path)) {
-            (Selection::ConsistentHash, Some(key)) => {
-                let mut ranked: Vec<(f64, usize)> = self
+    /// Picks a backend for a request and reserves an in-flight slot on it.
+    ///
+    /// `key` is the video id for consistent hashing. Backends in `exclude`
+    /// (already tried by this request) are skipped. `share` (0..=1) is the
+    /// part of each node's in-flight limit this request's class may use.
+    pub fn pick(
+        &self,
+        key: Option<&str>,
+        exclude: &[SocketAddr],
+        share: f64,
+    ) -> Result<(Lease, Panicked), Refusal> {
+        let now = now_ms();
+        let (candidates, panicked) = self.candidates(exclude, now);
+        if candidates.is_empty() {
+            return Err(Refusal::NoHealthy);
+        }
+        let factors: Vec<f64> = candidates
+            .iter()
+            .map(|&i| self.members[i].state.ramp_factor(now, self.ramp_ms))
+            .collect();
+        let input = order::Input {
+            members: &self.members,
+            candidates: &candidates,
+            factors: &factors,
+            cursor: self.cursor.fetch_add(1, Ordering::Relaxed),
+        };
+        let ranked = match (self.selection, key) {
+            (Selection::ConsistentHash, Some(key)) => order::by_hash(&input, key),
+            (Selection::ConsistentHash, None) | (Selection::RoundRobin, _) => {
+                order::round_robin(&input)
+            }
+            (Selection::Weighted, _) => order::weighted(&input),
+            (Selection::LeastInFlight, _) => order::least_in_flight(&input),
+        };
+        for pos in ranked {
+            let limit =
+                ((self.per_backend_limit as f64 * factors[pos] * share).ceil() as usize).max(1);
+            let state = &self.members[candidates[pos]].state;
+            if let Some(lease) = state.try_acquire(limit) {
+                return Ok((lease, panicked));
+            }
+        }
+        Err(Refusal::BackendLimit)
+    }
+
+    /// Records how an attempt on `state` ended; ejects the node after
+    /// `outlier.consecutive_failures` failures in a row, unless that would
+    /// eject more than `outlier.max_ejected_pct` of the nodes.
+    /// Returns true when this report ejected the node.
+    pub fn report(&self, state: &BackendState, outcome: Outcome) -> bool {
+        match outcome {
+            Outcome::Answered => {
+                state.record_success();
+                false
+            }
+            Outcome::Failed => {
+                let streak = state.record_failure();
+                let limit = self.outlier.consecutive_failures;
+                if limit == 0 || streak < limit {
+                    return false;
+                }
+                let now = now_ms();
+                let ejected = self
                     .members
                     .iter()
-                    .enumerate()
-                    .map(|(i, m)| (route::rendezvous_score(key, m.state.label(), m.weight), i))
-                    .collect();
-                ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-                ranked.into_iter().map(|(_, i)| i).collect()
-            }
-            (Selection::Weighted, _) => {
-                let len = self.schedule.len();
-                let start = self.cursor.fetch_add(1, Ordering::Relaxed) % len;
-                let mut order = Vec::with_capacity(n);
-                for k in 0..len {
-                    let idx = self.schedule[(start + k) % len];
-                    if !order.contains(&idx) {
-                        order.push(idx);
-                        if order.len() == n {
-                            break;
-                        }
-                    }
+                    .filter(|m| m.state.is_ejected(now))
+                    .count();
+                let allowed = self.members.len() * self.outlier.max_ejected_pct as usize / 100;
+                if ejected + 1 > allowed {
+                    return false;
                 }
-                order
-            }
-            _ => {
-                let start = self.cursor.fetch_add(1, Ordering::Relaxed) % n;
-                (0..n).map(|k| (start + k) % n).collect()
+                state.eject(now, self.outlier.eject_s.saturating_mul(1000))
             }
         }
     }
-}
-
-/// Smooth weighted round robin (as in nginx): spreads each backend's
-/// turns evenly through the cycle instead of sending bursts.
-fn smooth_schedule(weights: &[u32]) -> Vec<usize> {
-    let total: i64 = weights.iter().map(|w| i64::from(*w)).sum();
-    let mut current = vec![0i64; weights.len()];
-    let mut out = Vec::with_capacity(total.max(0) as usize);
-    for _ in 0..total {
-        let mut best = 0;
-        for (i, w) in weights.iter().enumerate() {
-            current[i] += i64::from(*w);
-            if current[i] > current[best] {
-                best = i;
-            }
-        }
-        current[best] -= total;
-        out.push(best);
-    }
-    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::BackendConfig;
-
-    fn config(selection: Selection, weights: &[u32]) -> Config {
-        Config {
-            selection,
-            backends: weights
-                .iter()
-                .enumerate()
-                .map(|(i, w)| BackendConfig {
-                    address: format!("127.0.0.1:{}", 9000 + i),
-                    weight: *w,
-                })
-                .collect(),
-            ..Config::default()
-        }
-    }
-
-    fn share(pool: &Pool, path: &str, n: usize) -> Vec<usize> {
-        let mut counts = vec![0; pool.members().len()];
-        for _ in 0..n {
-            let lease = pool.pick(path, &[]).unwrap();
-            let i = pool
-                .members()
-                .iter()
-                .position(|m| m.state.address() == lease.backend().address())
-                .unwrap();
-            counts[i] += 1;
-        }
-        counts
-    }
-
-    #[test]
-    fn schedule_is_smooth() {
-        assert_eq!(smooth_schedule(&[3, 1]), vec![0, 0, 1, 0]);
-        assert_eq!(smooth_schedule(&[1, 1]), vec![0, 1]);
-    }
-
-    #[test]
-    fn round_robin_and_weighted_split() {
-        let p = Pool::new(&config(Selection::RoundRobin, &[3, 1]), None);
-        assert_eq!(share(&p, "/", 100), vec![50, 50]);
-        let p = Pool::new(&config(Selection::Weighted, &[3, 1]), None);
-        assert_eq!(share(&p, "/", 100), vec![75, 25]);
-    }
-
-    #[test]
-    fn hash_sticks_and_fails_over() {
-        let p = Pool::new(&config(Selection::ConsistentHash, &[1, 1, 1]), None);
-        let first = p
-            .pick("/media/v1/seg_1.m4s", &[])
-            .unwrap()
-            .backend()
-            .address();
-        for i in 0..20 {
-            let got = p.pick(&format!("/media/v1/seg_{i}.m4s"), &[]).unwrap();
-            assert_eq!(got.backend().address(), first);
-        }
-        let other = p.pick("/media/v1/seg_1.m4s", &[first]).unwrap();
-        assert_ne!(other.backend().address(), first);
-    }
-
-    #[test]
-    fn limits_and_health_are_reported() {
-        let mut c = config(Selection::RoundRobin, &[1]);
-        c.proxy.max_in_flight_per_backend = 1;
-        let p = Pool::new(&c, None);
-        let held = p.pick("/", &[]).unwrap();
-        assert_eq!(p.pick("/", &[]).unwrap_err(), SelectError::Saturated);
-        drop(held);
-        p.members()[0].state.record_check(false, 1, 1);
-        assert_eq!(p.pick("/", &[]).unwrap_err(), SelectError::NoHealthy);
-    }
-
-    #[test]
-    fn reload_keeps_state() {
-        let p1 = Pool::new(&config(Selection::RoundRobin, &[1, 1]), None);
-        p1.members()[0].state.mark_served();
-        let p2 = Pool::new(&config(Selection::RoundRobin, &[1, 1, 1]), Some(&p1));
-        assert_eq!(p2.members()[0].state.served(), 1);
-        assert_eq!(p2.members()[2].state.served(), 0);
-    }
-}
+mod tests;

@@ -121,6 +121,11 @@ pub struct Setup {
     pub per_backend: usize,
     pub total: usize,
     pub read_timeout_ms: u64,
+    /// Slow-start ramp of recovered and added nodes (0 = none, so shares
+    /// are exact in tests that count them).
+    pub slow_start_s: u64,
+    /// Raw TOML sections appended before the backends.
+    pub extra: String,
 }
 
 impl Setup {
@@ -134,6 +139,8 @@ impl Setup {
             per_backend: 256,
             total: 1024,
             read_timeout_ms: 10_000,
+            slow_start_s: 0,
+            extra: String::new(),
         }
     }
 
@@ -141,17 +148,20 @@ impl Setup {
         let mut s = format!(
             "listen = \"{listen}\"\nadmin_listen = \"{admin}\"\nselection = \"{}\"\n\
              shutdown_grace_s = 2\n\n[health]\ninterval_ms = {}\ntimeout_ms = 500\n\
-             healthy_threshold = {}\nunhealthy_threshold = {}\n\n[proxy]\n\
+             healthy_threshold = {}\nunhealthy_threshold = {}\nslow_start_s = {}\n\n[proxy]\n\
              connect_timeout_ms = 500\nread_timeout_ms = {}\nretries = 1\n\
              max_in_flight_per_backend = {}\nmax_in_flight_total = {}\n",
             self.selection,
             self.interval_ms,
             self.healthy_threshold,
             self.unhealthy_threshold,
+            self.slow_start_s,
             self.read_timeout_ms,
             self.per_backend,
             self.total
         );
+        s.push('\n');
+        s.push_str(&self.extra);
         for (addr, weight) in &self.backends {
             s.push_str(&format!(
                 "\n[[backends]]\naddress = \"{addr}\"\nweight = {weight}\n"

@@ -1,0 +1,369 @@
+//! The viewer-facing proxy as pingora [`ProxyHttp`] hooks, in the order
+//! pingora calls them: request id and classification; the edge cache;
+//! admission and node choice (only for requests the cache cannot answer);
+//! forwarding headers; the node's answer, retries and passive checks;
+//! per-request accounting.
+//!
+//! Request and response bodies are streamed by pingora chunk by chunk; the
+//! balancer never collects a body, so memory stays flat for any upload size.
+
+mod cache_hooks;
+mod ctx;
+mod upstream;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_cache::{CacheKey, CacheMeta, ForcedFreshness, HitHandler, RespCacheable};
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorType, Result};
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+
+pub use ctx::RequestCtx;
+
+use crate::admission;
+use crate::cache::policy;
+use crate::refusal::{self, Refusal};
+use crate::route;
+use crate::state::Shared;
+
+/// Header carrying the request id end to end.
+pub const REQUEST_ID: &str = "X-Request-Id";
+/// Header naming the app node that produced a response.
+pub const NODE_HEADER: &str = "X-Reel-Node";
+/// Header saying whether the edge cache answered.
+pub const CACHE_HEADER: &str = "X-Cache";
+
+/// The pingora proxy application.
+#[derive(Debug)]
+pub struct Balancer {
+    shared: Arc<Shared>,
+}
+
+impl Balancer {
+    /// Creates the proxy over the shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Balancer { shared }
+    }
+}
+
+/// A caller-supplied id is kept only if it is short printable ASCII, so
+/// it is safe to log and to forward.
+fn usable_request_id(value: &[u8]) -> bool {
+    !value.is_empty() && value.len() <= 128 && value.iter().all(|b| b.is_ascii_graphic())
+}
+
+fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+impl Balancer {
+    /// Answers the request with a refusal and records it.
+    async fn refuse(&self, session: &mut Session, ctx: &mut RequestCtx, reason: Refusal) {
+        ctx.refusal = Some(reason);
+        ctx.status = reason.status();
+        self.shared.metrics.observe_shed(reason.code());
+        let retry_after = ctx.snapshot().map_or(1, |s| s.config.proxy.retry_after_s);
+        if let Err(e) = refusal::respond(session, reason, retry_after, &ctx.request_id).await {
+            tracing::debug!(request_id = %ctx.request_id, "refusal not delivered: {e}");
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Balancer {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.started = Some(Instant::now());
+        ctx.active = Some(self.shared.active.enter());
+        ctx.request_id = match session.get_header(REQUEST_ID) {
+            Some(v) if usable_request_id(v.as_bytes()) => {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            }
+            _ => new_request_id(),
+        };
+        let req = session.req_header();
+        let method = &req.method;
+        ctx.idempotent = method == http::Method::GET || method == http::Method::HEAD;
+        let path = req.uri.path();
+        ctx.cache_class = Some(policy::classify(method, path));
+        ctx.video = route::video_id(path).map(str::to_string);
+        let snapshot = self.shared.snapshot();
+        ctx.retries_left = snapshot.config.proxy.retries;
+        ctx.verdict = Some(self.shared.admission.classify(
+            path,
+            req.headers.get(http::header::COOKIE).map(|v| v.as_bytes()),
+            snapshot.config.admission.session_ttl_s,
+        ));
+        ctx.snapshot = Some(snapshot);
+        Ok(false)
+    }
+
+    fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        cache_hooks::request_cache_filter(&self.shared, session, ctx);
+        Ok(())
+    }
+
+    fn cache_key_callback(&self, session: &Session, _ctx: &mut RequestCtx) -> Result<CacheKey> {
+        Ok(CacheKey::new(
+            policy::cache_key(session.req_header().uri.path()),
+            "",
+        ))
+    }
+
+    async fn cache_hit_filter(
+        &self,
+        _session: &mut Session,
+        meta: &CacheMeta,
+        _hit_handler: &mut HitHandler,
+        _is_fresh: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<ForcedFreshness>> {
+        Ok(cache_hooks::hit_filter(&self.shared, meta, ctx))
+    }
+
+    fn response_cache_filter(
+        &self,
+        _session: &Session,
+        resp: &ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<RespCacheable> {
+        Ok(cache_hooks::response_cacheable(&self.shared, resp, ctx))
+    }
+
+    async fn proxy_upstream_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<bool> {
+        // Only requests the cache could not answer get here: they are the
+        // ones that need a node slot.
+        match upstream::admit(&self.shared, ctx) {
+            Ok(()) => Ok(true),
+            Err(reason) => {
+                self.refuse(session, ctx, reason).await;
+                Ok(false)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        upstream::peer(&self.shared, ctx)
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip().to_string());
+        if let Some(ip) = client_ip {
+            let chain = match upstream.headers.get("X-Forwarded-For") {
+                Some(prev) => format!("{}, {ip}", String::from_utf8_lossy(prev.as_bytes())),
+                None => ip,
+            };
+            upstream.insert_header("X-Forwarded-For", chain)?;
+        }
+        upstream.insert_header("X-Forwarded-Proto", "http")?;
+        if let Some(host) = session.get_header(http::header::HOST).cloned() {
+            upstream.insert_header("X-Forwarded-Host", host)?;
+        }
+        upstream.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        if session.cache.enabled() {
+            // The cache stores whole objects and answers ranges and
+            // conditions itself, so the node is asked for the full file.
+            for h in [
+                http::header::RANGE,
+                http::header::IF_RANGE,
+                http::header::IF_NONE_MATCH,
+                http::header::IF_MODIFIED_SINCE,
+            ] {
+                upstream.remove_header(&h);
+            }
+        }
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream::on_response_head(&self.shared, resp, ctx)
+    }
+
+    fn upstream_response_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if end_of_stream {
+            // The node's part is done: free its slot now rather than when
+            // a slow client has finished downloading.
+            upstream::release(ctx);
+        }
+        Ok(None)
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.response_started = true;
+        ctx.status = response.status.as_u16();
+        let hit = cache_hooks::record_result(&self.shared, session, ctx);
+        response.insert_header(CACHE_HEADER, if hit { "HIT" } else { "MISS" })?;
+        if response.headers.get(NODE_HEADER).is_none() {
+            if let Some(name) = &ctx.backend {
+                response.insert_header(NODE_HEADER, name.as_str())?;
+            }
+        }
+        if response.headers.get(REQUEST_ID).is_none() {
+            response.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        } else if hit {
+            // A cached head carries the id of the request that filled it.
+            response.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        }
+        if let (Some(v), Some(snapshot)) = (ctx.verdict, ctx.snapshot()) {
+            let admitted_start = v.class == admission::Class::NewSession
+                && admission::starts_session(session.req_header().uri.path());
+            let renew = v.class == admission::Class::Playing;
+            if v.issue_cookie && (admitted_start || renew) && ctx.status < 400 {
+                let ttl = snapshot.config.admission.session_ttl_s;
+                let cookie = self.shared.admission.cookie(ttl, false);
+                response.append_header(http::header::SET_COOKIE, cookie)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        // Nothing reached the node, so any method may go elsewhere.
+        let retry = upstream::may_retry(&self.shared, ctx, "connect", true);
+        e.set_retry(retry);
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        _client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("backend {peer}"));
+        let retry = upstream::after_error(&self.shared, session, &e, ctx);
+        e.set_retry(retry);
+        e
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        if let Some(reason) = ctx.refusal {
+            self.refuse(session, ctx, reason).await;
+            return FailToProxy {
+                error_code: reason.status(),
+                can_reuse_downstream: false,
+            };
+        }
+        let code = upstream::status_for(e);
+        // Once the response head went out, the status is already fixed;
+        // the connection is simply closed to signal the truncation.
+        if code > 0 && !ctx.response_started {
+            ctx.status = code;
+            if let Err(err) = session.respond_error(code).await {
+                tracing::debug!(request_id = %ctx.request_id, "error answer not delivered: {err}");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        upstream::release(ctx);
+        let backend = match (&ctx.refusal, &ctx.backend) {
+            (None, Some(name)) => name.clone(),
+            _ => "none".to_string(),
+        };
+        let elapsed = ctx.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        self.shared
+            .metrics
+            .observe_request(&backend, ctx.status, elapsed);
+        let req = session.req_header();
+        let cache = ctx.cache_result.map_or("-", |r| r.as_str());
+        match e {
+            None => tracing::info!(
+                request_id = %ctx.request_id, method = %req.method, path = %req.uri.path(),
+                backend = %backend, status = ctx.status, retried = !ctx.tried.is_empty(),
+                cache, ms = (elapsed * 1000.0) as u64, "request"
+            ),
+            Some(err) => tracing::warn!(
+                request_id = %ctx.request_id, method = %req.method, path = %req.uri.path(),
+                backend = %backend, status = ctx.status, ms = (elapsed * 1000.0) as u64,
+                "request failed: {err}"
+            ),
+        }
+        ctx.active.take();
+    }
+
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, _error: &Error) -> bool {
+        // `logging` already records every failure with its request id.
+        true
+    }
+}
+
+/// Error raised on a node's 503 so pingora moves the request to another
+/// node; only raised when a retry will actually be made.
+pub(crate) fn node_unavailable() -> Box<Error> {
+    let mut e = Error::explain(ErrorType::HTTPStatus(503), "node answered 503");
+    e.set_retry(true);
+    e.into_up()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        assert!(usable_request_id(b"abc-123"));
+        assert!(!usable_request_id(b""));
+        assert!(!usable_request_id(b"has space"));
+        assert!(!usable_request_id(&[b'a'; 200]));
+        assert_eq!(new_request_id().len(), 32);
+    }
+}
