@@ -201,7 +201,7 @@ impl ProxyHttp for Balancer {
             };
             upstream.insert_header("X-Forwarded-For", chain)?;
         }
-        upstream.insert_header("X-Forwarded-Proto", "http")?;
+        upstream.insert_header("X-Forwarded-Proto", crate::tls::scheme(session))?;
         if let Some(host) = session.get_header(http::header::HOST).cloned() {
             upstream.insert_header("X-Forwarded-Host", host)?;
         }

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::select::backend::TotalInFlight;
 use crate::select::Pool;
+use crate::tls::cert::CertStore;
 
 /// One configuration together with the pool built from it.
 #[derive(Debug)]
@@ -36,6 +37,8 @@ pub struct Shared {
     pub source: ConfigSource,
     /// Serialises reloads so two concurrent ones cannot interleave.
     pub reload_lock: tokio::sync::Mutex<()>,
+    /// Certificate of the TLS port; empty while TLS is off.
+    pub certs: Arc<CertStore>,
 }
 
 impl Shared {
@@ -48,6 +51,7 @@ impl Shared {
             metrics: Metrics::new(),
             source,
             reload_lock: tokio::sync::Mutex::new(()),
+            certs: Arc::new(CertStore::default()),
         })
     }
 

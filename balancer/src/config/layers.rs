@@ -17,6 +17,7 @@ use super::{BackendConfig, Config, ConfigError};
 enum Kind {
     Str,
     Int,
+    Bool,
 }
 
 /// Key paths that may be set from the environment, with their shapes.
@@ -38,6 +39,10 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("proxy.max_in_flight_per_backend", Kind::Int),
     ("proxy.max_in_flight_total", Kind::Int),
     ("proxy.retry_after_s", Kind::Int),
+    ("tls.cert", Kind::Str),
+    ("tls.key", Kind::Str),
+    ("tls.listen", Kind::Str),
+    ("tls.redirect_http", Kind::Bool),
 ];
 
 /// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.
@@ -143,6 +148,16 @@ fn apply_env(
                     message: format!("`{raw}` is not a whole number"),
                 })?)
             }
+            Kind::Bool => Value::Boolean(match raw.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: var.clone(),
+                        message: format!("`{raw}` is not true or false"),
+                    })
+                }
+            }),
         };
         set_path(table, key, value);
     }
@@ -230,6 +245,25 @@ mod tests {
     fn bad_env_number_names_the_variable() {
         let e = load_with("", &[("REEL_PROXY__RETRIES", "x")], Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("REEL_PROXY__RETRIES"), "{e}");
+    }
+
+    #[test]
+    fn bool_env_values() {
+        let e = load_with(
+            "",
+            &[("REEL_TLS__REDIRECT_HTTP", "yes")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("REEL_TLS__REDIRECT_HTTP"), "{e}");
+        // Parsed as true: refused only because TLS itself is not set up.
+        let e = load_with(
+            "",
+            &[("REEL_TLS__REDIRECT_HTTP", "true")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("tls.redirect_http"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 pub mod layers;
+pub mod tls;
+
+pub use tls::TlsConfig;
 
 /// Highest accepted `proxy.retries`; the proxy engine's attempt budget is
 /// sized from it once at start-up, so reloads can only move below it.
@@ -65,7 +68,7 @@ impl ConfigError {
         }
     }
 
-    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError::Invalid {
             key: key.into(),
             message: message.into(),
@@ -192,6 +195,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// Timeouts, retries and limits.
     pub proxy: ProxyConfig,
+    /// TLS and HTTP/2 for viewers.
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -214,11 +219,12 @@ impl Default for Config {
             ],
             health: HealthConfig::default(),
             proxy: ProxyConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
 
-fn socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+pub(crate) fn socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
     value
         .parse()
         .map_err(|_| ConfigError::invalid(key, format!("`{value}` is not an IP:port address")))
@@ -299,6 +305,8 @@ impl Config {
             1,
         )?;
         at_least("proxy.max_in_flight_total", p.max_in_flight_total, 1)?;
+        // Last: it reads the certificate files.
+        self.tls.validate(listen, admin)?;
         Ok(())
     }
 

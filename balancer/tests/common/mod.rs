@@ -121,6 +121,8 @@ pub struct Setup {
     pub per_backend: usize,
     pub total: usize,
     pub read_timeout_ms: u64,
+    /// Extra TOML tables (e.g. `[tls]`) appended after the generated ones.
+    pub tables: String,
 }
 
 impl Setup {
@@ -134,6 +136,7 @@ impl Setup {
             per_backend: 256,
             total: 1024,
             read_timeout_ms: 10_000,
+            tables: String::new(),
         }
     }
 
@@ -157,6 +160,7 @@ impl Setup {
                 "\n[[backends]]\naddress = \"{addr}\"\nweight = {weight}\n"
             ));
         }
+        s.push_str(&self.tables);
         s
     }
 }
