@@ -202,7 +202,7 @@ impl ProxyHttp for Balancer {
             upstream.insert_header("X-Forwarded-For", chain)?;
         }
         upstream.insert_header("X-Forwarded-Proto", crate::tls::scheme(session))?;
-        if let Some(host) = session.get_header(http::header::HOST).cloned() {
+        if let Some(host) = crate::tls::viewer_host(session) {
             upstream.insert_header("X-Forwarded-Host", host)?;
         }
         upstream.insert_header(REQUEST_ID, ctx.request_id.as_str())?;

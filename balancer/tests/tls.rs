@@ -156,6 +156,24 @@ async fn segment_over_h2_with_tls_and_plain_port_beside_it() {
 
     // The node learns the viewer came over TLS, on h2 and on HTTP/1.1 …
     assert_eq!(forwarded_proto(&c, https(tls, "/echo")).await, "https");
+    // HTTP/2 has no Host header; the node still learns the host asked for.
+    let r = c.get(https(tls, "/echo")).send().await.unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    let asked = format!("localhost:{}", tls.port());
+    assert_eq!(v["x-forwarded-host"], asked.as_str(), "{v}");
+    assert_eq!(v["host"], asked.as_str(), "{v}");
+    // Request bodies stream over h2 as well.
+    let r = c
+        .post(https(tls, "/upload"))
+        .body(vec![1u8; 1 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap(),
+        format!("{{\"bytes\":{}}}", 1 << 20)
+    );
     let h1 = tls_client(tls, &[&cert]).http1_only().build().unwrap();
     let r = h1
         .get(https(tls, "/media/v1/seg.m4s"))

@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use http::HeaderValue;
 use pingora_core::listeners::tls::TlsSettings;
 use pingora_proxy::Session;
 
@@ -36,6 +37,16 @@ pub fn scheme(session: &Session) -> &'static str {
     } else {
         "http"
     }
+}
+
+/// The host the viewer asked for: the `Host` header, or on HTTP/2, where
+/// clients send `:authority` instead, the request's authority.
+pub fn viewer_host(session: &Session) -> Option<HeaderValue> {
+    if let Some(host) = session.get_header(http::header::HOST) {
+        return Some(host.clone());
+    }
+    let authority = session.req_header().uri.authority()?;
+    HeaderValue::from_str(authority.as_str()).ok()
 }
 
 /// Listener settings for the TLS port: certificates come from `store` at
