@@ -53,6 +53,17 @@ impl Files {
     }
 }
 
+impl Drop for Files {
+    fn drop(&mut self) {
+        // Kept after a failure, like the balancer's own scratch directory.
+        if !std::thread::panicking() {
+            if let Some(dir) = self.cert.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
 fn tls_table(files: &Files, tls: SocketAddr, redirect: bool) -> String {
     format!(
         "\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nlisten = \"{tls}\"\nredirect_http = {redirect}\n",
@@ -411,5 +422,4 @@ fn check_names_the_bad_certificate_file() {
     let (code, _, err) = check(&config);
     assert_eq!(code, 2);
     assert!(err.contains("tls.listen: must differ from listen"), "{err}");
-    let _ = std::fs::remove_dir_all(dir);
 }
