@@ -3,7 +3,8 @@
 //! Built on pingora's proxy engine with its own backend selection
 //! (round robin, weighted, consistent hash on the video id), active health
 //! checks, safe retries of idempotent requests, overload shedding, live
-//! reload and Prometheus metrics on a separate admin port.
+//! reload and Prometheus metrics on a separate admin port; optionally TLS
+//! with HTTP/2 for viewers.
 
 #![warn(missing_docs)]
 
@@ -22,3 +23,4 @@ pub mod route;
 pub mod select;
 pub mod server;
 pub mod state;
+pub mod tls;

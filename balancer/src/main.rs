@@ -66,8 +66,12 @@ fn check(source: &ConfigSource) -> ExitCode {
     );
     match source.load() {
         Ok(c) => {
+            let tls = match c.tls.enabled() {
+                true => c.tls.listen.as_str(),
+                false => "off",
+            };
             println!(
-                "{name}: ok ({} backends, selection {}, listen {}, admin {})",
+                "{name}: ok ({} backends, selection {}, listen {}, admin {}, tls {tls})",
                 c.backends.len(),
                 c.selection.as_str(),
                 c.listen,

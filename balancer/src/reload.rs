@@ -2,14 +2,16 @@
 //! new snapshot in. Requests already running keep the snapshot they
 //! started with; an invalid file is refused and the old one stays active.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::ConfigError;
+use crate::config::{Config, ConfigError};
 use crate::select::Selector;
 use crate::state::{Shared, Snapshot};
+use crate::tls::cert::CertError;
 
 /// Why a reload was refused.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,10 @@ pub enum ReloadError {
     /// The new configuration could not be read or is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The TLS certificate files changed into something unusable between
+    /// validation and the swap.
+    #[error("tls: {0}")]
+    Certificate(#[from] CertError),
 }
 
 impl ReloadError {
@@ -24,6 +30,7 @@ impl ReloadError {
     pub fn code(&self) -> &'static str {
         match self {
             ReloadError::Config(e) => e.code(),
+            ReloadError::Certificate(e) => e.code(),
         }
     }
 }
@@ -71,6 +78,7 @@ pub async fn reload(shared: &Shared) -> Result<ReloadSummary, ReloadError> {
     if config.admission.secret != old.config.admission.secret {
         needs_restart.push("admission.secret");
     }
+    swap_certificate(shared, &old.config, &config, &mut needs_restart)?;
     if !needs_restart.is_empty() {
         tracing::warn!(keys = ?needs_restart, "these keys changed but apply only after a restart");
     }
@@ -87,6 +95,37 @@ pub async fn reload(shared: &Shared) -> Result<ReloadSummary, ReloadError> {
         "config reloaded"
     );
     Ok(summary)
+}
+
+/// Re-reads the TLS certificate and key (always: a renewal rewrites the
+/// files in place) and gives them to new handshakes. Listener changes wait
+/// for a restart; while TLS is open and the new config turns it off, the
+/// old certificate keeps serving.
+fn swap_certificate(
+    shared: &Shared,
+    old: &Config,
+    new: &Config,
+    needs_restart: &mut Vec<&'static str>,
+) -> Result<(), ReloadError> {
+    let (old, new) = (&old.tls, &new.tls);
+    if old.enabled() != new.enabled() || old.listen != new.listen {
+        needs_restart.push("tls.listen");
+    }
+    if old.redirect_http != new.redirect_http {
+        needs_restart.push("tls.redirect_http");
+    }
+    if new.enabled() && shared.certs.is_active() {
+        shared
+            .certs
+            .reload(Path::new(&new.cert), Path::new(&new.key))
+            .inspect_err(|e| {
+                tracing::error!(
+                    code = e.code(),
+                    "reload refused, keeping the current certificate: {e}"
+                )
+            })?;
+    }
+    Ok(())
 }
 
 /// Installs the SIGHUP handler and spawns the task that reloads on it.

@@ -1,16 +1,20 @@
-//! Assembles the pingora server: the proxy service on `listen` plus the
-//! health checker, admin server and drain watcher as background services.
+//! Assembles the pingora server: the proxy service on `listen` (and on
+//! `tls.listen` with TLS on; then `listen` may only redirect to it) plus
+//! the health checker, admin server and drain watcher as background
+//! services.
 //!
 //! Zero-downtime binary upgrade (pingora's SIGQUIT listener hand-over to a
 //! successor started with `--upgrade`) is not supported: nothing here starts
 //! or accepts a successor, so SIGQUIT ends in an ordinary graceful shutdown
 //! after pingora's fixed hand-over wait. Use SIGTERM and a restart.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
+use pingora_core::services::listening::Service;
 use pingora_proxy::http_proxy_service_with_name;
 
 use crate::admin::AdminServer;
@@ -20,6 +24,8 @@ use crate::drain::Drain;
 use crate::health::HealthChecker;
 use crate::proxy::Balancer;
 use crate::state::Shared;
+use crate::tls::cert::{self, CertError};
+use crate::tls::redirect::HttpsRedirect;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +38,17 @@ pub enum ServeError {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("tls: {0}")]
+    Certificate(#[from] CertError),
+    /// pingora refused the TLS listener settings.
+    #[error("cannot set up TLS on {addr}: {message}")]
+    TlsSetup {
+        /// Address of the TLS port.
+        addr: String,
+        /// What pingora reported.
+        message: String,
+    },
 }
 
 impl ServeError {
@@ -39,6 +56,8 @@ impl ServeError {
     pub fn code(&self) -> &'static str {
         match self {
             ServeError::Listen { .. } => "listen_failed",
+            ServeError::Certificate(e) => e.code(),
+            ServeError::TlsSetup { .. } => "tls_setup_failed",
         }
     }
 }
@@ -59,10 +78,20 @@ fn server_conf(config: &Config) -> ServerConf {
 pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
     // pingora panics deep inside start-up when a bind fails; probing first
     // turns the common "address in use" into a clear error.
-    std::net::TcpListener::bind(&config.listen).map_err(|source| ServeError::Listen {
-        addr: config.listen.clone(),
-        source,
-    })?;
+    let tls = config.tls.clone();
+    let tls_listen = tls.enabled().then(|| tls.listen.clone());
+    for addr in std::iter::once(&config.listen).chain(&tls_listen) {
+        std::net::TcpListener::bind(addr).map_err(|source| ServeError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    }
+    // Read again (validation read it too) so that what is served is what
+    // was just checked, and a file broken since then stops the start.
+    let certificate = match tls.enabled() {
+        true => Some(cert::load(Path::new(&tls.cert), Path::new(&tls.key))?),
+        false => None,
+    };
     let admin_listen = config.admin_listen.clone();
     let listen = config.listen.clone();
     let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
@@ -74,7 +103,31 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
         Balancer::new(Arc::clone(&shared)),
         "reel-balancer proxy",
     );
-    proxy.add_tcp(&listen);
+    let redirect_port = match (&tls_listen, tls.redirect_http) {
+        (Some(_), true) => tls.listen_addr().map(|a| a.port()),
+        _ => None,
+    };
+    match redirect_port {
+        Some(port) => {
+            let mut redirect = Service::new(
+                "reel-balancer https redirect".to_string(),
+                HttpsRedirect::new(port),
+            );
+            redirect.add_tcp(&listen);
+            server.add_service(redirect);
+        }
+        None => proxy.add_tcp(&listen),
+    }
+    if let (Some(addr), Some(certificate)) = (&tls_listen, certificate) {
+        shared.certs.install(certificate);
+        let settings = crate::tls::listener_settings(Arc::clone(&shared.certs)).map_err(|e| {
+            ServeError::TlsSetup {
+                addr: addr.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        proxy.add_tls_with_settings(addr, None, settings);
+    }
     server.add_service(proxy);
     server.add_service(background_service(
         "reel-balancer health",
@@ -88,6 +141,6 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
         "reel-balancer drain",
         Drain::new(Arc::clone(&shared)),
     ));
-    tracing::info!(%listen, "reel-balancer starting");
+    tracing::info!(%listen, tls = tls_listen.as_deref().unwrap_or("off"), "reel-balancer starting");
     server.run_forever()
 }

@@ -17,6 +17,7 @@ use crate::metrics::{BackendGauge, Metrics, MetricsError};
 use crate::retry::RetryBudget;
 use crate::select::backend::{now_ms, TotalInFlight};
 use crate::select::Selector;
+use crate::tls::cert::CertStore;
 
 /// One configuration together with the selector built from it.
 #[derive(Debug)]
@@ -49,6 +50,8 @@ pub struct Shared {
     pub admission: Admission,
     /// Retries over the last seconds.
     pub retry_budget: RetryBudget,
+    /// Certificate of the TLS port; empty while TLS is off.
+    pub certs: Arc<CertStore>,
 }
 
 impl Shared {
@@ -65,6 +68,7 @@ impl Shared {
             source,
             reload_lock: tokio::sync::Mutex::new(()),
             retry_budget: RetryBudget::default(),
+            certs: Arc::new(CertStore::default()),
         })
     }
 

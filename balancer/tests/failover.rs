@@ -179,7 +179,7 @@ async fn resets_retry_gets_but_never_posts() {
     let mut setup = Setup::new(&[&a, &b]);
     // Ejection would take the resetting node out after a few GETs, and
     // then no POST would reach it: this test is about replaying.
-    setup.extra = "[outlier]\nconsecutive_failures = 0\n".into();
+    setup.tables = "\n[outlier]\nconsecutive_failures = 0\n".into();
     let bal = Balancer::start("reset", &setup);
     let c = client();
     for i in 0..20 {

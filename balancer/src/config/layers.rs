@@ -59,6 +59,10 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("admission.playback_reserve_pct", Kind::Int),
     ("admission.session_ttl_s", Kind::Int),
     ("admission.secret", Kind::Str),
+    ("tls.cert", Kind::Str),
+    ("tls.key", Kind::Str),
+    ("tls.listen", Kind::Str),
+    ("tls.redirect_http", Kind::Bool),
 ];
 
 /// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.
@@ -299,6 +303,25 @@ mod tests {
         assert!(e.to_string().contains("REEL_ADMISSION__SECRET"), "{e}");
         let c = load_with("", &[("REEL_ADMISSION__SECRET", "k")], Overrides::default()).unwrap();
         assert_eq!(c.admission.secret, "k");
+    }
+
+    #[test]
+    fn bool_env_values() {
+        let e = load_with(
+            "",
+            &[("REEL_TLS__REDIRECT_HTTP", "yes")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("REEL_TLS__REDIRECT_HTTP"), "{e}");
+        // Parsed as true: refused only because TLS itself is not set up.
+        let e = load_with(
+            "",
+            &[("REEL_TLS__REDIRECT_HTTP", "true")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("tls.redirect_http"), "{e}");
     }
 
     #[test]

@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 mod cache;
 pub mod layers;
+pub mod tls;
 mod traffic;
 
 pub use cache::CacheConfig;
+pub use tls::TlsConfig;
 pub use traffic::{AdmissionConfig, OutlierConfig};
 
 /// Highest accepted `proxy.retries`; the proxy engine's attempt budget is
@@ -226,6 +228,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Who gets in when the cluster is full.
     pub admission: AdmissionConfig,
+    /// TLS and HTTP/2 for viewers.
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -251,6 +255,7 @@ impl Default for Config {
             outlier: OutlierConfig::default(),
             cache: CacheConfig::default(),
             admission: AdmissionConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -351,6 +356,8 @@ impl Config {
         self.outlier.validate()?;
         self.cache.validate()?;
         self.admission.validate()?;
+        // Last: it reads the certificate files.
+        self.tls.validate(listen, admin)?;
         Ok(())
     }
 

@@ -180,8 +180,8 @@ impl ProxyHttp for Balancer {
             };
             upstream.insert_header("X-Forwarded-For", chain)?;
         }
-        upstream.insert_header("X-Forwarded-Proto", "http")?;
-        if let Some(host) = session.get_header(http::header::HOST).cloned() {
+        upstream.insert_header("X-Forwarded-Proto", crate::tls::scheme(session))?;
+        if let Some(host) = crate::tls::viewer_host(session) {
             upstream.insert_header("X-Forwarded-Host", host)?;
         }
         upstream.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
@@ -251,7 +251,10 @@ impl ProxyHttp for Balancer {
             let renew = v.class == admission::Class::Playing;
             if v.issue_cookie && (admitted_start || renew) && ctx.status < 400 {
                 let ttl = snapshot.config.admission.session_ttl_s;
-                let cookie = self.shared.admission.cookie(ttl, false);
+                let cookie = self
+                    .shared
+                    .admission
+                    .cookie(ttl, crate::tls::is_tls(session));
                 response.append_header(http::header::SET_COOKIE, cookie)?;
             }
         }

@@ -124,8 +124,8 @@ pub struct Setup {
     /// Slow-start ramp of recovered and added nodes (0 = none, so shares
     /// are exact in tests that count them).
     pub slow_start_s: u64,
-    /// Raw TOML sections appended before the backends.
-    pub extra: String,
+    /// Extra TOML tables (e.g. `[tls]`) appended after the generated ones.
+    pub tables: String,
 }
 
 impl Setup {
@@ -140,7 +140,7 @@ impl Setup {
             total: 1024,
             read_timeout_ms: 10_000,
             slow_start_s: 0,
-            extra: String::new(),
+            tables: String::new(),
         }
     }
 
@@ -160,13 +160,12 @@ impl Setup {
             self.per_backend,
             self.total
         );
-        s.push('\n');
-        s.push_str(&self.extra);
         for (addr, weight) in &self.backends {
             s.push_str(&format!(
                 "\n[[backends]]\naddress = \"{addr}\"\nweight = {weight}\n"
             ));
         }
+        s.push_str(&self.tables);
         s
     }
 }
