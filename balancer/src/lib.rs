@@ -19,3 +19,4 @@ pub mod route;
 pub mod select;
 pub mod server;
 pub mod state;
+pub mod upgrade;

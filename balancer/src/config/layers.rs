@@ -38,6 +38,10 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("proxy.max_in_flight_per_backend", Kind::Int),
     ("proxy.max_in_flight_total", Kind::Int),
     ("proxy.retry_after_s", Kind::Int),
+    ("admin.header_timeout_ms", Kind::Int),
+    // The only way to set the token: the file is refused to hold it.
+    ("admin.token", Kind::Str),
+    ("upgrade_sock", Kind::Str),
 ];
 
 /// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.
@@ -83,6 +87,7 @@ impl ConfigSource {
             }
             None => Table::new(),
         };
+        super::admin::refuse_file_secrets(&table)?;
         apply_env(&mut table, |k| std::env::var(k).ok())?;
         let mut config: Config = Value::Table(table)
             .try_into()
@@ -193,6 +198,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let mut table: Table = text.parse().unwrap();
+        super::super::admin::refuse_file_secrets(&table)?;
         apply_env(&mut table, |k| env.get(k).cloned())?;
         let mut c: Config = Value::Table(table).try_into().unwrap();
         o.apply(&mut c);

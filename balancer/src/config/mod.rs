@@ -7,7 +7,10 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod admin;
 pub mod layers;
+
+use admin::AdminConfig;
 
 /// Highest accepted `proxy.retries`; the proxy engine's attempt budget is
 /// sized from it once at start-up, so reloads can only move below it.
@@ -192,6 +195,11 @@ pub struct Config {
     pub health: HealthConfig,
     /// Timeouts, retries and limits.
     pub proxy: ProxyConfig,
+    /// The admin port's settings.
+    pub admin: AdminConfig,
+    /// Unix socket through which a successor started with `--upgrade`
+    /// takes over the listening sockets; its directory must be private.
+    pub upgrade_sock: String,
 }
 
 impl Default for Config {
@@ -214,6 +222,8 @@ impl Default for Config {
             ],
             health: HealthConfig::default(),
             proxy: ProxyConfig::default(),
+            admin: AdminConfig::default(),
+            upgrade_sock: admin::DEFAULT_UPGRADE_SOCK.into(),
         }
     }
 }
@@ -299,6 +309,8 @@ impl Config {
             1,
         )?;
         at_least("proxy.max_in_flight_total", p.max_in_flight_total, 1)?;
+        self.admin.validate()?;
+        admin::validate_upgrade_sock(&self.upgrade_sock)?;
         Ok(())
     }
 
