@@ -51,7 +51,10 @@ fn header_timeout_cuts_silent_and_trickling_clients() {
     let mut slow = open(bal.admin);
     let mut writer = slow.try_clone().unwrap();
     let trickle = std::thread::spawn(move || {
-        let head = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: {}", "a".repeat(80));
+        let head = format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: {}",
+            "a".repeat(80)
+        );
         for b in head.bytes() {
             if writer.write_all(&[b]).is_err() {
                 return;
@@ -61,9 +64,15 @@ fn header_timeout_cuts_silent_and_trickling_clients() {
     });
 
     let cut = wait_closed(&mut half).expect("silent client was never cut off");
-    assert!(cut < Duration::from_secs(5), "silent client cut after {cut:?}");
+    assert!(
+        cut < Duration::from_secs(5),
+        "silent client cut after {cut:?}"
+    );
     let cut = wait_closed(&mut slow).expect("trickling client was never cut off");
-    assert!(cut < Duration::from_secs(5), "trickling client cut after {cut:?}");
+    assert!(
+        cut < Duration::from_secs(5),
+        "trickling client cut after {cut:?}"
+    );
     trickle.join().unwrap();
 
     // A client that sends its head in time is still served.
@@ -151,7 +160,11 @@ fn token_in_the_file_is_refused() {
         .env("REEL_ADMIN__TOKEN", TOKEN)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -172,7 +185,11 @@ fn upgrade_socket_directory_must_be_private() {
         .wait_exit(Duration::from_secs(10))
         .expect("balancer started with a world-writable upgrade socket directory");
     assert!(!status.success());
-    assert!(bal.log().contains("writable by group or others"), "{}", bal.log());
+    assert!(
+        bal.log().contains("writable by group or others"),
+        "{}",
+        bal.log()
+    );
     std::fs::remove_dir_all(open_dir.parent().unwrap()).unwrap();
 }
 
@@ -217,9 +234,18 @@ async fn healthz_unhealthy_without_nodes_and_while_draining() {
     let slow = tokio::spawn(c.get(bal.url("/slow?ms=1500")).send());
     tokio::time::sleep(Duration::from_millis(300)).await;
     bal.signal(libc::SIGTERM);
-    let v = wait_healthz(&c, &bal, 503).await;
+    // Fresh connections: the admin port itself must still accept.
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let v = wait_healthz(&fresh, &bal, 503).await;
     assert_eq!(v["reason"], "draining", "{v}");
     assert_eq!(v["draining"], true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, v) = healthz(&fresh, &bal).await;
+    assert_eq!((status, v["reason"].as_str()), (503, Some("draining")));
     let done = slow.await.unwrap().unwrap();
     assert_eq!(done.status(), 200);
     let status = tokio::task::spawn_blocking(move || {
