@@ -239,6 +239,22 @@ mod tests {
     }
 
     #[test]
+    fn admin_token_only_from_the_environment() {
+        let env = [("REEL_ADMIN__TOKEN", "0123456789abcdef0123")];
+        let c = load_with("", &env, Overrides::default()).unwrap();
+        assert!(c.admin.token.is_some());
+        let file = "[admin]\ntoken = \"0123456789abcdef0123\"\n";
+        let e = load_with(file, &env, Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("REEL_ADMIN__TOKEN"), "{e}");
+        let c = load_with(
+            "",
+            &[("REEL_UPGRADE_SOCK", "run/u.sock")],
+            Overrides::default(),
+        );
+        assert_eq!(c.unwrap().upgrade_sock, "run/u.sock");
+    }
+
+    #[test]
     fn backend_specs() {
         assert_eq!(parse_backend("1.2.3.4:5=7").unwrap().weight, 7);
         assert_eq!(parse_backend("1.2.3.4:5").unwrap().weight, 1);
