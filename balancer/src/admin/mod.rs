@@ -155,6 +155,11 @@ impl HttpServerApp for AdminApp {
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
         let limit = Duration::from_millis(self.shared.snapshot().config.admin.header_timeout_ms);
+        // Bodies are not used here; whatever a client sends is drained
+        // before reuse, and every answer written, within the same limit.
+        http.set_read_timeout(Some(limit));
+        http.set_write_timeout(Some(limit));
+        http.set_total_drain_timeout(Some(limit));
         // pingora's own timeouts apply per read, which a client sending a
         // byte now and then never trips; this bounds the whole head.
         match tokio::time::timeout(limit, http.read_request()).await {
@@ -173,11 +178,6 @@ impl HttpServerApp for AdminApp {
                 return None;
             }
         }
-        // Bodies are not used here; whatever a client sends is drained
-        // before reuse, within the same limit.
-        http.set_read_timeout(Some(limit));
-        http.set_write_timeout(Some(limit));
-        http.set_total_drain_timeout(Some(limit));
         let keep = !*shutdown.borrow();
         http.set_keepalive(keep.then_some(60));
         let head_only = http.req_header().method == Method::HEAD;
