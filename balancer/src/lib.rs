@@ -24,3 +24,4 @@ pub mod select;
 pub mod server;
 pub mod state;
 pub mod tls;
+pub mod upgrade;

@@ -29,6 +29,10 @@ struct Cli {
     /// Backend `ADDR[=WEIGHT]`; repeatable, replaces the configured list.
     #[arg(long = "backend", global = true, value_name = "ADDR[=WEIGHT]", value_parser = parse_backend)]
     backends: Vec<BackendConfig>,
+    /// Take the listening sockets over from the running balancer instead
+    /// of binding them; then send the old process SIGQUIT (within 5 s).
+    #[arg(long)]
+    upgrade: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,7 +53,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Check) => check(&source),
-        None => match serve(source) {
+        None => match serve(source, cli.upgrade) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("reel-balancer: {e:#}");
@@ -86,7 +90,7 @@ fn check(source: &ConfigSource) -> ExitCode {
     }
 }
 
-fn serve(source: ConfigSource) -> anyhow::Result<()> {
+fn serve(source: ConfigSource, upgrade: bool) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -95,6 +99,7 @@ fn serve(source: ConfigSource) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = source.load().context("invalid configuration")?;
-    reel_balancer::server::serve(config, source)?;
+    let mode = reel_balancer::server::StartMode { upgrade };
+    reel_balancer::server::serve(config, source, mode)?;
     Ok(())
 }

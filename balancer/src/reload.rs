@@ -66,6 +66,9 @@ pub async fn reload(shared: &Shared) -> Result<ReloadSummary, ReloadError> {
     if config.admin_listen != old.config.admin_listen {
         needs_restart.push("admin_listen");
     }
+    if config.upgrade_sock != old.config.upgrade_sock {
+        needs_restart.push("upgrade_sock");
+    }
     if config.threads != old.config.threads {
         needs_restart.push("threads");
     }

@@ -1,36 +1,37 @@
 //! Assembles the pingora server: the proxy service on `listen` (and on
-//! `tls.listen` with TLS on; then `listen` may only redirect to it) plus
-//! the health checker, admin server and drain watcher as background
-//! services.
+//! `tls.listen` with TLS on; then `listen` may only redirect to it), the
+//! admin service on `admin_listen`, and the health checker and drain
+//! watcher as background services.
 //!
-//! Zero-downtime binary upgrade (pingora's SIGQUIT listener hand-over to a
-//! successor started with `--upgrade`) is not supported: nothing here starts
-//! or accepts a successor, so SIGQUIT ends in an ordinary graceful shutdown
-//! after pingora's fixed hand-over wait. Use SIGTERM and a restart.
+//! Zero-downtime binary upgrade uses pingora's listener hand-over: a
+//! successor started with `--upgrade` receives every listening socket
+//! (viewer, TLS and admin ports alike) over `upgrade_sock` when the old
+//! process gets SIGQUIT; see [`crate::upgrade`] and [`crate::drain`].
 
 use std::path::Path;
 use std::sync::Arc;
 
-use pingora_core::server::configuration::ServerConf;
-use pingora_core::server::Server;
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
 use pingora_proxy::http_proxy_service_with_name;
 
-use crate::admin::AdminServer;
+use crate::admin::AdminService;
 use crate::config::layers::ConfigSource;
 use crate::config::{Config, MAX_RETRIES};
-use crate::drain::Drain;
+use crate::drain::{Drain, Lifecycle};
 use crate::health::HealthChecker;
 use crate::proxy::Balancer;
 use crate::state::Shared;
 use crate::tls::cert::{self, CertError};
 use crate::tls::redirect::HttpsRedirect;
+use crate::upgrade::{self, Signals, UpgradeError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The viewer port cannot be bound.
+    /// A listening port cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         /// Address from the configuration.
@@ -49,6 +50,9 @@ pub enum ServeError {
         /// What pingora reported.
         message: String,
     },
+    /// The upgrade socket's directory is missing or not private.
+    #[error(transparent)]
+    Upgrade(#[from] UpgradeError),
 }
 
 impl ServeError {
@@ -58,8 +62,17 @@ impl ServeError {
             ServeError::Listen { .. } => "listen_failed",
             ServeError::Certificate(e) => e.code(),
             ServeError::TlsSetup { .. } => "tls_setup_failed",
+            ServeError::Upgrade(e) => e.code(),
         }
     }
+}
+
+/// How the process was started, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartMode {
+    /// Take the listening sockets over from a running balancer (which is
+    /// then sent SIGQUIT) instead of binding them.
+    pub upgrade: bool,
 }
 
 fn server_conf(config: &Config) -> ServerConf {
@@ -70,21 +83,35 @@ fn server_conf(config: &Config) -> ServerConf {
         // Attempts per request; the per-request budget from the config
         // (which a reload may lower) is enforced by the proxy itself.
         max_retries: MAX_RETRIES as usize + 1,
+        upgrade_sock: config.upgrade_sock.clone(),
         ..ServerConf::default()
     }
 }
 
-/// Runs the balancer until shutdown; never returns on success.
-pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
-    // pingora panics deep inside start-up when a bind fails; probing first
-    // turns the common "address in use" into a clear error.
+/// pingora panics deep inside start-up when a bind fails; probing first
+/// turns the common "address in use" into a clear error.
+fn probe(addr: &str) -> Result<(), ServeError> {
+    std::net::TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|source| ServeError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// Runs the balancer until shutdown.
+pub fn serve(config: Config, source: ConfigSource, mode: StartMode) -> Result<(), ServeError> {
+    upgrade::prepare_socket_dir(&config.upgrade_sock)?;
     let tls = config.tls.clone();
     let tls_listen = tls.enabled().then(|| tls.listen.clone());
-    for addr in std::iter::once(&config.listen).chain(&tls_listen) {
-        std::net::TcpListener::bind(addr).map_err(|source| ServeError::Listen {
-            addr: addr.clone(),
-            source,
-        })?;
+    // On an upgrade the addresses are held by the old process and arrive
+    // as sockets, so binding them here would fail for the wrong reason.
+    if !mode.upgrade {
+        probe(&config.listen)?;
+        probe(&config.admin_listen)?;
+        if let Some(addr) = &tls_listen {
+            probe(addr)?;
+        }
     }
     // Read again (validation read it too) so that what is served is what
     // was just checked, and a file broken since then stops the start.
@@ -94,9 +121,20 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
     };
     let admin_listen = config.admin_listen.clone();
     let listen = config.listen.clone();
-    let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
+    let signals = Signals::new(&config.upgrade_sock);
+    let opt = Opt {
+        upgrade: mode.upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, server_conf(&config));
+    let phases = server.watch_execution_phase();
+    if mode.upgrade {
+        tracing::info!(sock = %config.upgrade_sock, "waiting for the running balancer's sockets (send it SIGQUIT)");
+    }
+    // Exits the process if an upgrade receives no sockets in time.
     server.bootstrap();
     let shared = Shared::new(config, source);
+    let lifecycle = Arc::new(Lifecycle::default());
 
     let mut proxy = http_proxy_service_with_name(
         &server.configuration,
@@ -129,18 +167,22 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
         proxy.add_tls_with_settings(addr, None, settings);
     }
     server.add_service(proxy);
+    server.add_service(AdminService::new(
+        Arc::clone(&shared),
+        Arc::clone(&lifecycle),
+        &admin_listen,
+    ));
     server.add_service(background_service(
         "reel-balancer health",
         HealthChecker::new(Arc::clone(&shared)),
     ));
     server.add_service(background_service(
-        "reel-balancer admin",
-        AdminServer::new(Arc::clone(&shared), admin_listen),
-    ));
-    server.add_service(background_service(
         "reel-balancer drain",
-        Drain::new(Arc::clone(&shared)),
+        Drain::new(Arc::clone(&shared), lifecycle, phases),
     ));
-    tracing::info!(%listen, tls = tls_listen.as_deref().unwrap_or("off"), "reel-balancer starting");
-    server.run_forever()
+    tracing::info!(%listen, tls = tls_listen.as_deref().unwrap_or("off"), pid = std::process::id(), "reel-balancer starting");
+    server.run(RunArgs {
+        shutdown_signal: Box::new(signals),
+    });
+    Ok(())
 }

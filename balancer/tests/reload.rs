@@ -1,5 +1,6 @@
 //! Live reload: a backend added with SIGHUP takes traffic, a download in
-//! flight across the reload completes intact, invalid configs are refused.
+//! flight across the reload completes intact, invalid configs are refused
+//! (by SIGHUP and by `POST /reload` with the admin token).
 
 mod common;
 
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 use common::*;
 
 const DOWNLOAD: u64 = 32 * 1024 * 1024;
+const TOKEN: &str = "reload-test-token-0123456789";
 
 async fn spread(c: &reqwest::Client, bal: &Balancer, n: usize) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -36,7 +38,7 @@ async fn sighup_adds_a_node_without_breaking_downloads() {
         Backend::start("c"),
     );
     let setup = Setup::new(&[&a, &b]);
-    let bal = Balancer::start("reload", &setup);
+    let bal = Balancer::start_env("reload", &setup, &[("REEL_ADMIN__TOKEN", TOKEN)]);
     let c = client();
 
     // ~5 s download: 512 chunks of 64 KiB, 10 ms apart.
@@ -88,7 +90,12 @@ async fn sighup_adds_a_node_without_breaking_downloads() {
     assert_eq!(member_count(&c, &bal).await, 3);
     assert_eq!(spread(&c, &bal, 30).await.get("c"), Some(&10));
     // … and POST /reload explains why.
-    let r = c.post(bal.admin_url("/reload")).send().await.unwrap();
+    let r = c
+        .post(bal.admin_url("/reload"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "config_invalid");
@@ -100,7 +107,12 @@ async fn sighup_adds_a_node_without_breaking_downloads() {
 
     // A valid file again via POST /reload, back to two nodes.
     bal.write_config(&setup);
-    let r = c.post(bal.admin_url("/reload")).send().await.unwrap();
+    let r = c
+        .post(bal.admin_url("/reload"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(member_count(&c, &bal).await, 2);
 

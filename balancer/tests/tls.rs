@@ -72,12 +72,14 @@ fn tls_table(files: &Files, tls: SocketAddr, redirect: bool) -> String {
     )
 }
 
+const ADMIN_TOKEN: &str = "tls-test-admin-token-0123";
+
 /// A balancer with TLS on a fresh port, in front of one test backend.
 fn start(name: &str, node: &Backend, files: &Files, redirect: bool) -> (Balancer, SocketAddr) {
     let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut setup = Setup::new(&[node]);
     setup.tables = tls_table(files, tls, redirect);
-    let bal = Balancer::start(name, &setup);
+    let bal = Balancer::start_env(name, &setup, &[("REEL_ADMIN__TOKEN", ADMIN_TOKEN)]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(tls).is_err() {
         assert!(
@@ -228,7 +230,12 @@ async fn reload_swaps_the_certificate_and_refuses_broken_files() {
     // Renewal: the files are rewritten in place, then POST /reload.
     files.write(&second);
     let admin = client();
-    let r = admin.post(bal.admin_url("/reload")).send().await.unwrap();
+    let r = admin
+        .post(bal.admin_url("/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(
         cert_of_new_connection(tls, &roots).await,
@@ -249,7 +256,12 @@ async fn reload_swaps_the_certificate_and_refuses_broken_files() {
         "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n",
     )
     .unwrap();
-    let r = admin.post(bal.admin_url("/reload")).send().await.unwrap();
+    let r = admin
+        .post(bal.admin_url("/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "config_invalid", "{v}");
@@ -263,7 +275,12 @@ async fn reload_swaps_the_certificate_and_refuses_broken_files() {
     // A key that belongs to another certificate: refused, naming tls.key.
     std::fs::write(&files.cert, &second.cert_pem).unwrap();
     std::fs::write(&files.key, &first.key_pem).unwrap();
-    let r = admin.post(bal.admin_url("/reload")).send().await.unwrap();
+    let r = admin
+        .post(bal.admin_url("/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let v: serde_json::Value = r.json().await.unwrap();
     let msg = v["error"]["message"].as_str().unwrap();

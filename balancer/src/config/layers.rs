@@ -22,7 +22,7 @@ enum Kind {
 
 /// Keys that hold secrets: accepted from the environment only, because
 /// the TOML file is meant to be committed.
-const SECRET_KEYS: &[&str] = &["admission.secret"];
+const SECRET_KEYS: &[&str] = &["admin.token", "admission.secret"];
 
 /// Key paths that may be set from the environment, with their shapes.
 /// `backends` is handled separately (see [`BACKENDS_ENV`]).
@@ -63,6 +63,10 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("tls.key", Kind::Str),
     ("tls.listen", Kind::Str),
     ("tls.redirect_http", Kind::Bool),
+    ("admin.header_timeout_ms", Kind::Int),
+    // The only way to set the token: the file is refused to hold it.
+    ("admin.token", Kind::Str),
+    ("upgrade_sock", Kind::Str),
 ];
 
 /// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.
@@ -257,6 +261,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let mut table: Table = text.parse().unwrap();
+        refuse_file_secrets(&table)?;
         apply_env(&mut table, |k| env.get(k).cloned())?;
         let mut c: Config = Value::Table(table).try_into().unwrap();
         o.apply(&mut c);
@@ -322,6 +327,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("tls.redirect_http"), "{e}");
+    }
+
+    #[test]
+    fn admin_token_only_from_the_environment() {
+        let env = [("REEL_ADMIN__TOKEN", "0123456789abcdef0123")];
+        let c = load_with("", &env, Overrides::default()).unwrap();
+        assert!(c.admin.token.is_some());
+        let file = "[admin]\ntoken = \"0123456789abcdef0123\"\n";
+        let e = load_with(file, &env, Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("REEL_ADMIN__TOKEN"), "{e}");
+        let c = load_with(
+            "",
+            &[("REEL_UPGRADE_SOCK", "run/u.sock")],
+            Overrides::default(),
+        );
+        assert_eq!(c.unwrap().upgrade_sock, "run/u.sock");
     }
 
     #[test]

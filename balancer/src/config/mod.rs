@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod admin;
 mod cache;
 pub mod layers;
 pub mod tls;
@@ -15,6 +16,8 @@ mod traffic;
 pub use cache::CacheConfig;
 pub use tls::TlsConfig;
 pub use traffic::{AdmissionConfig, OutlierConfig};
+
+use admin::AdminConfig;
 
 /// Highest accepted `proxy.retries`; the proxy engine's attempt budget is
 /// sized from it once at start-up, so reloads can only move below it.
@@ -230,6 +233,11 @@ pub struct Config {
     pub admission: AdmissionConfig,
     /// TLS and HTTP/2 for viewers.
     pub tls: TlsConfig,
+    /// The admin port's settings.
+    pub admin: AdminConfig,
+    /// Unix socket through which a successor started with `--upgrade`
+    /// takes over the listening sockets; its directory must be private.
+    pub upgrade_sock: String,
 }
 
 impl Default for Config {
@@ -256,6 +264,8 @@ impl Default for Config {
             cache: CacheConfig::default(),
             admission: AdmissionConfig::default(),
             tls: TlsConfig::default(),
+            admin: AdminConfig::default(),
+            upgrade_sock: admin::DEFAULT_UPGRADE_SOCK.into(),
         }
     }
 }
@@ -358,6 +368,8 @@ impl Config {
         self.admission.validate()?;
         // Last: it reads the certificate files.
         self.tls.validate(listen, admin)?;
+        self.admin.validate()?;
+        admin::validate_upgrade_sock(&self.upgrade_sock)?;
         Ok(())
     }
 

@@ -176,41 +176,97 @@ pub struct Balancer {
     pub admin: SocketAddr,
     pub config_path: PathBuf,
     pub log_path: PathBuf,
+    /// Private directory of the upgrade socket.
+    pub run_dir: PathBuf,
+    env: Vec<(String, String)>,
+    /// Only the first process of a scratch dir removes it.
+    owns_dir: bool,
     child: Child,
+}
+
+fn spawn_balancer(
+    config_path: &std::path::Path,
+    log_path: &std::path::Path,
+    env: &[(String, String)],
+    extra: &[&str],
+) -> Child {
+    let log = std::fs::File::create(log_path).unwrap();
+    Command::new(BALANCER)
+        .arg("--config")
+        .arg(config_path)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn reel-balancer")
 }
 
 impl Balancer {
     pub fn start(name: &str, setup: &Setup) -> Balancer {
+        Balancer::start_env(name, setup, &[])
+    }
+
+    /// Starts with extra `REEL_*` environment variables.
+    pub fn start_env(name: &str, setup: &Setup, env: &[(&str, &str)]) -> Balancer {
+        let b = Balancer::spawn_env(name, setup, env);
+        b.wait_ready();
+        b
+    }
+
+    /// Spawns without waiting for the ports to answer.
+    pub fn spawn_env(name: &str, setup: &Setup, env_in: &[(&str, &str)]) -> Balancer {
         let dir = scratch(name);
         let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config_path = dir.join("balancer.toml");
         std::fs::write(&config_path, setup.render(listen, admin)).unwrap();
         let log_path = dir.join("balancer.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(BALANCER)
-            .arg("--config")
-            .arg(&config_path)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn reel-balancer");
-        let b = Balancer {
+        // Each test's upgrade socket in its own scratch dir, never in the
+        // working directory (the default) shared by every test.
+        let run_dir = dir.join("run");
+        // Listed first so a test's own value wins.
+        let mut env = vec![(
+            "REEL_UPGRADE_SOCK".to_string(),
+            run_dir.join("upgrade.sock").display().to_string(),
+        )];
+        env.extend(env_in.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let child = spawn_balancer(&config_path, &log_path, &env, &[]);
+        Balancer {
             listen,
             admin,
             config_path,
             log_path,
+            run_dir,
+            env,
+            owns_dir: true,
             child,
-        };
-        b.wait_ready();
-        b
+        }
+    }
+
+    /// A second process on the same config and environment with extra
+    /// flags (e.g. `--upgrade`), logging to `log_name`; not waited for.
+    pub fn successor(&self, log_name: &str, extra: &[&str]) -> Balancer {
+        let log_path = self.config_path.with_file_name(log_name);
+        let child = spawn_balancer(&self.config_path, &log_path, &self.env, extra);
+        Balancer {
+            listen: self.listen,
+            admin: self.admin,
+            config_path: self.config_path.clone(),
+            log_path,
+            run_dir: self.run_dir.clone(),
+            env: self.env.clone(),
+            owns_dir: false,
+            child,
+        }
     }
 
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let admin_up = http_get_status(self.admin, "/healthz") == Some(200);
+            // 503 is an answer too: /healthz says unhealthy without a healthy node.
+            let admin_up = matches!(http_get_status(self.admin, "/healthz"), Some(200 | 503));
             if admin_up && TcpStream::connect(self.listen).is_ok() {
                 return;
             }
@@ -262,6 +318,20 @@ impl Balancer {
     pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().unwrap()
     }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Balancer {
@@ -269,7 +339,7 @@ impl Drop for Balancer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         // Keep config and log of a failed test for inspection.
-        if !std::thread::panicking() {
+        if self.owns_dir && !std::thread::panicking() {
             if let Some(dir) = self.config_path.parent() {
                 let _ = std::fs::remove_dir_all(dir);
             }
