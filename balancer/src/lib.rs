@@ -10,8 +10,10 @@
 pub mod admin;
 pub mod config;
 pub mod drain;
+pub mod edge;
 pub mod health;
 pub mod metrics;
+pub mod observe;
 pub mod proxy;
 pub mod refusal;
 pub mod reload;

@@ -41,6 +41,7 @@ pub struct Metrics {
     in_flight: IntGaugeVec,
     in_flight_total: IntGauge,
     health_changes: IntCounter,
+    access_log_dropped: IntCounter,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -80,7 +81,8 @@ impl Metrics {
         let shed = must(IntCounterVec::new(
             Opts::new(
                 "reel_balancer_shed_total",
-                "Requests answered 503 without reaching a backend, by reason.",
+                "Requests and connections refused without reaching a backend \
+                 (503, 429 or 408), by reason.",
             ),
             &["reason"],
         ));
@@ -113,6 +115,10 @@ impl Metrics {
             "reel_balancer_health_transitions_total",
             "Times a backend entered or left rotation.",
         ));
+        let access_log_dropped = must(IntCounter::new(
+            "reel_balancer_access_log_dropped_total",
+            "Access log records dropped because the writer fell behind.",
+        ));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -123,6 +129,7 @@ impl Metrics {
             Box::new(in_flight.clone()),
             Box::new(in_flight_total.clone()),
             Box::new(health_changes.clone()),
+            Box::new(access_log_dropped.clone()),
         ] {
             must(registry.register(c));
         }
@@ -137,7 +144,13 @@ impl Metrics {
             in_flight,
             in_flight_total,
             health_changes,
+            access_log_dropped,
         }
+    }
+
+    /// The counter of dropped access log records, for the log writer.
+    pub fn access_log_dropped(&self) -> IntCounter {
+        self.access_log_dropped.clone()
     }
 
     /// Records one finished request.
@@ -178,7 +191,8 @@ impl Metrics {
         self.healthy.reset();
         self.in_flight.reset();
         for m in snapshot.pool.members() {
-            let label = [m.state.label()];
+            let name = m.state.name();
+            let label = [name.as_str()];
             self.healthy
                 .with_label_values(&label)
                 .set(i64::from(m.state.is_healthy()));

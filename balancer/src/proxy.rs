@@ -4,9 +4,9 @@
 //! Request and response bodies are streamed by pingora chunk by chunk; the
 //! balancer never collects a body, so memory stays flat for any upload size.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
@@ -14,6 +14,7 @@ use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
+use crate::observe::{AccessRecord, CacheStatus};
 use crate::refusal::{self, ShedReason};
 use crate::select::backend::{Lease, TotalLease};
 use crate::state::{Shared, Snapshot};
@@ -47,6 +48,16 @@ pub struct RequestCtx {
     /// Backend of the current attempt, kept after the lease is released
     /// so logging can name it.
     backend: Option<SocketAddr>,
+    /// Configured name of that backend, the only one viewers see.
+    node: Option<Arc<String>>,
+    /// The client's address (the peer, or behind a trusted proxy the
+    /// forwarded one).
+    client_ip: Option<IpAddr>,
+    received: Option<SystemTime>,
+    upstream_started: Option<Instant>,
+    upstream_ms: Option<u64>,
+    /// Set by the cache for the access log.
+    cache: Option<CacheStatus>,
     tried: Vec<SocketAddr>,
     retries_left: u32,
     idempotent: bool,
@@ -68,7 +79,7 @@ fn new_request_id() -> String {
 impl Balancer {
     async fn shed(&self, session: &mut Session, ctx: &mut RequestCtx, reason: ShedReason) {
         ctx.shed = Some(reason);
-        ctx.status = 503;
+        ctx.status = reason.status();
         self.shared.metrics.observe_shed(reason.code());
         let retry_after = ctx
             .snapshot
@@ -117,6 +128,7 @@ impl ProxyHttp for Balancer {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.started = Some(Instant::now());
+        ctx.received = Some(SystemTime::now());
         ctx.request_id = match session.get_header(REQUEST_ID) {
             Some(v) if usable_request_id(v.as_bytes()) => {
                 String::from_utf8_lossy(v.as_bytes()).into_owned()
@@ -128,6 +140,15 @@ impl ProxyHttp for Balancer {
         let snapshot = self.shared.snapshot();
         ctx.retries_left = snapshot.config.proxy.retries;
         ctx.snapshot = Some(Arc::clone(&snapshot));
+        ctx.client_ip = self.shared.edge.client_ip(session);
+        if let Err(reason) = self
+            .shared
+            .edge
+            .admit_request(ctx.client_ip, &snapshot.config)
+        {
+            self.shed(session, ctx, reason).await;
+            return Ok(true);
+        }
 
         let Some(total) = self
             .shared
@@ -142,6 +163,7 @@ impl ProxyHttp for Balancer {
         match snapshot.pool.pick(&path, &[]) {
             Ok(lease) => {
                 ctx.backend = Some(lease.backend().address());
+                ctx.node = Some(lease.backend().name());
                 ctx.lease = Some(lease);
                 Ok(false)
             }
@@ -175,12 +197,14 @@ impl ProxyHttp for Balancer {
                 }
             }
         }
-        let addr = ctx
+        let (addr, node) = ctx
             .lease
             .as_ref()
-            .map(|l| l.backend().address())
+            .map(|l| (l.backend().address(), l.backend().name()))
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no backend chosen"))?;
         ctx.backend = Some(addr);
+        ctx.node = Some(node);
+        ctx.upstream_started = Some(Instant::now());
         Ok(Box::new(self.peer_for(&snapshot, addr)))
     }
 
@@ -190,21 +214,8 @@ impl ProxyHttp for Balancer {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string());
-        if let Some(ip) = client_ip {
-            let chain = match upstream.headers.get("X-Forwarded-For") {
-                Some(prev) => format!("{}, {ip}", String::from_utf8_lossy(prev.as_bytes())),
-                None => ip,
-            };
-            upstream.insert_header("X-Forwarded-For", chain)?;
-        }
-        upstream.insert_header("X-Forwarded-Proto", "http")?;
-        if let Some(host) = session.get_header(http::header::HOST).cloned() {
-            upstream.insert_header("X-Forwarded-Host", host)?;
-        }
+        let is_tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        self.shared.edge.forward(session, upstream, is_tls)?;
         upstream.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
         Ok(())
     }
@@ -217,9 +228,10 @@ impl ProxyHttp for Balancer {
     ) -> Result<()> {
         ctx.response_started = true;
         ctx.status = response.status.as_u16();
+        ctx.upstream_ms = ctx.upstream_started.map(|t| t.elapsed().as_millis() as u64);
         if response.headers.get(NODE_HEADER).is_none() {
-            if let Some(addr) = ctx.backend {
-                response.insert_header(NODE_HEADER, addr.to_string())?;
+            if let Some(node) = &ctx.node {
+                response.insert_header(NODE_HEADER, node.as_str())?;
             }
         }
         if response.headers.get(REQUEST_ID).is_none() {
@@ -304,10 +316,11 @@ impl ProxyHttp for Balancer {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let lease = ctx.lease.take();
         ctx.total.take();
-        let backend = match (&ctx.shed, ctx.backend) {
-            (None, Some(addr)) => addr.to_string(),
-            _ => "none".to_string(),
+        let node = match &ctx.shed {
+            None => ctx.node.clone(),
+            Some(_) => None,
         };
+        let backend = node.as_ref().map_or("none", |n| n.as_str());
         if let (Some(lease), true) = (&lease, e.is_none()) {
             lease.backend().mark_served();
         }
@@ -315,8 +328,34 @@ impl ProxyHttp for Balancer {
         let elapsed = ctx.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
         self.shared
             .metrics
-            .observe_request(&backend, ctx.status, elapsed);
+            .observe_request(backend, ctx.status, elapsed);
         let req = session.req_header();
+        if self.shared.edge.access_log.enabled() {
+            let header = |name| {
+                req.headers
+                    .get(name)
+                    .map(|v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            self.shared.edge.access_log.record(AccessRecord {
+                time: ctx.received.unwrap_or_else(SystemTime::now),
+                client_ip: ctx.client_ip,
+                method: req.method.to_string(),
+                target: req
+                    .uri
+                    .path_and_query()
+                    .map_or_else(|| req.uri.to_string(), |p| p.to_string()),
+                version: format!("{:?}", req.version),
+                status: ctx.status,
+                bytes: session.body_bytes_sent(),
+                referer: header(http::header::REFERER),
+                user_agent: header(http::header::USER_AGENT),
+                upstream: node.as_ref().map(|n| n.to_string()),
+                upstream_ms: ctx.upstream_ms,
+                total_ms: (elapsed * 1000.0) as u64,
+                request_id: ctx.request_id.clone(),
+                cache: ctx.cache,
+            });
+        }
         match e {
             None => tracing::info!(
                 request_id = %ctx.request_id, method = %req.method, path = %req.uri.path(),

@@ -1,5 +1,7 @@
-//! The fast `503 Service Unavailable` answer given when a request cannot be
-//! admitted, instead of queueing it: HTML for browsers, JSON for `/api/`.
+//! The fast answer given when a request or connection cannot be admitted,
+//! instead of queueing it: `503` when the service is full, `429` when one
+//! client asks too much, `408` when a request head is too slow; HTML for
+//! browsers, JSON for `/api/`.
 
 use bytes::Bytes;
 use pingora_error::Result;
@@ -20,6 +22,21 @@ pub enum ShedReason {
     /// The balancer-wide in-flight limit is reached.
     #[error("the service is at capacity")]
     TotalLimit,
+    /// The client's address exceeded `limits.requests_per_ip_per_s`.
+    #[error("too many requests from your address")]
+    RateLimited,
+    /// The client's address holds `limits.max_connections_per_ip` already.
+    #[error("too many connections from your address")]
+    ConnectionsPerIp,
+    /// The balancer holds `limits.max_connections` already.
+    #[error("the service has too many open connections")]
+    ConnectionsTotal,
+    /// The request head did not arrive within the header timeouts.
+    #[error("the request took too long to arrive")]
+    HeaderTimeout,
+    /// The request head grew too large before it ended.
+    #[error("the request headers are too large")]
+    HeaderTooLarge,
 }
 
 impl ShedReason {
@@ -29,6 +46,44 @@ impl ShedReason {
             ShedReason::NoHealthy => "no_healthy_backend",
             ShedReason::BackendLimit => "backend_limit",
             ShedReason::TotalLimit => "total_limit",
+            ShedReason::RateLimited => "rate_limited",
+            ShedReason::ConnectionsPerIp => "connections_per_ip",
+            ShedReason::ConnectionsTotal => "connections_total",
+            ShedReason::HeaderTimeout => "header_timeout",
+            ShedReason::HeaderTooLarge => "header_too_large",
+        }
+    }
+
+    /// HTTP status of the answer.
+    pub fn status(self) -> u16 {
+        match self {
+            ShedReason::NoHealthy
+            | ShedReason::BackendLimit
+            | ShedReason::TotalLimit
+            | ShedReason::ConnectionsTotal => 503,
+            ShedReason::RateLimited | ShedReason::ConnectionsPerIp => 429,
+            ShedReason::HeaderTimeout => 408,
+            ShedReason::HeaderTooLarge => 431,
+        }
+    }
+
+    /// The `error.code` of the JSON answer: what the client should do
+    /// differs between a full service and its own excess.
+    fn public_code(self) -> &'static str {
+        match self.status() {
+            429 => "rate_limited",
+            408 => "request_timeout",
+            431 => "headers_too_large",
+            _ => "overloaded",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self.status() {
+            429 => "Too many requests",
+            408 => "Request timed out",
+            431 => "Request too large",
+            _ => "Reel is busy",
         }
     }
 }
@@ -46,19 +101,20 @@ impl From<crate::select::SelectError> for ShedReason {
 pub fn body(path: &str, reason: ShedReason) -> (&'static str, String) {
     if route::is_api(path) {
         let json = serde_json::json!({
-            "error": {"code": "overloaded", "message": format!("{reason}; please retry shortly")}
+            "error": {"code": reason.public_code(), "message": format!("{reason}; please retry shortly")}
         });
         ("application/json", json.to_string())
     } else {
+        let title = reason.title();
         let html = format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Reel is busy</title></head>\
-             <body><h1>Reel is busy</h1><p>{reason}. Please try again in a moment.</p></body></html>\n"
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+             <body><h1>{title}</h1><p>{reason}. Please try again in a moment.</p></body></html>\n"
         );
         ("text/html; charset=utf-8", html)
     }
 }
 
-/// Writes the complete 503 answer to the client.
+/// Writes the complete refusal answer to the client.
 pub async fn respond(
     session: &mut Session,
     reason: ShedReason,
@@ -67,7 +123,7 @@ pub async fn respond(
 ) -> Result<()> {
     let path = session.req_header().uri.path().to_string();
     let (content_type, text) = body(&path, reason);
-    let mut resp = ResponseHeader::build(503, Some(6))?;
+    let mut resp = ResponseHeader::build(reason.status(), Some(6))?;
     resp.insert_header("Retry-After", retry_after_s.to_string())?;
     resp.insert_header("Content-Type", content_type)?;
     resp.insert_header("Content-Length", text.len().to_string())?;
@@ -85,6 +141,29 @@ pub async fn respond(
     Ok(())
 }
 
+/// The whole HTTP/1.1 answer as bytes, for refusals decided before a
+/// request was parsed (connection limits, header timeout). The path is not
+/// known yet, so the HTML shape is used; the connection is closed after it.
+pub fn raw_answer(reason: ShedReason, retry_after_s: u64) -> Vec<u8> {
+    let (content_type, text) = body("/", reason);
+    let status = reason.status();
+    let phrase = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Refused");
+    let retry = if matches!(reason.status(), 408 | 431) {
+        String::new()
+    } else {
+        format!("Retry-After: {retry_after_s}\r\n")
+    };
+    format!(
+        "HTTP/1.1 {status} {phrase}\r\n{retry}Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    )
+    .into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +176,19 @@ mod tests {
         assert_eq!(v["error"]["code"], "overloaded");
         let (ct, _) = body("/watch/x", ShedReason::NoHealthy);
         assert!(ct.starts_with("text/html"));
+        let (_, b) = body("/api/videos", ShedReason::RateLimited);
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["error"]["code"], "rate_limited");
+    }
+
+    #[test]
+    fn raw_answers_are_complete_responses() {
+        let a = String::from_utf8(raw_answer(ShedReason::ConnectionsPerIp, 2)).unwrap();
+        assert!(a.starts_with("HTTP/1.1 429 Too Many Requests\r\n"), "{a}");
+        assert!(a.contains("\r\nRetry-After: 2\r\n"), "{a}");
+        let (head, body) = a.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+        let t = String::from_utf8(raw_answer(ShedReason::HeaderTimeout, 2)).unwrap();
+        assert!(t.starts_with("HTTP/1.1 408 Request Timeout\r\n") && !t.contains("Retry-After"));
     }
 }

@@ -11,12 +11,15 @@ use std::sync::Arc;
 use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
-use pingora_proxy::http_proxy_service_with_name;
+use pingora_core::services::listening::Service;
+use pingora_proxy::http_proxy;
 
 use crate::admin::AdminServer;
 use crate::config::layers::ConfigSource;
 use crate::config::{Config, MAX_RETRIES};
 use crate::drain::Drain;
+use crate::edge::conn::EdgeApp;
+use crate::edge::EdgeError;
 use crate::health::HealthChecker;
 use crate::proxy::Balancer;
 use crate::state::Shared;
@@ -32,6 +35,9 @@ pub enum ServeError {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// The edge (access log) cannot be set up.
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
 }
 
 impl ServeError {
@@ -39,6 +45,7 @@ impl ServeError {
     pub fn code(&self) -> &'static str {
         match self {
             ServeError::Listen { .. } => "listen_failed",
+            ServeError::Edge(e) => e.code(),
         }
     }
 }
@@ -68,12 +75,14 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
     let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
     server.bootstrap();
     let shared = Shared::new(config, source);
+    shared.edge.configure(&shared.snapshot().config)?;
 
-    let mut proxy = http_proxy_service_with_name(
-        &server.configuration,
-        Balancer::new(Arc::clone(&shared)),
-        "reel-balancer proxy",
+    // Connection caps and request-head deadlines wrap pingora's proxy.
+    let app = EdgeApp::new(
+        http_proxy(&server.configuration, Balancer::new(Arc::clone(&shared))),
+        Arc::clone(&shared),
     );
+    let mut proxy = Service::new("reel-balancer proxy".to_string(), app);
     proxy.add_tcp(&listen);
     server.add_service(proxy);
     server.add_service(background_service(

@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::layers::ConfigSource;
 use crate::config::Config;
+use crate::edge::Edge;
 use crate::metrics::Metrics;
 use crate::select::backend::TotalInFlight;
 use crate::select::Pool;
@@ -36,16 +37,21 @@ pub struct Shared {
     pub source: ConfigSource,
     /// Serialises reloads so two concurrent ones cannot interleave.
     pub reload_lock: tokio::sync::Mutex<()>,
+    /// Client limits, forwarding trust and the access log.
+    pub edge: Edge,
 }
 
 impl Shared {
     /// Builds the shared state around an already validated configuration.
     pub fn new(config: Config, source: ConfigSource) -> Arc<Shared> {
         let pool = Pool::new(&config, None);
+        let metrics = Metrics::new();
+        let edge = Edge::new(&config, &metrics);
         Arc::new(Shared {
             live: ArcSwap::from_pointee(Snapshot { config, pool }),
             total_in_flight: Arc::new(TotalInFlight::default()),
-            metrics: Metrics::new(),
+            metrics,
+            edge,
             source,
             reload_lock: tokio::sync::Mutex::new(()),
         })

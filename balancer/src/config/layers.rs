@@ -17,6 +17,8 @@ use super::{BackendConfig, Config, ConfigError};
 enum Kind {
     Str,
     Int,
+    /// Comma-separated list of strings.
+    List,
 }
 
 /// Key paths that may be set from the environment, with their shapes.
@@ -38,6 +40,15 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("proxy.max_in_flight_per_backend", Kind::Int),
     ("proxy.max_in_flight_total", Kind::Int),
     ("proxy.retry_after_s", Kind::Int),
+    ("trusted_proxies", Kind::List),
+    ("limits.header_read_timeout_ms", Kind::Int),
+    ("limits.header_timeout_ms", Kind::Int),
+    ("limits.keepalive_timeout_s", Kind::Int),
+    ("limits.max_connections_per_ip", Kind::Int),
+    ("limits.max_connections", Kind::Int),
+    ("limits.requests_per_ip_per_s", Kind::Int),
+    ("access_log.path", Kind::Str),
+    ("access_log.queue", Kind::Int),
 ];
 
 /// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.
@@ -123,8 +134,8 @@ pub fn parse_backend(spec: &str) -> Result<BackendConfig, String> {
         return Err(format!("`{spec}` has no address"));
     }
     Ok(BackendConfig {
-        address: address.to_string(),
         weight,
+        ..BackendConfig::new(address)
     })
 }
 
@@ -137,6 +148,13 @@ fn apply_env(
         let Some(raw) = lookup(&var) else { continue };
         let value = match kind {
             Kind::Str => Value::String(raw),
+            Kind::List => Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_string()))
+                    .collect(),
+            ),
             Kind::Int => {
                 Value::Integer(raw.trim().parse::<i64>().map_err(|_| ConfigError::Env {
                     var: var.clone(),
@@ -230,6 +248,22 @@ mod tests {
     fn bad_env_number_names_the_variable() {
         let e = load_with("", &[("REEL_PROXY__RETRIES", "x")], Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("REEL_PROXY__RETRIES"), "{e}");
+    }
+
+    #[test]
+    fn edge_keys_from_env() {
+        let env = [
+            ("REEL_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1,"),
+            ("REEL_LIMITS__MAX_CONNECTIONS_PER_IP", "7"),
+            ("REEL_ACCESS_LOG__PATH", "-"),
+        ];
+        let c = load_with("", &env, Overrides::default()).unwrap();
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "192.0.2.1"]);
+        assert_eq!(c.limits.max_connections_per_ip, 7);
+        assert_eq!(c.access_log.path, "-");
+        let env = [("REEL_TRUSTED_PROXIES", "10.0.0.0/8,bad")];
+        let e = load_with("", &env, Overrides::default()).unwrap_err();
+        assert!(e.to_string().starts_with("trusted_proxies[1]"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod edge;
 pub mod layers;
+
+pub use edge::{AccessLogConfig, LimitsConfig};
 
 /// Highest accepted `proxy.retries`; the proxy engine's attempt budget is
 /// sized from it once at start-up, so reloads can only move below it.
@@ -104,6 +107,10 @@ impl Selection {
 pub struct BackendConfig {
     /// `IP:port` of the node.
     pub address: String,
+    /// Name shown to viewers (`X-Reel-Node`) and in metrics; defaults to
+    /// `node-<n>` by position, counting from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Relative share of traffic under `weighted` and `consistent_hash`.
     #[serde(default = "default_weight")]
     pub weight: u32,
@@ -111,6 +118,33 @@ pub struct BackendConfig {
 
 fn default_weight() -> u32 {
     1
+}
+
+impl BackendConfig {
+    /// A backend with the default name and weight.
+    pub fn new(address: impl Into<String>) -> Self {
+        BackendConfig {
+            address: address.into(),
+            name: None,
+            weight: default_weight(),
+        }
+    }
+
+    /// The name in use for the backend at `index` (0-based) of the list.
+    pub fn effective_name(&self, index: usize) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("node-{}", index + 1))
+    }
+}
+
+/// Whether `name` is 1 to 64 characters of `[A-Za-z0-9._-]`, safe in a
+/// header, a metric label and a log line.
+pub fn valid_backend_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Active health checking.
@@ -192,6 +226,12 @@ pub struct Config {
     pub health: HealthConfig,
     /// Timeouts, retries and limits.
     pub proxy: ProxyConfig,
+    /// Peers (IP or CIDR) whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// Client connection and request limits.
+    pub limits: LimitsConfig,
+    /// The access log.
+    pub access_log: AccessLogConfig,
 }
 
 impl Default for Config {
@@ -203,17 +243,14 @@ impl Default for Config {
             threads: 2,
             shutdown_grace_s: 10,
             backends: vec![
-                BackendConfig {
-                    address: "127.0.0.1:8081".into(),
-                    weight: 1,
-                },
-                BackendConfig {
-                    address: "127.0.0.1:8082".into(),
-                    weight: 1,
-                },
+                BackendConfig::new("127.0.0.1:8081"),
+                BackendConfig::new("127.0.0.1:8082"),
             ],
             health: HealthConfig::default(),
             proxy: ProxyConfig::default(),
+            trusted_proxies: Vec::new(),
+            limits: LimitsConfig::default(),
+            access_log: AccessLogConfig::default(),
         }
     }
 }
@@ -257,7 +294,22 @@ impl Config {
             ));
         }
         let mut seen = Vec::with_capacity(self.backends.len());
+        let mut names = Vec::with_capacity(self.backends.len());
         for (i, b) in self.backends.iter().enumerate() {
+            let name = b.effective_name(i);
+            if !valid_backend_name(&name) {
+                return Err(ConfigError::invalid(
+                    format!("backends[{i}].name"),
+                    format!("`{name}` must be 1 to 64 characters of A-Z a-z 0-9 . _ -"),
+                ));
+            }
+            if names.contains(&name) {
+                return Err(ConfigError::invalid(
+                    format!("backends[{i}].name"),
+                    format!("`{name}` is used twice (unnamed backends are node-<position>)"),
+                ));
+            }
+            names.push(name);
             let addr = socket_addr(&format!("backends[{i}].address"), &b.address)?;
             if seen.contains(&addr) {
                 return Err(ConfigError::invalid(
@@ -299,7 +351,17 @@ impl Config {
             1,
         )?;
         at_least("proxy.max_in_flight_total", p.max_in_flight_total, 1)?;
+        edge::validate(&self.trusted_proxies, &self.limits, &self.access_log)?;
         Ok(())
+    }
+
+    /// Backend names in file order, defaults filled in.
+    pub fn backend_names(&self) -> Vec<String> {
+        self.backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b.effective_name(i))
+            .collect()
     }
 
     /// Parsed backend addresses with their weights, in file order.
@@ -339,5 +401,21 @@ mod tests {
         let mut c = Config::default();
         c.backends[0].weight = 0;
         assert!(c.validate().unwrap_err().to_string().contains("weight"));
+    }
+
+    #[test]
+    fn backend_names_default_and_must_be_unique_and_safe() {
+        let mut c = Config::default();
+        assert_eq!(c.backend_names(), ["node-1", "node-2"]);
+        c.backends[0].name = Some("node-2".into());
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().starts_with("backends[1].name"), "{e}");
+        c.backends[0].name = Some("edge 1".into());
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().starts_with("backends[0].name"), "{e}");
+        c.backends[0].name = Some("a".repeat(65));
+        assert!(c.validate().is_err());
+        c.backends[0].name = Some("eu-1.video_a".into());
+        c.validate().unwrap();
     }
 }

@@ -6,11 +6,16 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 /// Counters and health of one backend address.
 #[derive(Debug)]
 pub struct BackendState {
     address: SocketAddr,
     label: String,
+    /// Configured name; swapped on reload because the state outlives the
+    /// configuration that named it.
+    name: ArcSwap<String>,
     healthy: AtomicBool,
     ok_streak: AtomicU32,
     fail_streak: AtomicU32,
@@ -36,6 +41,7 @@ impl BackendState {
         BackendState {
             address,
             label: address.to_string(),
+            name: ArcSwap::from_pointee(address.to_string()),
             healthy: AtomicBool::new(true),
             ok_streak: AtomicU32::new(0),
             fail_streak: AtomicU32::new(0),
@@ -49,9 +55,21 @@ impl BackendState {
         self.address
     }
 
-    /// The address as text, used as a metrics label and in headers.
+    /// The address as text, the stable key for hashing.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The configured name, shown to viewers and used as the metrics label.
+    pub fn name(&self) -> Arc<String> {
+        self.name.load_full()
+    }
+
+    /// Renames the backend (on start-up and reload).
+    pub fn set_name(&self, name: String) {
+        if *self.name.load_full() != name {
+            self.name.store(Arc::new(name));
+        }
     }
 
     /// Whether the backend is in rotation.

@@ -73,12 +73,14 @@ impl Pool {
         let members: Vec<Member> = config
             .backend_addrs()
             .into_iter()
-            .map(|(addr, weight)| Member {
-                weight,
-                state: known
+            .zip(config.backend_names())
+            .map(|((addr, weight), name)| {
+                let state = known
                     .get(&addr)
                     .cloned()
-                    .unwrap_or_else(|| Arc::new(BackendState::new(addr))),
+                    .unwrap_or_else(|| Arc::new(BackendState::new(addr)));
+                state.set_name(name);
+                Member { weight, state }
             })
             .collect();
         let weights: Vec<u32> = members.iter().map(|m| m.weight).collect();
@@ -191,8 +193,8 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, w)| BackendConfig {
-                    address: format!("127.0.0.1:{}", 9000 + i),
                     weight: *w,
+                    ..BackendConfig::new(format!("127.0.0.1:{}", 9000 + i))
                 })
                 .collect(),
             ..Config::default()

@@ -121,6 +121,12 @@ pub struct Setup {
     pub per_backend: usize,
     pub total: usize,
     pub read_timeout_ms: u64,
+    /// `name` per backend, by position; missing ones use the default.
+    pub backend_names: Vec<String>,
+    /// Extra top-level TOML lines (before any table).
+    pub extra_top: String,
+    /// Extra TOML tables, appended at the end.
+    pub extra: String,
 }
 
 impl Setup {
@@ -134,17 +140,21 @@ impl Setup {
             per_backend: 256,
             total: 1024,
             read_timeout_ms: 10_000,
+            backend_names: Vec::new(),
+            extra_top: String::new(),
+            extra: String::new(),
         }
     }
 
     pub fn render(&self, listen: SocketAddr, admin: SocketAddr) -> String {
         let mut s = format!(
             "listen = \"{listen}\"\nadmin_listen = \"{admin}\"\nselection = \"{}\"\n\
-             shutdown_grace_s = 2\n\n[health]\ninterval_ms = {}\ntimeout_ms = 500\n\
+             shutdown_grace_s = 2\n{}\n[health]\ninterval_ms = {}\ntimeout_ms = 500\n\
              healthy_threshold = {}\nunhealthy_threshold = {}\n\n[proxy]\n\
              connect_timeout_ms = 500\nread_timeout_ms = {}\nretries = 1\n\
              max_in_flight_per_backend = {}\nmax_in_flight_total = {}\n",
             self.selection,
+            self.extra_top,
             self.interval_ms,
             self.healthy_threshold,
             self.unhealthy_threshold,
@@ -152,11 +162,16 @@ impl Setup {
             self.per_backend,
             self.total
         );
-        for (addr, weight) in &self.backends {
+        for (i, (addr, weight)) in self.backends.iter().enumerate() {
             s.push_str(&format!(
                 "\n[[backends]]\naddress = \"{addr}\"\nweight = {weight}\n"
             ));
+            if let Some(name) = self.backend_names.get(i) {
+                s.push_str(&format!("name = \"{name}\"\n"));
+            }
         }
+        s.push('\n');
+        s.push_str(&self.extra);
         s
     }
 }
