@@ -73,7 +73,7 @@ impl Line {
 /// appear only as field delimiters and nothing is a control character.
 fn parse_line(line: &str) -> Line {
     assert!(
-        !line.bytes().any(|b| b < 0x20 || b >= 0x7f),
+        line.bytes().all(|b| (0x20..0x7f).contains(&b)),
         "raw control or non-ASCII byte in {line:?}"
     );
     assert_eq!(line.matches('"').count(), 6, "quotes in {line:?}");

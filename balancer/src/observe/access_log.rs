@@ -113,7 +113,7 @@ pub struct AccessRecord {
 /// Appends `text` with `"`, `\`, control and non-ASCII bytes as `\xHH`.
 pub fn escape_into(out: &mut String, text: &str) {
     for b in text.bytes() {
-        if b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
             out.push_str(&format!("\\x{b:02X}"));
         } else {
             out.push(b as char);
