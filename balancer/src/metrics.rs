@@ -6,6 +6,7 @@
 //! This module knows nothing of the balancer's state: callers hand it plain
 //! numbers.
 
+use crate::cache::CacheResult;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -39,29 +40,6 @@ pub struct BackendGauge<'a> {
     pub in_flight: usize,
 }
 
-/// How a cacheable request was answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheResult {
-    /// Served from the cache.
-    Hit,
-    /// Fetched from a node (and stored if it could be).
-    Miss,
-    /// Waited for another request's fetch of the same object and was
-    /// served from it: one node request for many viewers.
-    Coalesced,
-}
-
-impl CacheResult {
-    /// The `result` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheResult::Hit => "hit",
-            CacheResult::Miss => "miss",
-            CacheResult::Coalesced => "coalesced",
-        }
-    }
-}
-
 /// The balancer's metric families.
 #[derive(Debug)]
 pub struct Metrics {
@@ -81,6 +59,7 @@ pub struct Metrics {
     ejections: IntCounter,
     panic: IntCounter,
     retry_budget_exhausted: IntCounter,
+    access_log_dropped: IntCounter,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -120,7 +99,8 @@ impl Metrics {
         let shed = must(IntCounterVec::new(
             Opts::new(
                 "reel_balancer_shed_total",
-                "Requests answered 503 without reaching a backend, by reason.",
+                "Requests and connections refused without reaching a backend \
+                 (503, 429 or 408), by reason.",
             ),
             &["reason"],
         ));
@@ -183,6 +163,10 @@ impl Metrics {
             "reel_balancer_retry_budget_exhausted_total",
             "Retries not made because the retry budget was spent.",
         ));
+        let access_log_dropped = must(IntCounter::new(
+            "reel_balancer_access_log_dropped_total",
+            "Access log records dropped because the writer fell behind.",
+        ));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -199,6 +183,7 @@ impl Metrics {
             Box::new(ejections.clone()),
             Box::new(panic.clone()),
             Box::new(retry_budget_exhausted.clone()),
+            Box::new(access_log_dropped.clone()),
         ] {
             must(registry.register(c));
         }
@@ -219,6 +204,7 @@ impl Metrics {
             ejections,
             panic,
             retry_budget_exhausted,
+            access_log_dropped,
         }
     }
 
@@ -245,6 +231,11 @@ impl Metrics {
     /// Records a retry refused by the retry budget.
     pub fn observe_retry_budget_exhausted(&self) {
         self.retry_budget_exhausted.inc();
+    }
+
+    /// The counter of dropped access log records, for the log writer.
+    pub fn access_log_dropped(&self) -> IntCounter {
+        self.access_log_dropped.clone()
     }
 
     /// Records one finished request.

@@ -82,6 +82,9 @@ pub async fn reload(shared: &Shared) -> Result<ReloadSummary, ReloadError> {
         needs_restart.push("admission.secret");
     }
     swap_certificate(shared, &old.config, &config, &mut needs_restart)?;
+    if config.access_log.queue != old.config.access_log.queue {
+        needs_restart.push("access_log.queue");
+    }
     if !needs_restart.is_empty() {
         tracing::warn!(keys = ?needs_restart, "these keys changed but apply only after a restart");
     }
@@ -91,6 +94,14 @@ pub async fn reload(shared: &Shared) -> Result<ReloadSummary, ReloadError> {
         selection: config.selection.as_str(),
         needs_restart,
     };
+    // Reopens the access log even when its path is unchanged: that is how
+    // a rotated log file is let go. A failure keeps the old target.
+    if let Err(e) = shared.edge.configure(&config) {
+        tracing::error!(
+            code = e.code(),
+            "reload: {e}; the access log keeps its old target"
+        );
+    }
     shared.live.store(Arc::new(Snapshot { config, selector }));
     tracing::info!(
         backends = summary.backends,

@@ -15,12 +15,14 @@ use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
-use pingora_proxy::http_proxy_service_with_name;
+use pingora_proxy::http_proxy;
 
 use crate::admin::AdminService;
 use crate::config::layers::ConfigSource;
 use crate::config::{Config, MAX_RETRIES};
 use crate::drain::{Drain, Lifecycle};
+use crate::edge::conn::EdgeApp;
+use crate::edge::EdgeError;
 use crate::health::HealthChecker;
 use crate::proxy::Balancer;
 use crate::state::Shared;
@@ -53,6 +55,9 @@ pub enum ServeError {
     /// The upgrade socket's directory is missing or not private.
     #[error(transparent)]
     Upgrade(#[from] UpgradeError),
+    /// The edge (access log) cannot be set up.
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
 }
 
 impl ServeError {
@@ -63,6 +68,7 @@ impl ServeError {
             ServeError::Certificate(e) => e.code(),
             ServeError::TlsSetup { .. } => "tls_setup_failed",
             ServeError::Upgrade(e) => e.code(),
+            ServeError::Edge(e) => e.code(),
         }
     }
 }
@@ -135,12 +141,14 @@ pub fn serve(config: Config, source: ConfigSource, mode: StartMode) -> Result<()
     server.bootstrap();
     let shared = Shared::new(config, source);
     let lifecycle = Arc::new(Lifecycle::default());
+    shared.edge.configure(&shared.snapshot().config)?;
 
-    let mut proxy = http_proxy_service_with_name(
-        &server.configuration,
-        Balancer::new(Arc::clone(&shared)),
-        "reel-balancer proxy",
+    // Connection caps and request-head deadlines wrap pingora's proxy.
+    let app = EdgeApp::new(
+        http_proxy(&server.configuration, Balancer::new(Arc::clone(&shared))),
+        Arc::clone(&shared),
     );
+    let mut proxy = Service::new("reel-balancer proxy".to_string(), app);
     let redirect_port = match (&tls_listen, tls.redirect_http) {
         (Some(_), true) => tls.listen_addr().map(|a| a.port()),
         _ => None,

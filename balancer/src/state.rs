@@ -13,6 +13,7 @@ use crate::admission::Admission;
 use crate::cache::EdgeCache;
 use crate::config::layers::ConfigSource;
 use crate::config::Config;
+use crate::edge::Edge;
 use crate::metrics::{BackendGauge, Metrics, MetricsError};
 use crate::retry::RetryBudget;
 use crate::select::backend::{now_ms, TotalInFlight};
@@ -52,19 +53,24 @@ pub struct Shared {
     pub retry_budget: RetryBudget,
     /// Certificate of the TLS port; empty while TLS is off.
     pub certs: Arc<CertStore>,
+    /// Client limits, forwarding trust and the access log.
+    pub edge: Edge,
 }
 
 impl Shared {
     /// Builds the shared state around an already validated configuration.
     pub fn new(config: Config, source: ConfigSource) -> Arc<Shared> {
         let selector = Selector::new(&config, None);
+        let metrics = Metrics::new();
+        let edge = Edge::new(&config, &metrics);
         Arc::new(Shared {
             cache: EdgeCache::new(&config.cache),
             admission: Admission::new(&config.admission.secret),
             live: ArcSwap::from_pointee(Snapshot { config, selector }),
             total_in_flight: Arc::new(TotalInFlight::default()),
             active: Arc::new(Active::default()),
-            metrics: Metrics::new(),
+            metrics,
+            edge,
             source,
             reload_lock: tokio::sync::Mutex::new(()),
             retry_budget: RetryBudget::default(),
@@ -81,12 +87,19 @@ impl Shared {
     pub fn render_metrics(&self) -> Result<String, MetricsError> {
         let snapshot = self.snapshot();
         let now = now_ms();
+        let names: Vec<Arc<String>> = snapshot
+            .selector
+            .members()
+            .iter()
+            .map(|m| m.state.name())
+            .collect();
         let gauges: Vec<BackendGauge<'_>> = snapshot
             .selector
             .members()
             .iter()
-            .map(|m| BackendGauge {
-                label: m.state.label(),
+            .zip(&names)
+            .map(|(m, name)| BackendGauge {
+                label: name.as_str(),
                 healthy: m.state.is_healthy() && !m.state.is_ejected(now),
                 in_flight: m.state.in_flight(),
             })

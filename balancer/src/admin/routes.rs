@@ -68,6 +68,7 @@ pub fn backends_json(shared: &Shared) -> serde_json::Value {
         .map(|m| {
             let healthy = m.state.is_healthy();
             json!({
+                "name": m.state.name().as_str(),
                 "address": m.state.label(),
                 "weight": m.weight,
                 "health": if healthy { "healthy" } else { "unhealthy" },

@@ -24,6 +24,38 @@ use pingora_cache::{CacheOptionOverrides, HttpCache, MemCache};
 use crate::config::CacheConfig;
 use purge::Purges;
 
+/// How a cacheable request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    /// Served from the cache.
+    Hit,
+    /// Fetched from a node (and stored if it could be).
+    Miss,
+    /// Waited for another request's fetch of the same object and was
+    /// served from it: one node request for many viewers.
+    Coalesced,
+}
+
+impl CacheResult {
+    /// The access log spelling.
+    pub fn log_str(self) -> &'static str {
+        match self {
+            CacheResult::Hit => "HIT",
+            CacheResult::Miss => "MISS",
+            CacheResult::Coalesced => "COALESCED",
+        }
+    }
+
+    /// The metrics `result` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheResult::Hit => "hit",
+            CacheResult::Miss => "miss",
+            CacheResult::Coalesced => "coalesced",
+        }
+    }
+}
+
 /// LRU shards: spreads lock contention across proxy threads.
 const SHARDS: usize = 16;
 /// Typical object size used to pre-size the LRU tables.

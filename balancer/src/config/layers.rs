@@ -18,6 +18,8 @@ enum Kind {
     Str,
     Int,
     Bool,
+    /// Comma-separated list of strings.
+    List,
 }
 
 /// Keys that hold secrets: accepted from the environment only, because
@@ -67,6 +69,15 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     // The only way to set the token: the file is refused to hold it.
     ("admin.token", Kind::Str),
     ("upgrade_sock", Kind::Str),
+    ("trusted_proxies", Kind::List),
+    ("limits.header_read_timeout_ms", Kind::Int),
+    ("limits.header_timeout_ms", Kind::Int),
+    ("limits.keepalive_timeout_s", Kind::Int),
+    ("limits.max_connections_per_ip", Kind::Int),
+    ("limits.max_connections", Kind::Int),
+    ("limits.requests_per_ip_per_s", Kind::Int),
+    ("access_log.path", Kind::Str),
+    ("access_log.queue", Kind::Int),
 ];
 
 /// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.
@@ -153,8 +164,8 @@ pub fn parse_backend(spec: &str) -> Result<BackendConfig, String> {
         return Err(format!("`{spec}` has no address"));
     }
     Ok(BackendConfig {
-        address: address.to_string(),
         weight,
+        ..BackendConfig::new(address)
     })
 }
 
@@ -177,6 +188,13 @@ fn apply_env(
                     })
                 }
             },
+            Kind::List => Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_string()))
+                    .collect(),
+            ),
             Kind::Int => {
                 Value::Integer(raw.trim().parse::<i64>().map_err(|_| ConfigError::Env {
                     var: var.clone(),
@@ -343,6 +361,22 @@ mod tests {
             Overrides::default(),
         );
         assert_eq!(c.unwrap().upgrade_sock, "run/u.sock");
+    }
+
+    #[test]
+    fn edge_keys_from_env() {
+        let env = [
+            ("REEL_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1,"),
+            ("REEL_LIMITS__MAX_CONNECTIONS_PER_IP", "7"),
+            ("REEL_ACCESS_LOG__PATH", "-"),
+        ];
+        let c = load_with("", &env, Overrides::default()).unwrap();
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "192.0.2.1"]);
+        assert_eq!(c.limits.max_connections_per_ip, 7);
+        assert_eq!(c.access_log.path, "-");
+        let env = [("REEL_TRUSTED_PROXIES", "10.0.0.0/8,bad")];
+        let e = load_with("", &env, Overrides::default()).unwrap_err();
+        assert!(e.to_string().starts_with("trusted_proxies[1]"), "{e}");
     }
 
     #[test]

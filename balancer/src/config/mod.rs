@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod admin;
 mod cache;
+pub mod edge;
 pub mod layers;
 pub mod tls;
 mod traffic;
@@ -18,6 +19,8 @@ pub use tls::TlsConfig;
 pub use traffic::{AdmissionConfig, OutlierConfig};
 
 use admin::AdminConfig;
+
+pub use edge::{AccessLogConfig, LimitsConfig};
 
 /// Highest accepted `proxy.retries`; the proxy engine's attempt budget is
 /// sized from it once at start-up, so reloads can only move below it.
@@ -117,6 +120,10 @@ impl Selection {
 pub struct BackendConfig {
     /// `IP:port` of the node.
     pub address: String,
+    /// Name shown to viewers (`X-Reel-Node`) and in metrics; defaults to
+    /// `node-<n>` by position, counting from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Relative share of traffic under `weighted` and `consistent_hash`.
     #[serde(default = "default_weight")]
     pub weight: u32,
@@ -124,6 +131,33 @@ pub struct BackendConfig {
 
 fn default_weight() -> u32 {
     1
+}
+
+impl BackendConfig {
+    /// A backend with the default name and weight.
+    pub fn new(address: impl Into<String>) -> Self {
+        BackendConfig {
+            address: address.into(),
+            name: None,
+            weight: default_weight(),
+        }
+    }
+
+    /// The name in use for the backend at `index` (0-based) of the list.
+    pub fn effective_name(&self, index: usize) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("node-{}", index + 1))
+    }
+}
+
+/// Whether `name` is 1 to 64 characters of `[A-Za-z0-9._-]`, safe in a
+/// header, a metric label and a log line.
+pub fn valid_backend_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Active health checking.
@@ -238,6 +272,12 @@ pub struct Config {
     /// Unix socket through which a successor started with `--upgrade`
     /// takes over the listening sockets; its directory must be private.
     pub upgrade_sock: String,
+    /// Peers (IP or CIDR) whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// Client connection and request limits.
+    pub limits: LimitsConfig,
+    /// The access log.
+    pub access_log: AccessLogConfig,
 }
 
 impl Default for Config {
@@ -249,14 +289,8 @@ impl Default for Config {
             threads: 2,
             shutdown_grace_s: 10,
             backends: vec![
-                BackendConfig {
-                    address: "127.0.0.1:8081".into(),
-                    weight: 1,
-                },
-                BackendConfig {
-                    address: "127.0.0.1:8082".into(),
-                    weight: 1,
-                },
+                BackendConfig::new("127.0.0.1:8081"),
+                BackendConfig::new("127.0.0.1:8082"),
             ],
             health: HealthConfig::default(),
             proxy: ProxyConfig::default(),
@@ -266,6 +300,9 @@ impl Default for Config {
             tls: TlsConfig::default(),
             admin: AdminConfig::default(),
             upgrade_sock: admin::DEFAULT_UPGRADE_SOCK.into(),
+            trusted_proxies: Vec::new(),
+            limits: LimitsConfig::default(),
+            access_log: AccessLogConfig::default(),
         }
     }
 }
@@ -309,7 +346,22 @@ impl Config {
             ));
         }
         let mut seen = Vec::with_capacity(self.backends.len());
+        let mut names = Vec::with_capacity(self.backends.len());
         for (i, b) in self.backends.iter().enumerate() {
+            let name = b.effective_name(i);
+            if !valid_backend_name(&name) {
+                return Err(ConfigError::invalid(
+                    format!("backends[{i}].name"),
+                    format!("`{name}` must be 1 to 64 characters of A-Z a-z 0-9 . _ -"),
+                ));
+            }
+            if names.contains(&name) {
+                return Err(ConfigError::invalid(
+                    format!("backends[{i}].name"),
+                    format!("`{name}` is used twice (unnamed backends are node-<position>)"),
+                ));
+            }
+            names.push(name);
             let addr = socket_addr(&format!("backends[{i}].address"), &b.address)?;
             if seen.contains(&addr) {
                 return Err(ConfigError::invalid(
@@ -370,7 +422,17 @@ impl Config {
         self.tls.validate(listen, admin)?;
         self.admin.validate()?;
         admin::validate_upgrade_sock(&self.upgrade_sock)?;
+        edge::validate(&self.trusted_proxies, &self.limits, &self.access_log)?;
         Ok(())
+    }
+
+    /// Backend names in file order, defaults filled in.
+    pub fn backend_names(&self) -> Vec<String> {
+        self.backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b.effective_name(i))
+            .collect()
     }
 
     /// Parsed backend addresses with their weights, in file order.
@@ -410,5 +472,21 @@ mod tests {
         let mut c = Config::default();
         c.backends[0].weight = 0;
         assert!(c.validate().unwrap_err().to_string().contains("weight"));
+    }
+
+    #[test]
+    fn backend_names_default_and_must_be_unique_and_safe() {
+        let mut c = Config::default();
+        assert_eq!(c.backend_names(), ["node-1", "node-2"]);
+        c.backends[0].name = Some("node-2".into());
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().starts_with("backends[1].name"), "{e}");
+        c.backends[0].name = Some("edge 1".into());
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().starts_with("backends[0].name"), "{e}");
+        c.backends[0].name = Some("a".repeat(65));
+        assert!(c.validate().is_err());
+        c.backends[0].name = Some("eu-1.video_a".into());
+        c.validate().unwrap();
     }
 }

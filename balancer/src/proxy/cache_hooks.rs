@@ -10,7 +10,7 @@ use pingora_proxy::Session;
 
 use super::RequestCtx;
 use crate::cache::policy::{self, CacheClass};
-use crate::metrics::CacheResult;
+use crate::cache::CacheResult;
 use crate::state::Shared;
 
 /// Turns the cache on for media of a published version.

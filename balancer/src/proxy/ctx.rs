@@ -1,12 +1,12 @@
 //! Per-request state carried through the pingora phases.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::admission::Verdict;
 use crate::cache::policy::CacheClass;
-use crate::metrics::CacheResult;
+use crate::cache::CacheResult;
 use crate::refusal::Refusal;
 use crate::select::backend::{Lease, TotalLease};
 use crate::state::{ActiveGuard, Snapshot};
@@ -18,6 +18,11 @@ pub struct RequestCtx {
     pub request_id: String,
     /// When the request arrived.
     pub started: Option<Instant>,
+    /// The same moment on the wall clock, for the access log.
+    pub received: Option<SystemTime>,
+    /// The client's address: the peer, or behind a trusted proxy the
+    /// forwarded one.
+    pub client_ip: Option<IpAddr>,
     /// When the current node attempt started.
     pub upstream_started: Option<Instant>,
     /// Time the node took for the last attempt.
@@ -30,9 +35,9 @@ pub struct RequestCtx {
     pub total: Option<TotalLease>,
     /// Slot on the chosen node, held while the node works on the request.
     pub lease: Option<Lease>,
-    /// Name of the node of the current attempt, kept after the lease is
-    /// released so logging can name it.
-    pub backend: Option<String>,
+    /// Configured name of the node of the current attempt (the only name
+    /// viewers see), kept after the lease is released so logging can use it.
+    pub node: Option<Arc<String>>,
     /// Nodes already tried.
     pub tried: Vec<SocketAddr>,
     /// Retries this request may still make.

@@ -12,7 +12,7 @@ mod ctx;
 mod upstream;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -26,6 +26,7 @@ pub use ctx::RequestCtx;
 
 use crate::admission;
 use crate::cache::policy;
+use crate::observe::AccessRecord;
 use crate::refusal::{self, Refusal};
 use crate::route;
 use crate::state::Shared;
@@ -83,6 +84,7 @@ impl ProxyHttp for Balancer {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.started = Some(Instant::now());
+        ctx.received = Some(SystemTime::now());
         ctx.active = Some(self.shared.active.enter());
         ctx.request_id = match session.get_header(REQUEST_ID) {
             Some(v) if usable_request_id(v.as_bytes()) => {
@@ -97,6 +99,18 @@ impl ProxyHttp for Balancer {
         ctx.cache_class = Some(policy::classify(method, path));
         ctx.video = route::video_id(path).map(str::to_string);
         let snapshot = self.shared.snapshot();
+        ctx.client_ip = self.shared.edge.client_ip(session);
+        if let Err(reason) = self
+            .shared
+            .edge
+            .admit_request(ctx.client_ip, &snapshot.config)
+        {
+            ctx.snapshot = Some(snapshot);
+            self.refuse(session, ctx, reason).await;
+            return Ok(true);
+        }
+        let req = session.req_header();
+        let path = req.uri.path();
         ctx.retries_left = snapshot.config.proxy.retries;
         ctx.verdict = Some(self.shared.admission.classify(
             path,
@@ -169,21 +183,9 @@ impl ProxyHttp for Balancer {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string());
-        if let Some(ip) = client_ip {
-            let chain = match upstream.headers.get("X-Forwarded-For") {
-                Some(prev) => format!("{}, {ip}", String::from_utf8_lossy(prev.as_bytes())),
-                None => ip,
-            };
-            upstream.insert_header("X-Forwarded-For", chain)?;
-        }
-        upstream.insert_header("X-Forwarded-Proto", crate::tls::scheme(session))?;
-        if let Some(host) = crate::tls::viewer_host(session) {
-            upstream.insert_header("X-Forwarded-Host", host)?;
-        }
+        self.shared
+            .edge
+            .forward(session, upstream, crate::tls::is_tls(session))?;
         upstream.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
         if session.cache.enabled() {
             // The cache stores whole objects and answers ranges and
@@ -235,8 +237,8 @@ impl ProxyHttp for Balancer {
         let hit = cache_hooks::record_result(&self.shared, session, ctx);
         response.insert_header(CACHE_HEADER, if hit { "HIT" } else { "MISS" })?;
         if response.headers.get(NODE_HEADER).is_none() {
-            if let Some(name) = &ctx.backend {
-                response.insert_header(NODE_HEADER, name.as_str())?;
+            if let Some(node) = &ctx.node {
+                response.insert_header(NODE_HEADER, node.as_str())?;
             }
         }
         if response.headers.get(REQUEST_ID).is_none() {
@@ -318,15 +320,42 @@ impl ProxyHttp for Balancer {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         upstream::release(ctx);
-        let backend = match (&ctx.refusal, &ctx.backend) {
-            (None, Some(name)) => name.clone(),
-            _ => "none".to_string(),
+        let node = match &ctx.refusal {
+            None => ctx.node.clone(),
+            Some(_) => None,
         };
+        let backend = node.as_ref().map_or("none", |n| n.as_str());
         let elapsed = ctx.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
         self.shared
             .metrics
-            .observe_request(&backend, ctx.status, elapsed);
+            .observe_request(backend, ctx.status, elapsed);
         let req = session.req_header();
+        if self.shared.edge.access_log.enabled() {
+            let header = |name| {
+                req.headers
+                    .get(name)
+                    .map(|v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            self.shared.edge.access_log.record(AccessRecord {
+                time: ctx.received.unwrap_or_else(SystemTime::now),
+                client_ip: ctx.client_ip,
+                method: req.method.to_string(),
+                target: req
+                    .uri
+                    .path_and_query()
+                    .map_or_else(|| req.uri.to_string(), |p| p.to_string()),
+                version: format!("{:?}", req.version),
+                status: ctx.status,
+                bytes: session.body_bytes_sent(),
+                referer: header(http::header::REFERER),
+                user_agent: header(http::header::USER_AGENT),
+                upstream: node.as_ref().map(|n| n.to_string()),
+                upstream_ms: ctx.upstream_ms,
+                total_ms: (elapsed * 1000.0) as u64,
+                request_id: ctx.request_id.clone(),
+                cache: ctx.cache_result,
+            });
+        }
         let cache = ctx.cache_result.map_or("-", |r| r.as_str());
         match e {
             None => tracing::info!(

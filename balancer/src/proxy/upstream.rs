@@ -101,9 +101,10 @@ pub(super) fn peer(shared: &Shared, ctx: &mut RequestCtx) -> Result<Box<HttpPeer
         .as_ref()
         .map(|l| Arc::clone(l.backend()))
         .ok_or_else(|| Error::explain(ErrorType::InternalError, "no backend chosen"))?;
-    ctx.backend = Some(backend.label().to_string());
+    let node = backend.name();
+    shared.metrics.observe_upstream(&node);
+    ctx.node = Some(node);
     ctx.upstream_started = Some(Instant::now());
-    shared.metrics.observe_upstream(backend.label());
 
     let p = &snapshot.config.proxy;
     let mut peer = HttpPeer::new(backend.address(), false, String::new());
@@ -131,7 +132,7 @@ fn report(shared: &Shared, ctx: &RequestCtx, outcome: Outcome) {
     };
     if snapshot.selector.report(lease.backend(), outcome) {
         shared.metrics.observe_ejection();
-        tracing::warn!(backend = %lease.backend().label(), "backend ejected after consecutive failures");
+        tracing::warn!(backend = %lease.backend().name(), "backend ejected after consecutive failures");
     }
 }
 

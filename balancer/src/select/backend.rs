@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
+
 /// Milliseconds on a process-wide monotonic clock; never 0, so 0 can mean
 /// "unset" in the atomics below.
 pub fn now_ms() -> u64 {
@@ -20,6 +22,9 @@ pub fn now_ms() -> u64 {
 pub struct BackendState {
     address: SocketAddr,
     label: String,
+    /// Configured name; swapped on reload because the state outlives the
+    /// configuration that named it.
+    name: ArcSwap<String>,
     healthy: AtomicBool,
     ok_streak: AtomicU32,
     fail_streak: AtomicU32,
@@ -50,10 +55,11 @@ impl BackendState {
     /// A new backend starts in rotation so a fresh balancer serves at once;
     /// the first failing checks take a dead one out. `ramp` starts its
     /// slow-start period now (for backends added by a reload).
-    pub fn new(address: SocketAddr, label: String, ramp: bool) -> Self {
+    pub fn new(address: SocketAddr, ramp: bool) -> Self {
         BackendState {
             address,
-            label,
+            label: address.to_string(),
+            name: ArcSwap::from_pointee(address.to_string()),
             healthy: AtomicBool::new(true),
             ok_streak: AtomicU32::new(0),
             fail_streak: AtomicU32::new(0),
@@ -71,9 +77,21 @@ impl BackendState {
         self.address
     }
 
-    /// The backend's name: the metrics label and the `X-Reel-Node` fallback.
+    /// The address as text, the stable key for hashing.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The configured name, shown to viewers and used as the metrics label.
+    pub fn name(&self) -> Arc<String> {
+        self.name.load_full()
+    }
+
+    /// Renames the backend (on start-up and reload).
+    pub fn set_name(&self, name: String) {
+        if *self.name.load_full() != name {
+            self.name.store(Arc::new(name));
+        }
     }
 
     /// Whether the active health check has the backend in rotation.
@@ -259,11 +277,7 @@ mod tests {
     use super::*;
 
     fn state() -> Arc<BackendState> {
-        Arc::new(BackendState::new(
-            "127.0.0.1:1".parse().unwrap(),
-            "node-1".into(),
-            false,
-        ))
+        Arc::new(BackendState::new("127.0.0.1:1".parse().unwrap(), false))
     }
 
     #[test]

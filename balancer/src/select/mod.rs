@@ -79,15 +79,14 @@ impl Selector {
         let members: Vec<Member> = config
             .backend_addrs()
             .into_iter()
-            .map(|(addr, weight)| Member {
-                weight,
-                state: known.get(&addr).cloned().unwrap_or_else(|| {
-                    Arc::new(BackendState::new(
-                        addr,
-                        addr.to_string(),
-                        previous.is_some(),
-                    ))
-                }),
+            .zip(config.backend_names())
+            .map(|((addr, weight), name)| {
+                let state = known
+                    .get(&addr)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(BackendState::new(addr, previous.is_some())));
+                state.set_name(name);
+                Member { weight, state }
             })
             .collect();
         Selector {

@@ -8,8 +8,8 @@ fn config(selection: Selection, weights: &[u32]) -> Config {
             .iter()
             .enumerate()
             .map(|(i, w)| BackendConfig {
-                address: format!("127.0.0.1:{}", 9000 + i),
                 weight: *w,
+                ..BackendConfig::new(format!("127.0.0.1:{}", 9000 + i))
             })
             .collect(),
         ..Config::default()

@@ -126,6 +126,10 @@ pub struct Setup {
     pub slow_start_s: u64,
     /// Extra TOML tables (e.g. `[tls]`) appended after the generated ones.
     pub tables: String,
+    /// `name` per backend, by position; missing ones use the default.
+    pub backend_names: Vec<String>,
+    /// Extra top-level TOML lines (before any table).
+    pub extra_top: String,
 }
 
 impl Setup {
@@ -141,17 +145,20 @@ impl Setup {
             read_timeout_ms: 10_000,
             slow_start_s: 0,
             tables: String::new(),
+            backend_names: Vec::new(),
+            extra_top: String::new(),
         }
     }
 
     pub fn render(&self, listen: SocketAddr, admin: SocketAddr) -> String {
         let mut s = format!(
             "listen = \"{listen}\"\nadmin_listen = \"{admin}\"\nselection = \"{}\"\n\
-             shutdown_grace_s = 2\n\n[health]\ninterval_ms = {}\ntimeout_ms = 500\n\
+             shutdown_grace_s = 2\n{}\n[health]\ninterval_ms = {}\ntimeout_ms = 500\n\
              healthy_threshold = {}\nunhealthy_threshold = {}\nslow_start_s = {}\n\n[proxy]\n\
              connect_timeout_ms = 500\nread_timeout_ms = {}\nretries = 1\n\
              max_in_flight_per_backend = {}\nmax_in_flight_total = {}\n",
             self.selection,
+            self.extra_top,
             self.interval_ms,
             self.healthy_threshold,
             self.unhealthy_threshold,
@@ -160,10 +167,13 @@ impl Setup {
             self.per_backend,
             self.total
         );
-        for (addr, weight) in &self.backends {
+        for (i, (addr, weight)) in self.backends.iter().enumerate() {
             s.push_str(&format!(
                 "\n[[backends]]\naddress = \"{addr}\"\nweight = {weight}\n"
             ));
+            if let Some(name) = self.backend_names.get(i) {
+                s.push_str(&format!("name = \"{name}\"\n"));
+            }
         }
         s.push_str(&self.tables);
         s
