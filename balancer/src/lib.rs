@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accept;
 pub mod admin;
 pub mod admission;
 pub mod cache;

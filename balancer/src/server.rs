@@ -17,11 +17,11 @@ use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
 use pingora_proxy::http_proxy;
 
+use crate::accept::EdgeApp;
 use crate::admin::AdminService;
 use crate::config::layers::ConfigSource;
 use crate::config::{Config, MAX_RETRIES};
 use crate::drain::{Drain, Lifecycle};
-use crate::edge::conn::EdgeApp;
 use crate::edge::EdgeError;
 use crate::health::HealthChecker;
 use crate::proxy::Balancer;

@@ -4,8 +4,9 @@
 //! - [`forward`]: `X-Forwarded-*` headers and the client address, believing
 //!   forwarded headers only from `trusted_proxies`;
 //! - [`limits`]: connection caps and the per-client request rate;
-//! - [`conn`]: the connection wrapper enforcing the caps and the
-//!   request-head deadlines around pingora's HTTP application.
+//!
+//! The connection wrapper that enforces the caps and the request-head
+//! deadlines around pingora's HTTP application is [`crate::accept`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,7 +19,6 @@ use crate::metrics::Metrics;
 use crate::observe::access_log::{AccessLog, AccessLogError};
 use crate::refusal::Refusal;
 
-pub mod conn;
 pub mod forward;
 pub mod limits;
 
