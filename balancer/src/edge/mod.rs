@@ -6,7 +6,7 @@
 //! - [`limits`]: connection caps and the per-client request rate;
 //!
 //! The connection wrapper that enforces the caps and the request-head
-//! deadlines around pingora's HTTP application is [`crate::accept`].
+//! deadlines around pingora's HTTP application is the `accept` module.
 
 use std::net::IpAddr;
 use std::sync::Arc;
