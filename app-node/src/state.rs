@@ -31,6 +31,8 @@ pub struct AppState {
     pub passwords: Arc<PasswordPool>,
     /// Sign-in attempt limits.
     pub login_throttle: Arc<LoginThrottle>,
+    /// Purges deleted videos from the balancers' edge caches.
+    pub edge: crate::housekeeping::EdgePurger,
 }
 
 impl AppState {
@@ -47,7 +49,9 @@ impl AppState {
             h.login_per_ip_per_min,
             h.login_per_user_per_min,
         ));
+        let edge = crate::housekeeping::EdgePurger::new(&config.edge.purge_urls);
         Ok(AppState {
+            edge,
             node_name: config.node_name().into(),
             config: Arc::new(config),
             catalog,

@@ -47,6 +47,18 @@ pub struct Config {
     pub http: HttpConfig,
     /// The sweeper.
     pub housekeeping: HousekeepingConfig,
+    /// Balancers whose edge caches are told about deleted videos.
+    pub edge: EdgeConfig,
+}
+
+/// The balancers' edge caches, from the node's side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Admin base URLs of the balancers (`http://127.0.0.1:9091`); each gets
+    /// `POST /purge/{id}` when a video is deleted. The token comes only
+    /// from `REEL_EDGE__PURGE_TOKEN`.
+    pub purge_urls: Vec<String>,
 }
 
 /// The sweeper that clears what crashed or abandoned work left behind.
@@ -336,6 +348,9 @@ shutdown_deadline_s = 30
 interval_s = 600
 abandoned_after_s = 3600
 scratch_max_age_s = 172800
+
+[edge]
+purge_urls = []
 "#;
 
 /// Longest wait or lease any key may ask for: 30 days, in seconds.

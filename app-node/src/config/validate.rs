@@ -13,6 +13,13 @@ impl Config {
                 reason: why.to_string(),
             })
         };
+        for url in &self.edge.purge_urls {
+            let ok = reqwest::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return bad("edge.purge_urls", "each entry must be an http(s):// URL");
+            }
+        }
         match self.storage.kind.as_str() {
             "local" => {}
             "s3" if self.storage.s3.bucket.is_empty() => {

@@ -4,9 +4,11 @@
 //! of jobs that gave up, and old scratch files.
 
 mod delete;
+mod purge;
 mod sweep;
 
 pub use delete::{clear_media, delete_video, Deleted};
+pub use purge::{EdgePurger, PURGE_TOKEN_ENV};
 pub use sweep::{run_sweeper, sweep_once, SweepReport, Sweeper};
 
 use crate::catalog::CatalogError;

@@ -235,6 +235,7 @@ pub async fn delete(
     match delete_video(&state.catalog, state.store.as_ref(), &id).await? {
         Deleted::NotFound => Err(ApiError::video_not_found()),
         Deleted::Purged | Deleted::Tombstoned => {
+            state.edge.purge(&id);
             tracing::info!(video = %id, user = who.user_id, "video deleted");
             Ok(StatusCode::NO_CONTENT)
         }

@@ -195,6 +195,11 @@ impl Balancer {
         }
         let mut child = cmd
             .env("REEL_HEALTH__INTERVAL_MS", "300")
+            // Its own private directory, never the working tree.
+            .env(
+                "REEL_UPGRADE_SOCK",
+                std::env::temp_dir().join(format!("reel-test-balancer-{port}/upgrade.sock")),
+            )
             .env("REEL_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

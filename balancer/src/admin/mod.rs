@@ -48,6 +48,12 @@ pub enum AdminError {
          (set REEL_ADMIN__TOKEN); reload with SIGHUP instead"
     )]
     ReloadDisabled,
+    /// `POST /purge/…` without an admin token configured.
+    #[error("purging needs an admin token (set REEL_ADMIN__TOKEN) shared with the nodes")]
+    PurgeDisabled,
+    /// The video id in a purge path is not one.
+    #[error("`{0}` is not a video id")]
+    BadVideoId(String),
     /// A token is configured and the request did not present it.
     #[error("missing or wrong `Authorization: Bearer` token")]
     Unauthorized,
@@ -67,6 +73,8 @@ impl AdminError {
             AdminError::MethodNotAllowed(_) => "method_not_allowed",
             AdminError::BadRequest => "bad_request",
             AdminError::ReloadDisabled => "reload_signal_only",
+            AdminError::PurgeDisabled => "purge_disabled",
+            AdminError::BadVideoId(_) => "bad_video_id",
             AdminError::Unauthorized => "unauthorized",
             AdminError::Metrics(e) => e.code(),
             AdminError::Reload(e) => e.code(),
@@ -78,7 +86,8 @@ impl AdminError {
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::BadRequest => StatusCode::BAD_REQUEST,
-            AdminError::ReloadDisabled => StatusCode::FORBIDDEN,
+            AdminError::ReloadDisabled | AdminError::PurgeDisabled => StatusCode::FORBIDDEN,
+            AdminError::BadVideoId(_) => StatusCode::BAD_REQUEST,
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminError::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AdminError::Reload(_) => StatusCode::BAD_REQUEST,

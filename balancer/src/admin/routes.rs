@@ -1,5 +1,6 @@
-//! The admin endpoints: `/metrics`, `/healthz`, `/backends` and
-//! `POST /reload`, independent of how the request arrived.
+//! The admin endpoints: `/metrics`, `/healthz`, `/backends`,
+//! `POST /reload` and `POST /purge/{video}`, independent of how the
+//! request arrived.
 
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -136,6 +137,36 @@ async fn reload_endpoint(
     ))
 }
 
+/// Drops every cached file of a video (nodes call this when a video is
+/// deleted). Same bearer token as reload; without one, purging is off.
+fn purge_endpoint(
+    shared: &Shared,
+    authorization: Option<&[u8]>,
+    video: &str,
+) -> Result<Reply, AdminError> {
+    let token = shared.snapshot().config.admin.token.clone();
+    match auth::check(token.as_ref(), authorization) {
+        Access::Disabled => return Err(AdminError::PurgeDisabled),
+        Access::Denied => return Err(AdminError::Unauthorized),
+        Access::Granted => {}
+    }
+    let valid = !video.is_empty()
+        && video.len() <= 64
+        && video
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        let shown: String = video.chars().take(64).collect();
+        return Err(AdminError::BadVideoId(shown));
+    }
+    shared.cache.purges.purge(video);
+    tracing::info!(video, "cached files purged");
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({"status": "purged", "video": video}),
+    ))
+}
+
 /// Answers one admin request.
 pub async fn route(
     shared: &Shared,
@@ -172,6 +203,10 @@ pub async fn route(
         "/reload" => {
             expect(Method::POST)?;
             reload_endpoint(shared, req.authorization).await
+        }
+        other if other.starts_with("/purge/") => {
+            expect(Method::POST)?;
+            purge_endpoint(shared, req.authorization, &other["/purge/".len()..])
         }
         other => Err(AdminError::NotFound(other.to_string())),
     }
