@@ -380,6 +380,18 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_file_shows_the_defaults() {
+        let text = include_str!("../../../configs/balancer.toml");
+        let mut c = load_with(text, &[], Overrides::default()).unwrap();
+        // The file spells out the default names; the defaults leave them unset.
+        assert_eq!(c.backend_names(), Config::default().backend_names());
+        for b in &mut c.backends {
+            b.name = None;
+        }
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
     fn backend_specs() {
         assert_eq!(parse_backend("1.2.3.4:5=7").unwrap().weight, 7);
         assert_eq!(parse_backend("1.2.3.4:5").unwrap().weight, 1);
