@@ -31,6 +31,9 @@ const ABR_SAFETY: f64 = 0.7;
 struct Failure {
     /// `Retry-After` of a 503/429, in seconds.
     retry_after: Option<u64>,
+    /// Whether trying again may help: overload and network failures, not
+    /// a 404 or a broken playlist.
+    transient: bool,
 }
 
 impl Failure {
@@ -134,7 +137,14 @@ impl Viewer {
         self.stats.error(kind);
         self.live.errors.fetch_add(1, Ordering::Relaxed);
         self.stats.slowest_request_s = self.stats.slowest_request_s.max(secs_since(started));
-        Failure { retry_after }
+        let transient = matches!(
+            kind,
+            "503" | "429" | "502" | "504" | "timeout" | "connect" | "body" | "request"
+        );
+        Failure {
+            retry_after,
+            transient,
+        }
     }
 
     /// GET with cookies, following redirects. Every wait is bounded by
@@ -203,7 +213,10 @@ impl Viewer {
         let text = String::from_utf8_lossy(&body);
         parse(&text, &final_url).map_err(|_| {
             self.stats.error("playlist");
-            Failure { retry_after: None }
+            Failure {
+                retry_after: None,
+                transient: false,
+            }
         })
     }
 
@@ -257,16 +270,16 @@ impl Viewer {
     /// Page, master playlist, rung playlist, init segments, first segment.
     async fn start(&mut self) -> Result<(Playing, f64), Failure> {
         if self.plan.watch_page {
-            let page = self
-                .plan
-                .watch_url()
-                .map_err(|_| Failure { retry_after: None })?;
+            let page = self.plan.watch_url().map_err(|_| Failure {
+                retry_after: None,
+                transient: false,
+            })?;
             self.get(&page).await?;
         }
-        let master_url = self
-            .plan
-            .master_url()
-            .map_err(|_| Failure { retry_after: None })?;
+        let master_url = self.plan.master_url().map_err(|_| Failure {
+            retry_after: None,
+            transient: false,
+        })?;
         let master = self.playlist(&master_url, parse_master).await?;
         let rung = self.first_rung(&master);
         let mut p = Playing {
@@ -302,7 +315,7 @@ impl Viewer {
                 Err(f) => {
                     // A player page retries by itself after a refusal.
                     let wait = f.wait();
-                    if !self.plan.retry_start || self.remaining() <= wait {
+                    if !self.plan.retry_start || !f.transient || self.remaining() <= wait {
                         return self.stats;
                     }
                     tokio::time::sleep(wait).await;
