@@ -238,3 +238,94 @@ fn ureq_like_get(port: u16, path: &str) -> Option<u16> {
     s.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
+
+/// A `reel-balancer` started with extra environment, with its admin port
+/// and process id known (for `/metrics` and memory checks).
+pub struct TunedBalancer {
+    /// The balancer, killed on drop.
+    pub balancer: Balancer,
+    /// `http://ADDR` of the admin port.
+    pub admin: String,
+}
+
+impl TunedBalancer {
+    /// Starts the workspace's balancer in front of `nodes` with `env` set
+    /// (health checks every 300 ms) and waits until it is ready.
+    pub fn start(nodes: &[&str], env: &[(&str, &str)]) -> TunedBalancer {
+        let bin = std::path::PathBuf::from(BIN).with_file_name("reel-balancer");
+        assert!(
+            bin.exists(),
+            "{} missing: build the workspace (cargo test --workspace)",
+            bin.display()
+        );
+        let (port, admin) = (free_port(), free_port());
+        let mut cmd = Command::new(bin);
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin}")]);
+        for n in nodes {
+            cmd.args(["--backend", n.trim_start_matches("http://")]);
+        }
+        let mut child = cmd
+            .env("REEL_HEALTH__INTERVAL_MS", "300")
+            .env("REEL_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+        let balancer = Balancer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while ureq_like_get(port, "/readyz") != Some(200) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "balancer never became ready"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        TunedBalancer {
+            balancer,
+            admin: format!("http://127.0.0.1:{admin}"),
+        }
+    }
+
+    /// The balancer's process id.
+    pub fn pid(&self) -> u32 {
+        self.balancer.child.id()
+    }
+
+    /// Whether the balancer process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.balancer.child.try_wait(), Ok(None))
+    }
+}
+
+/// Resident memory of a process in KiB (`VmRSS` in `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Sum of every sample of a Prometheus family in `text`, optionally only
+/// those whose labels contain `label` (e.g. `result="hit"`).
+pub fn metric_sum(text: &str, family: &str, label: Option<&str>) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|l| label.is_none_or(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .fold(0.0, |a, b| a + b)
+}

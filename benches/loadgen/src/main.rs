@@ -1,0 +1,130 @@
+//! `reel-loadgen`: runs simulated HLS viewers against a Reel node or
+//! balancer and prints (and optionally writes) the report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use reel_loadgen::{run, Plan, Rung};
+use url::Url;
+
+/// Simulated HLS viewers against a Reel node or balancer.
+#[derive(Debug, Parser)]
+#[command(name = "reel-loadgen", version)]
+struct Args {
+    /// Base URL of the node or balancer.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    target: Url,
+    /// Video id to watch.
+    #[arg(long)]
+    video: String,
+    /// Master playlist path instead of /media/{video}/master.m3u8.
+    #[arg(long)]
+    master_path: Option<String>,
+    /// Load /watch/{video} first, as a browser does.
+    #[arg(long)]
+    watch_page: bool,
+    /// Concurrent viewers.
+    #[arg(long, short = 'n', default_value_t = 10)]
+    viewers: u32,
+    /// Seconds each viewer plays.
+    #[arg(long, short = 'd', default_value_t = 30.0)]
+    duration_s: f64,
+    /// Seconds over which viewers start, evenly spread.
+    #[arg(long, default_value_t = 5.0)]
+    ramp_up_s: f64,
+    /// Playback speed (media seconds per wall second).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Rendition: abr, lowest, highest, an index (0 = lowest) or a name (720p).
+    #[arg(long, default_value = "abr")]
+    rung: Rung,
+    /// Wall seconds between the first segment and the playhead moving.
+    #[arg(long, default_value_t = 0.0)]
+    initial_buffer_s: f64,
+    /// Media seconds buffered ahead before the player waits.
+    #[arg(long, default_value_t = 8.0)]
+    max_buffer_s: f64,
+    /// Seconds one request may take, body included.
+    #[arg(long, default_value_t = 10.0)]
+    timeout_s: f64,
+    /// Seconds one connect may take.
+    #[arg(long, default_value_t = 3.0)]
+    connect_timeout_s: f64,
+    /// Further attempts at a failed segment.
+    #[arg(long, default_value_t = 2)]
+    segment_retries: u32,
+    /// Give up at the first refusal instead of retrying the start.
+    #[arg(long)]
+    no_retry_start: bool,
+    /// Skip the separate audio rendition.
+    #[arg(long)]
+    no_audio: bool,
+    /// Allow a target outside loopback and private networks.
+    #[arg(long)]
+    allow_public: bool,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the report as a markdown table here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+fn secs(name: &str, v: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(v)
+        .map_err(|_| format!("--{name} must be a non-negative number of seconds"))
+}
+
+fn plan(a: Args) -> Result<Plan, String> {
+    let mut p = Plan::new(a.target, &a.video);
+    p.master_path = a.master_path;
+    p.watch_page = a.watch_page;
+    p.viewers = a.viewers;
+    p.duration = secs("duration-s", a.duration_s)?;
+    p.ramp_up = secs("ramp-up-s", a.ramp_up_s)?;
+    p.speed = a.speed;
+    p.rung = a.rung;
+    p.initial_buffer_s = a.initial_buffer_s;
+    p.max_buffer_s = a.max_buffer_s;
+    p.request_timeout = secs("timeout-s", a.timeout_s)?;
+    p.connect_timeout = secs("connect-timeout-s", a.connect_timeout_s)?;
+    p.segment_retries = a.segment_retries;
+    p.retry_start = !a.no_retry_start;
+    p.audio = !a.no_audio;
+    p.allow_public = a.allow_public;
+    p.progress = true;
+    Ok(p)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let (json, markdown) = (args.json.clone(), args.markdown.clone());
+    let plan = match plan(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("reel-loadgen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = match run(plan).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("reel-loadgen: {e} [{}]", e.code());
+            return ExitCode::from(2);
+        }
+    };
+    println!("{}", report.summary());
+    let json_text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    for (path, text) in [(json, json_text), (markdown, report.markdown())] {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(&path, text + "\n") {
+                eprintln!("reel-loadgen: writing {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
