@@ -2,15 +2,21 @@
 //! already watching keep getting their playlists and segments, while new
 //! sessions (pages, master playlists, the API) get a fast 503.
 //!
-//! A viewer is recognised by a signed cookie handed out with the watch
-//! page and the master playlist and renewed while the viewer keeps
-//! fetching media, for `admission.session_ttl_s`. Players send it with
-//! their same-origin requests. A media request without a valid cookie is
-//! treated as a new session, so a crowd cannot claim priority by asking
-//! for segments directly. Requests of each class may use only their share
-//! of the node slots: new sessions leave `admission.playback_reserve_pct`
-//! free for viewers already watching.
+//! A viewer is recognised by a signed cookie (a random session id and an
+//! expiry) handed out with the watch page and the master playlist and
+//! renewed while the viewer keeps fetching media, for
+//! `admission.session_ttl_s`. Players send it with their same-origin
+//! requests. A media request without a valid cookie is treated as a new
+//! session, so a crowd cannot claim priority by asking for segments
+//! directly. Requests of each class may use only their share of the node
+//! slots: new sessions leave `admission.playback_reserve_pct` free for
+//! viewers already watching. And with `admission.max_sessions` set, at most
+//! that many sessions are admitted at once (a session counts while it has
+//! fetched within `admission.session_idle_s`): the budget an operator sizes
+//! from the measured capacity, so admitted viewers cannot outgrow it.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -42,11 +48,15 @@ pub struct Verdict {
     /// Whether the response should carry a fresh cookie: a session start
     /// or a cookie past half its life.
     pub issue_cookie: bool,
+    /// The admitted session the request belongs to, if its cookie is valid.
+    pub session: Option<u64>,
 }
 
-/// Signs and checks admission cookies.
+/// Signs and checks admission cookies and counts admitted sessions.
 pub struct Admission {
     key: Vec<u8>,
+    /// Admitted sessions by id, with the last second they fetched.
+    sessions: Mutex<HashMap<u64, u64>>,
 }
 
 impl std::fmt::Debug for Admission {
@@ -76,44 +86,43 @@ impl Admission {
         } else {
             secret.as_bytes().to_vec()
         };
-        Admission { key }
+        Admission {
+            key,
+            sessions: Mutex::new(HashMap::new()),
+        }
     }
 
-    fn signature(&self, expiry: u64) -> String {
+    fn signature(&self, expiry: u64, session: u64) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
         mac.update(b"reel-admit:");
-        mac.update(expiry.to_string().as_bytes());
+        mac.update(format!("{expiry}.{session:016x}").as_bytes());
         let mut sig = hex::encode(mac.finalize().into_bytes());
         sig.truncate(SIG_HEX);
         sig
     }
 
-    /// The expiry of a valid cookie value, if it is one.
-    fn valid_until(&self, value: &str, now: u64) -> Option<u64> {
-        let (expiry, sig) = value.split_once('.')?;
+    /// The expiry and session of a valid cookie value, if it is one.
+    fn valid_until(&self, value: &str, now: u64) -> Option<(u64, u64)> {
+        let mut parts = value.split('.');
+        let (expiry, session, sig) = (parts.next()?, parts.next()?, parts.next()?);
         let expiry: u64 = expiry.parse().ok()?;
-        if expiry <= now || sig.len() != SIG_HEX {
+        if parts.next().is_some() || expiry <= now || sig.len() != SIG_HEX || session.len() != 16 {
             return None;
         }
-        let want = self.signature(expiry);
+        let session = u64::from_str_radix(session, 16).ok()?;
+        let want = self.signature(expiry, session);
         // Constant-time comparison: the signature must not leak by timing.
         let diff = want
             .bytes()
             .zip(sig.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        (diff == 0).then_some(expiry)
+        (diff == 0).then_some((expiry, session))
     }
 
-    /// Classifies a request from its path and `Cookie` header.
+    /// Classifies a request from its path and `Cookie` header, and marks
+    /// its session as active.
     pub fn classify(&self, path: &str, cookies: Option<&[u8]>, ttl_s: u64) -> Verdict {
         let now = now_s();
-        if starts_session(path) {
-            return Verdict {
-                class: Class::NewSession,
-                issue_cookie: true,
-            };
-        }
-        let is_media = path.starts_with("/media/");
         let valid = cookies
             .and_then(|c| std::str::from_utf8(c).ok())
             .and_then(|c| {
@@ -122,25 +131,69 @@ impl Admission {
                     .filter(|(k, _)| *k == COOKIE)
                     .find_map(|(_, v)| self.valid_until(v, now))
             });
+        if let Some((_, session)) = valid {
+            self.touch(session, now);
+        }
+        if starts_session(path) {
+            return Verdict {
+                class: Class::NewSession,
+                issue_cookie: true,
+                session: valid.map(|(_, s)| s),
+            };
+        }
         match valid {
-            Some(expiry) if is_media => Verdict {
+            Some((expiry, session)) if path.starts_with("/media/") => Verdict {
                 class: Class::Playing,
                 issue_cookie: expiry.saturating_sub(now) < ttl_s / 2,
+                session: Some(session),
             },
             _ => Verdict {
                 class: Class::NewSession,
                 issue_cookie: false,
+                session: None,
             },
         }
     }
 
-    /// A `Set-Cookie` value admitting the client for `ttl_s` seconds.
-    pub fn cookie(&self, ttl_s: u64, secure: bool) -> String {
-        let expiry = now_s() + ttl_s;
+    fn touch(&self, session: u64, now: u64) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.insert(session, now);
+    }
+
+    /// Whether a session start may be admitted under a budget of
+    /// `max_sessions` sessions active within `idle_s` (0 = no budget).
+    /// A client that already holds a session is always let back in.
+    pub fn has_room(&self, verdict: &Verdict, max_sessions: usize, idle_s: u64) -> bool {
+        if max_sessions == 0 || verdict.session.is_some() {
+            return true;
+        }
+        let now = now_s();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if sessions.len() >= max_sessions {
+            sessions.retain(|_, seen| now.saturating_sub(*seen) < idle_s);
+        }
+        sessions.len() < max_sessions
+    }
+
+    /// Sessions counted as active right now (after the last pruning).
+    pub fn active_sessions(&self) -> usize {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// A `Set-Cookie` value admitting the client for `ttl_s` seconds, in
+    /// its existing session or a new one (then counted from now).
+    pub fn cookie(&self, session: Option<u64>, ttl_s: u64, secure: bool) -> String {
+        let now = now_s();
+        let session = session.unwrap_or_else(rand::random);
+        self.touch(session, now);
+        let expiry = now + ttl_s;
         let secure = if secure { "; Secure" } else { "" };
         format!(
-            "{COOKIE}={expiry}.{}; Max-Age={ttl_s}; Path=/; HttpOnly; SameSite=Lax{secure}",
-            self.signature(expiry)
+            "{COOKIE}={expiry}.{session:016x}.{}; Max-Age={ttl_s}; Path=/; HttpOnly; SameSite=Lax{secure}",
+            self.signature(expiry, session)
         )
     }
 }
@@ -150,6 +203,7 @@ mod tests {
     use super::*;
 
     const SEG: &str = "/media/abc/v0123456789ab/720p/seg_1.m4s";
+    const MASTER: &str = "/media/abc/v0123456789ab/master.m3u8";
 
     fn value(set_cookie: &str) -> String {
         set_cookie.split(';').next().unwrap().to_string()
@@ -158,21 +212,23 @@ mod tests {
     #[test]
     fn a_signed_cookie_gives_media_priority() {
         let a = Admission::new("k");
-        let c = value(&a.cookie(600, false));
+        let c = value(&a.cookie(None, 600, false));
         let v = a.classify(SEG, Some(c.as_bytes()), 600);
         assert_eq!(v.class, Class::Playing);
         assert!(!v.issue_cookie);
+        assert!(v.session.is_some());
         // Pages and the API never get priority, cookie or not.
         assert_eq!(
             a.classify("/api/videos", Some(c.as_bytes()), 600).class,
             Class::NewSession
         );
-        let start = a.classify("/media/abc/v0123456789ab/master.m3u8", None, 600);
+        let start = a.classify(MASTER, None, 600);
         assert_eq!(
             start,
             Verdict {
                 class: Class::NewSession,
-                issue_cookie: true
+                issue_cookie: true,
+                session: None
             }
         );
     }
@@ -181,39 +237,50 @@ mod tests {
     fn forged_expired_and_foreign_cookies_do_not() {
         let a = Admission::new("k");
         let other = Admission::new("other");
-        let foreign = value(&other.cookie(600, false));
+        let foreign = value(&other.cookie(None, 600, false));
         assert_eq!(
             a.classify(SEG, Some(foreign.as_bytes()), 600).class,
             Class::NewSession
         );
-        let good = value(&a.cookie(600, false));
-        let (name_expiry, sig) = good.split_once('.').unwrap();
-        let later: u64 = name_expiry
-            .trim_start_matches("reel_admit=")
-            .parse::<u64>()
-            .unwrap()
-            + 1000;
-        let forged = format!("{COOKIE}={later}.{sig}");
+        let good = value(&a.cookie(Some(7), 600, false));
+        let fields: Vec<&str> = good.trim_start_matches("reel_admit=").split('.').collect();
+        let later: u64 = fields[0].parse::<u64>().unwrap() + 1000;
+        let forged = format!("{COOKIE}={later}.{}.{}", fields[1], fields[2]);
         assert_eq!(
             a.classify(SEG, Some(forged.as_bytes()), 600).class,
             Class::NewSession
         );
-        let expired = format!("{COOKIE}=10.{}", a.signature(10));
+        let other_session = format!("{COOKIE}={}.{:016x}.{}", fields[0], 8, fields[2]);
+        assert_eq!(
+            a.classify(SEG, Some(other_session.as_bytes()), 600).class,
+            Class::NewSession
+        );
+        let expired = format!("{COOKIE}=10.{:016x}.{}", 7, a.signature(10, 7));
         assert_eq!(
             a.classify(SEG, Some(expired.as_bytes()), 600).class,
             Class::NewSession
         );
         assert_eq!(a.classify(SEG, None, 600).class, Class::NewSession);
         // Among other cookies, and renewed past half its life.
-        let short = value(&a.cookie(100, false));
+        let short = value(&a.cookie(None, 100, false));
         let jar = format!("x=1; {short}; y=2");
         let v = a.classify(SEG, Some(jar.as_bytes()), 600);
-        assert_eq!(
-            v,
-            Verdict {
-                class: Class::Playing,
-                issue_cookie: true
-            }
-        );
+        assert_eq!((v.class, v.issue_cookie), (Class::Playing, true));
+    }
+
+    #[test]
+    fn the_session_budget_admits_returning_viewers_only() {
+        let a = Admission::new("k");
+        let first = value(&a.cookie(None, 600, false));
+        let _second = a.cookie(None, 600, false);
+        let newcomer = a.classify(MASTER, None, 600);
+        assert!(!a.has_room(&newcomer, 2, 60));
+        assert!(a.has_room(&newcomer, 3, 60));
+        assert!(a.has_room(&newcomer, 0, 60));
+        let back = a.classify(MASTER, Some(first.as_bytes()), 600);
+        assert!(back.session.is_some());
+        assert!(a.has_room(&back, 2, 60));
+        // Idle sessions stop counting.
+        assert!(a.has_room(&newcomer, 2, 0));
     }
 }

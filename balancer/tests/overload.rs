@@ -171,3 +171,68 @@ async fn sigterm_finishes_in_flight_then_exits() {
     let status = status.expect("balancer did not exit after SIGTERM");
     assert!(status.success(), "{status:?}\n{}", bal.log());
 }
+
+/// The session budget: two viewers are admitted, a third new one gets the
+/// fast 503 at the watch page, and an admitted viewer coming back (or
+/// fetching media with its cookie) still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_budget_turns_away_new_sessions_only() {
+    let a = Backend::start("a");
+    let mut setup = Setup::new(&[&a]);
+    setup.tables = "\n[admission]\nmax_sessions = 2\n".into();
+    let bal = Balancer::start("budget", &setup);
+    let c = client();
+    let mut cookies = Vec::new();
+    for i in 0..2 {
+        let r = c
+            .get(bal.url(&format!("/watch/v{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(set.starts_with("reel_admit="), "{set}");
+        cookies.push(set.split(';').next().unwrap().to_string());
+    }
+    let r = c.get(bal.url("/watch/v9")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(!r.headers().contains_key("set-cookie"));
+    // A forged cookie does not count as a session.
+    let r = c
+        .get(bal.url("/watch/v9"))
+        .header(
+            "cookie",
+            "reel_admit=99999999999.0000000000000001.00000000000000000000000000000000",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let r = c
+        .get(bal.url("/watch/v0"))
+        .header("cookie", &cookies[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "an admitted viewer was turned away");
+    let r = c
+        .get(bal.url("/media/v1/v0123456789ab/720p/seg_1.m4s"))
+        .header("cookie", &cookies[1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m = c
+        .get(bal.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("reel_balancer_shed_total{reason=\"new_sessions_paused\"} 2"),
+        "{m}"
+    );
+}

@@ -60,6 +60,8 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("cache.playlist_max_age_s", Kind::Int),
     ("admission.playback_reserve_pct", Kind::Int),
     ("admission.session_ttl_s", Kind::Int),
+    ("admission.max_sessions", Kind::Int),
+    ("admission.session_idle_s", Kind::Int),
     ("admission.secret", Kind::Str),
     ("tls.cert", Kind::Str),
     ("tls.key", Kind::Str),

@@ -53,6 +53,12 @@ pub struct AdmissionConfig {
     /// How long an admitted viewer keeps priority after its last
     /// admitted request (the admission cookie's lifetime, renewed on use).
     pub session_ttl_s: u64,
+    /// At most this many sessions admitted at once (0 = no budget); new
+    /// ones get the fast 503 beyond it. Size it from measured capacity.
+    pub max_sessions: usize,
+    /// A session counts against `max_sessions` while it has fetched
+    /// within this many seconds.
+    pub session_idle_s: u64,
     /// Key for the admission cookie's signature; environment only
     /// (`REEL_ADMISSION__SECRET`). Empty: a random key per process.
     #[serde(skip_serializing)]
@@ -64,6 +70,8 @@ impl Default for AdmissionConfig {
         AdmissionConfig {
             playback_reserve_pct: 20,
             session_ttl_s: 600,
+            max_sessions: 0,
+            session_idle_s: 60,
             secret: String::new(),
         }
     }
@@ -78,6 +86,7 @@ impl AdmissionConfig {
             ));
         }
         at_least("admission.session_ttl_s", self.session_ttl_s, 10)?;
+        at_least("admission.session_idle_s", self.session_idle_s, 5)?;
         Ok(())
     }
 }

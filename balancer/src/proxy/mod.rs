@@ -118,6 +118,11 @@ impl ProxyHttp for Balancer {
             snapshot.config.admission.session_ttl_s,
         ));
         ctx.snapshot = Some(snapshot);
+        let path = session.req_header().uri.path().to_string();
+        if let Err(reason) = upstream::gate_session_start(&self.shared, ctx, &path) {
+            self.refuse(session, ctx, reason).await;
+            return Ok(true);
+        }
         Ok(false)
     }
 
@@ -253,10 +258,10 @@ impl ProxyHttp for Balancer {
             let renew = v.class == admission::Class::Playing;
             if v.issue_cookie && (admitted_start || renew) && ctx.status < 400 {
                 let ttl = snapshot.config.admission.session_ttl_s;
-                let cookie = self
-                    .shared
-                    .admission
-                    .cookie(ttl, crate::tls::is_tls(session));
+                let cookie =
+                    self.shared
+                        .admission
+                        .cookie(v.session, ttl, crate::tls::is_tls(session));
                 response.append_header(http::header::SET_COOKIE, cookie)?;
             }
         }

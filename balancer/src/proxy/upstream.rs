@@ -12,7 +12,7 @@ use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
 use super::{node_unavailable, RequestCtx};
-use crate::admission::Class;
+use crate::admission::{self, Class};
 use crate::config::Config;
 use crate::refusal::Refusal;
 use crate::select::Outcome;
@@ -43,6 +43,40 @@ fn snapshot(ctx: &RequestCtx) -> Result<Arc<Snapshot>> {
     ctx.snapshot
         .clone()
         .ok_or_else(|| Error::explain(ErrorType::InternalError, "no config snapshot"))
+}
+
+/// Session starts (the watch page, master playlists) are refused while the
+/// nodes have no room left for new sessions, even when the cache could
+/// answer them: an admitted session soon brings its segment requests, and
+/// the room left is kept for viewers already watching.
+pub(super) fn gate_session_start(
+    shared: &Shared,
+    ctx: &RequestCtx,
+    path: &str,
+) -> Result<(), Refusal> {
+    let new_session = !matches!(ctx.verdict.map(|v| v.class), Some(Class::Playing));
+    let Some(snapshot) = ctx.snapshot() else {
+        return Ok(());
+    };
+    if !new_session || !admission::starts_session(path) {
+        return Ok(());
+    }
+    let config = &snapshot.config;
+    let share = share(config, ctx);
+    let total_limit = ((config.proxy.max_in_flight_total as f64 * share).ceil() as usize).max(1);
+    if shared.total_in_flight.get() >= total_limit || !snapshot.selector.has_room(share) {
+        return Err(refusal_for(config, ctx, Refusal::BackendLimit));
+    }
+    let a = &config.admission;
+    if let Some(v) = &ctx.verdict {
+        if !shared
+            .admission
+            .has_room(v, a.max_sessions, a.session_idle_s)
+        {
+            return Err(Refusal::NewSessionsPaused);
+        }
+    }
+    Ok(())
 }
 
 /// Reserves a balancer-wide slot and a node slot for a request the cache

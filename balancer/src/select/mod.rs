@@ -177,6 +177,19 @@ impl Selector {
         Err(Refusal::BackendLimit)
     }
 
+    /// Whether some node could take a request whose class may use `share`
+    /// of each node's limit, without reserving anything.
+    pub fn has_room(&self, share: f64) -> bool {
+        let now = now_ms();
+        let (candidates, _) = self.candidates(&[], now);
+        candidates.iter().any(|&i| {
+            let state = &self.members[i].state;
+            let factor = state.ramp_factor(now, self.ramp_ms);
+            let limit = ((self.per_backend_limit as f64 * factor * share).ceil() as usize).max(1);
+            state.in_flight() < limit
+        })
+    }
+
     /// Records how an attempt on `state` ended; ejects the node after
     /// `outlier.consecutive_failures` failures in a row, unless that would
     /// eject more than `outlier.max_ejected_pct` of the nodes.
