@@ -49,7 +49,14 @@ if [ ! -f "$STATE/secrets.env" ]; then
     echo "AWS_SECRET_ACCESS_KEY=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
   } >"$STATE/secrets.env")
 fi
+# Added separately so a secrets file from before still gains it.
+if ! grep -q '^REEL_ADMIN__TOKEN=' "$STATE/secrets.env"; then
+  (umask 077; echo "REEL_ADMIN__TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >>"$STATE/secrets.env")
+fi
 set -a; . "$STATE/secrets.env"; set +a
+# The nodes purge deleted videos from the balancer's edge cache with the
+# balancer's admin token.
+export REEL_EDGE__PURGE_TOKEN="$REEL_ADMIN__TOKEN"
 as_postgres psql -qtA -v ON_ERROR_STOP=1 -v pw="$REEL_DB_PASSWORD" <<'SQL' >/dev/null
 SELECT format('CREATE ROLE reel LOGIN PASSWORD %L', :'pw')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'reel') \gexec
