@@ -298,7 +298,11 @@ impl Balancer {
     /// port's `http://ADDR`, which serves `/metrics` and `/backends`.
     pub fn start_with(nodes: &[&str], env: &[(&str, &str)]) -> (Balancer, String) {
         let bin = std::path::PathBuf::from(BIN).with_file_name("reel-balancer");
-        assert!(bin.exists(), "{} missing: build the workspace", bin.display());
+        assert!(
+            bin.exists(),
+            "{} missing: build the workspace",
+            bin.display()
+        );
         let (port, admin) = (free_port(), free_port());
         let mut cmd = Command::new(bin);
         cmd.args(["--listen", &format!("127.0.0.1:{port}")])
