@@ -233,14 +233,10 @@ async fn run_crowd(guarded: bool) -> Outcome {
 /// Prints the run's numbers: they are the measurements the docs quote.
 fn report(label: &str, o: &Outcome) {
     let m = &o.metrics;
-    let hits = metric_sum(
-        m,
-        "reel_balancer_cache_requests_total",
-        Some("result=\"hit\""),
-    );
-    let cacheable = metric_sum(m, "reel_balancer_cache_requests_total", None);
-    let requests = metric_sum(m, "reel_balancer_requests_total", None);
-    let upstream = metric_sum(m, "reel_balancer_upstream_requests_total", None);
+    let hits = metric_sum(m, "reel_balancer_cache_requests_total", &["result=\"hit\""]);
+    let cacheable = metric_sum(m, "reel_balancer_cache_requests_total", &[]);
+    let requests = metric_sum(m, "reel_balancer_requests_total", &[]);
+    let upstream = metric_sum(m, "reel_balancer_upstream_requests_total", &[]);
     eprintln!("--- crowd test, {label} ---");
     eprintln!("playing viewers:\n{}", o.playing.summary());
     eprintln!("crowd viewers:\n{}", o.crowd.summary());
@@ -322,7 +318,7 @@ async fn viewers_keep_playing_while_a_crowd_of_ten_times_capacity_arrives() {
     let hits = metric_sum(
         &o.metrics,
         "reel_balancer_cache_requests_total",
-        Some("result=\"hit\""),
+        &["result=\"hit\""],
     );
     assert!(hits > 0.0, "no cache hits");
 

@@ -239,23 +239,73 @@ fn ureq_like_get(port: u16, path: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
-/// A `reel-balancer` started with extra environment, with its admin port
-/// and process id known (for `/metrics` and memory checks).
-pub struct TunedBalancer {
-    /// The balancer, killed on drop.
-    pub balancer: Balancer,
-    /// `http://ADDR` of the admin port.
-    pub admin: String,
+/// A running node whose access log is kept, so a test can count the
+/// requests that reached it for one exact path (its metrics count by route
+/// template only, which lumps every media file together).
+pub struct LoggedNode {
+    /// The node; killed on drop like any other.
+    pub node: Node,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
-impl TunedBalancer {
-    /// Starts the workspace's balancer in front of `nodes` with `env` set
-    /// (health checks every 300 ms) and waits until it is ready.
-    pub fn start(nodes: &[&str], env: &[(&str, &str)]) -> TunedBalancer {
+/// [`start_with`], with the node's access log (`tower_http` responses at
+/// INFO) read into memory.
+pub fn start_logged(data: &Path, name: &str, env: &[(&str, &str)]) -> LoggedNode {
+    let mut cmd = node_cmd(data, name);
+    cmd.envs(env.iter().copied())
+        // The span carrying the path is made in reel_node::http; the line
+        // that closes each request comes from tower_http.
+        .env("REEL_LOG", "warn,reel_node::http=info,tower_http=info")
+        .stderr(Stdio::piped());
+    let mut node = spawn_serve(cmd, &[]);
+    let stderr = node.child.stderr.take().expect("stderr piped");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    LoggedNode { node, log }
+}
+
+impl LoggedNode {
+    /// `http://ADDR` it listens on.
+    pub fn base(&self) -> &str {
+        &self.node.base
+    }
+
+    /// Responses the node has logged for exactly `path` (no query).
+    pub fn requests_for(&self, path: &str) -> usize {
+        let needle = format!(" path={path} ");
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(&needle) && l.contains("finished processing request"))
+            .count()
+    }
+
+    /// Every response the node has logged.
+    pub fn requests(&self) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("finished processing request"))
+            .count()
+    }
+}
+
+impl Balancer {
+    /// [`Balancer::start`] with extra `REEL_*` settings (for example
+    /// `REEL_CACHE__ENABLED`, `REEL_SELECTION`); also returns the admin
+    /// port's `http://ADDR`, which serves `/metrics` and `/backends`.
+    pub fn start_with(nodes: &[&str], env: &[(&str, &str)]) -> (Balancer, String) {
         let bin = std::path::PathBuf::from(BIN).with_file_name("reel-balancer");
         assert!(
             bin.exists(),
-            "{} missing: build the workspace (cargo test --workspace)",
+            "{} missing: build the workspace",
             bin.display()
         );
         let (port, admin) = (free_port(), free_port());
@@ -267,6 +317,10 @@ impl TunedBalancer {
         }
         let mut child = cmd
             .env("REEL_HEALTH__INTERVAL_MS", "300")
+            .env(
+                "REEL_UPGRADE_SOCK",
+                std::env::temp_dir().join(format!("reel-test-balancer-{port}/upgrade.sock")),
+            )
             .env("REEL_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -275,7 +329,7 @@ impl TunedBalancer {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
-        let balancer = Balancer {
+        let b = Balancer {
             child,
             base: format!("http://127.0.0.1:{port}"),
         };
@@ -287,10 +341,51 @@ impl TunedBalancer {
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        TunedBalancer {
-            balancer,
-            admin: format!("http://127.0.0.1:{admin}"),
-        }
+        (b, format!("http://127.0.0.1:{admin}"))
+    }
+}
+
+/// The value of one sample in Prometheus text, by its exact series name
+/// with labels as rendered (e.g. `m_total{result="hit"}`); 0 when absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok()).flatten()
+        })
+        .unwrap_or(0.0)
+}
+
+/// Sum of every sample of a family whose labels contain all of `labels`
+/// (each as `key="value"`).
+pub fn metric_sum(text: &str, family: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            let base = name.split('{').next()?;
+            (base == family && labels.iter().all(|x| name.contains(x)))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
+/// A `reel-balancer` started with extra environment, with its admin port
+/// and process id known (for `/metrics` and memory checks).
+pub struct TunedBalancer {
+    /// The balancer, killed on drop.
+    pub balancer: Balancer,
+    /// `http://ADDR` of the admin port.
+    pub admin: String,
+}
+
+impl TunedBalancer {
+    /// [`Balancer::start_with`], keeping the admin address with it.
+    pub fn start(nodes: &[&str], env: &[(&str, &str)]) -> TunedBalancer {
+        let (balancer, admin) = Balancer::start_with(nodes, env);
+        TunedBalancer { balancer, admin }
     }
 
     /// The balancer's process id.
@@ -314,18 +409,4 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .next()?
         .parse()
         .ok()
-}
-
-/// Sum of every sample of a Prometheus family in `text`, optionally only
-/// those whose labels contain `label` (e.g. `result="hit"`).
-pub fn metric_sum(text: &str, family: &str, label: Option<&str>) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(family)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter(|l| label.is_none_or(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .fold(0.0, |a, b| a + b)
 }

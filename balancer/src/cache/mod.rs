@@ -4,13 +4,15 @@
 //! Built on pingora-cache: its memory store, an LRU eviction manager with a
 //! byte budget, and its cache lock, which makes concurrent misses for one
 //! object wait for a single node fetch (bounded by `cache.lock_timeout_ms`)
-//! and then read the stored object, even while it is still arriving.
+//! and then read the stored object, even while it is still arriving
+//! (wrapped in [`lock::LingeringLock`] to close a race in that hand-over).
 //!
 //! pingora-cache's memory store is a plain hash map under a lock (its own
 //! documentation calls it a test store); it is used here with the LRU
 //! manager bounding its size. A store built for production load (sharded,
 //! or on disk) would plug in through the same `Storage` trait.
 
+pub mod lock;
 pub mod policy;
 pub mod purge;
 
@@ -18,10 +20,11 @@ use std::time::Duration;
 
 use pingora_cache::eviction::lru::Manager;
 use pingora_cache::eviction::EvictionManager;
-use pingora_cache::lock::{CacheKeyLockImpl, CacheLock};
+use pingora_cache::lock::CacheKeyLockImpl;
 use pingora_cache::{CacheOptionOverrides, HttpCache, MemCache};
 
 use crate::config::CacheConfig;
+use lock::LingeringLock;
 use purge::Purges;
 
 /// How a cacheable request was answered.
@@ -93,7 +96,7 @@ impl EdgeCache {
         // Readers waiting on a fetch give up after the lock timeout; a
         // writer holding the lock longer than twice that is presumed dead.
         let lock_timeout = Duration::from_millis(config.lock_timeout_ms);
-        let lock: Box<CacheKeyLockImpl> = CacheLock::new_boxed(lock_timeout * 2);
+        let lock: Box<CacheKeyLockImpl> = Box::new(LingeringLock::new(lock_timeout * 2));
         EdgeCache {
             storage: Box::leak(Box::new(MemCache::new())),
             eviction: Box::leak(Box::new(Manager::with_capacity(budget, items))),

@@ -96,7 +96,12 @@ pub(super) fn least_in_flight(input: &Input) -> Vec<usize> {
     if b >= a {
         b += 1;
     }
-    let (first, second) = if input.load(b) < input.load(a) {
+    // Equal loads (the common case when the cluster is quiet) are broken
+    // in round-robin order rather than by the random draw, so a quiet
+    // cluster still gets an even spread instead of a coin-flip one.
+    let turn = |p: usize| (p + n - input.cursor % n) % n;
+    let (la, lb) = (input.load(a), input.load(b));
+    let (first, second) = if lb < la || (lb == la && turn(b) < turn(a)) {
         (b, a)
     } else {
         (a, b)
