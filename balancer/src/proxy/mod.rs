@@ -199,18 +199,6 @@ impl ProxyHttp for Balancer {
             .edge
             .forward(session, upstream, crate::tls::is_tls(session))?;
         upstream.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
-        if session.cache.enabled() {
-            // The cache stores whole objects and answers ranges and
-            // conditions itself, so the node is asked for the full file.
-            for h in [
-                http::header::RANGE,
-                http::header::IF_RANGE,
-                http::header::IF_NONE_MATCH,
-                http::header::IF_MODIFIED_SINCE,
-            ] {
-                upstream.remove_header(&h);
-            }
-        }
         Ok(())
     }
 
