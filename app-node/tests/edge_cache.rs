@@ -212,12 +212,13 @@ async fn a_crowd_costs_the_nodes_one_request_per_file_and_only_media_is_cached()
     );
     assert_eq!(c.node_requests(&seg).await, 1);
 
-    // A range of an object not yet cached: the viewer gets exactly its
-    // range at once, and the whole file is stored for the next viewer. The
-    // next request goes out on the same kept-alive connection while the
-    // balancer may still be reading the rest of the file from the node; it
-    // must be answered, not dropped with the connection. That is a race,
-    // so it is run on several files.
+    // A range of an object not yet cached goes to the node as it is (the
+    // viewer gets exactly its range), and the next full GET, on the same
+    // kept-alive connection, fills the cache; a HEAD the same. Had the range
+    // filled the cache, the viewer would have its answer while the balancer
+    // still read the rest of the file, and a next request sent at once on
+    // the same connection could be dropped with it. That was a race, so it
+    // is run on several files.
     let one_conn = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
         .timeout(Duration::from_secs(20))
@@ -240,16 +241,26 @@ async fn a_crowd_costs_the_nodes_one_request_per_file_and_only_media_is_cached()
             .expect("content-range of the asked range")
             .parse()
             .unwrap();
-        let r =
-            one_conn.get(&url).send().await.unwrap_or_else(|e| {
+        let head =
+            one_conn.head(&url).send().await.unwrap_or_else(|e| {
                 panic!("request after a range of an uncached file failed: {e:?}")
             });
+        assert_eq!(head.status(), 200);
+        let r =
+            one_conn.get(&url).send().await.unwrap_or_else(|e| {
+                panic!("request after a HEAD of an uncached file failed: {e:?}")
+            });
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["x-cache"], "HIT", "{seg2} not stored whole");
+        assert_eq!(r.headers()["x-cache"], "MISS", "{seg2}");
         let whole = r.bytes().await.unwrap();
         assert_eq!(whole.len(), total);
         assert_eq!(part, whole[100..200]);
-        assert_eq!(c.node_requests(seg2).await, 1, "{seg2}");
+        let r = one_conn.get(&url).send().await.unwrap();
+        assert_eq!(r.headers()["x-cache"], "HIT", "{seg2} not stored whole");
+        assert_eq!(r.bytes().await.unwrap(), whole);
+        // The range, the HEAD and the filling GET: three node requests,
+        // none after that.
+        assert_eq!(c.node_requests(seg2).await, 3, "{seg2}");
     }
 
     // Query strings do not split the cache.

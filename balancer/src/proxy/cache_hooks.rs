@@ -21,6 +21,22 @@ pub(super) fn request_cache_filter(shared: &Shared, session: &mut Session, ctx: 
     }
 }
 
+/// A range or HEAD request the cache cannot answer goes to the node as it
+/// is, and the next full GET fills the cache. Filling from it would answer
+/// the viewer before the node has sent the whole file, and a viewer that
+/// then reuses its connection at once would have its next request taken
+/// for garbage while the fill is still reading (the accept loop hands
+/// pingora one request at a time, without its pipelining).
+pub(super) fn pass_partial_misses(session: &mut Session) {
+    let req = session.req_header();
+    let partial = req.method == http::Method::HEAD || req.headers.contains_key(http::header::RANGE);
+    if partial && session.cache.enabled() {
+        session
+            .cache
+            .disable(NoCacheReason::Custom("range or head miss"));
+    }
+}
+
 /// A hit on an object stored before its video was purged is a miss.
 pub(super) fn hit_filter(
     shared: &Shared,

@@ -86,13 +86,6 @@ impl ProxyHttp for Balancer {
         ctx.started = Some(Instant::now());
         ctx.received = Some(SystemTime::now());
         ctx.active = Some(self.shared.active.enter());
-        // A viewer may send its next request on this connection as soon as
-        // it has the whole response, while the balancer is still reading the
-        // rest of the file from the node into the cache (a range or a HEAD
-        // of an uncached file). Without this, pingora takes those bytes for
-        // an error and closes the connection, dropping the next request;
-        // with it, the next request is kept and served once this one is done.
-        session.set_pipelining_enabled(true);
         ctx.request_id = match session.get_header(REQUEST_ID) {
             Some(v) if usable_request_id(v.as_bytes()) => {
                 String::from_utf8_lossy(v.as_bytes()).into_owned()
@@ -172,6 +165,7 @@ impl ProxyHttp for Balancer {
     ) -> Result<bool> {
         // Only requests the cache could not answer get here: they are the
         // ones that need a node slot.
+        cache_hooks::pass_partial_misses(session);
         match upstream::admit(&self.shared, ctx) {
             Ok(()) => Ok(true),
             Err(reason) => {
