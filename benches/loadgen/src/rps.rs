@@ -550,7 +550,11 @@ mod tests {
                         while let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
                             pending.drain(..i + 4);
                             k += 1;
-                            let status = if k % 3 == 0 { "503 Busy" } else { "200 OK" };
+                            let status = if k.is_multiple_of(3) {
+                                "503 Busy"
+                            } else {
+                                "200 OK"
+                            };
                             let resp =
                                 format!("HTTP/1.1 {status}\r\ncontent-length: 5\r\n\r\nhello");
                             if sock.write_all(resp.as_bytes()).await.is_err() {
