@@ -1,5 +1,5 @@
 # Reel: the two commands of the README, plus their parts.
-.PHONY: run cluster test deps deps-test build build-release lint test-rust test-browser
+.PHONY: run cluster test deps deps-test build build-release lint test-rust test-browser bench-edge
 
 # Where cargo puts binaries: honours a global CARGO_TARGET_DIR.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
@@ -38,3 +38,8 @@ test-rust:
 
 test-browser: build
 	cd app-node/web && REEL_NODE_BIN=$(TARGET_DIR)/debug/reel-node npm test
+
+## Edge-cache benchmarks (balancer cache vs nginx, node requests per viewer
+## segment, cache on and off); writes benches/results/. QUICK=1 for short runs.
+bench-edge:
+	scripts/bench-edge.sh $(if $(QUICK),--quick)

@@ -11,9 +11,12 @@
 //! Load is bounded: a set number of viewers, a set time per viewer, and a
 //! timeout on every request; targets must be loopback or private
 //! addresses unless [`Plan::allow_public`] is set.
+//!
+//! [`rps`] is the other mode: closed-loop throughput on one URL.
 
 pub mod pacing;
 pub mod playlist;
+pub mod rps;
 pub mod stats;
 pub mod target;
 mod viewer;

@@ -84,6 +84,9 @@ pub struct Report {
     pub segment_ms_p99: f64,
     /// Slowest request of the run (any kind, failures included), milliseconds.
     pub slowest_request_ms: f64,
+    /// Media segments downloaded (video and audio, retries not counted
+    /// twice): the unit of "node requests per viewer segment".
+    pub segments: u64,
     /// Segments that had a deadline (every segment after a viewer's first).
     pub segments_due: u64,
     /// Segments complete before their deadline.
@@ -139,6 +142,7 @@ impl Report {
             segment_ms_p50: ms(percentile(&segs, 50.0)),
             segment_ms_p99: ms(percentile(&segs, 99.0)),
             slowest_request_ms: ms(all.iter().map(|v| v.slowest_request_s).fold(0.0, f64::max)),
+            segments: segs.len() as u64,
             segments_due: due,
             segments_on_time: on_time,
             segments_failed: sum(|v| v.segments_failed),
@@ -293,6 +297,7 @@ mod tests {
         assert_eq!(r.startup_ms_p99, 200.0);
         assert_eq!(r.segment_ms_p99, 30.0);
         assert_eq!(r.on_time_ratio, 0.9);
+        assert_eq!(r.segments, 2);
         assert_eq!((r.status_503, r.retry_after_503), (2, 2));
         assert_eq!(r.errors["timeout"], 1);
         assert_eq!(r.slowest_request_ms, 2000.0);
