@@ -6,69 +6,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::make_clip;
-use common::procs::{cli, start_with, token, BIN};
+use common::procs::{cli, free_port, start_with, token, Balancer};
 
 const ADMIN_TOKEN: &str = "edge-purge-test-token-0123";
-
-struct Bal {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Bal {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The real balancer in front of `nodes`, its admin port on `admin`
-/// (reserved beforehand, so the node can be told its URL at start).
-fn balancer(nodes: &[&str], admin: u16) -> Bal {
-    let bin = std::path::PathBuf::from(BIN).with_file_name("reel-balancer");
-    let port = free_port();
-    let mut cmd = Command::new(bin);
-    cmd.args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--admin-listen", &format!("127.0.0.1:{admin}")]);
-    for n in nodes {
-        cmd.args(["--backend", n.trim_start_matches("http://")]);
-    }
-    let child = cmd
-        .env("REEL_ADMIN__TOKEN", ADMIN_TOKEN)
-        .env(
-            "REEL_UPGRADE_SOCK",
-            std::env::temp_dir().join(format!("reel-test-purge-{port}/upgrade.sock")),
-        )
-        .env("REEL_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let b = Bal {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
-        || std::net::TcpStream::connect(("127.0.0.1", admin)).is_err()
-    {
-        assert!(Instant::now() < deadline, "balancer never listened");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    b
-}
 
 /// A segment URL of the video, learnt through the balancer.
 async fn segment_url(http: &reqwest::Client, lb: &str, id: &str) -> String {
@@ -135,7 +78,7 @@ async fn cached_then_deleted(purge: bool) -> (u16, String) {
         env.push(("REEL_EDGE__PURGE_URLS", purge_url.as_str()));
     }
     let node = start_with(data.path(), "node-a", &env, &[]);
-    let bal = balancer(&[&node.base], admin);
+    let (bal, _) = Balancer::start_on(&[&node.base], &[("REEL_ADMIN__TOKEN", ADMIN_TOKEN)], admin);
 
     let seg = segment_url(&http, &bal.base, &id).await;
     assert_eq!(get(&http, &seg).await, (200, "MISS".into()));

@@ -187,14 +187,7 @@ async fn node_names_replace_addresses() {
     assert_eq!(list[0]["address"], a.addr.to_string());
     assert_eq!(list[1]["name"], "node-2");
 
-    let text = c
-        .get(bal.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&c, &bal).await;
     let addresses = [a.addr.to_string(), b.addr.to_string()];
     for (name, labels, _) in parse_prometheus(&text) {
         for (k, v) in labels {

@@ -131,14 +131,7 @@ async fn killed_node_is_invisible_to_viewers() {
         after_restart_on_a.load(Ordering::Relaxed) > 0,
         "restarted node got no traffic"
     );
-    let metrics = c
-        .get(bal.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&c, &bal).await;
     eprintln!(
         "retries: {:?}",
         metrics

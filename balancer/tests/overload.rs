@@ -54,14 +54,7 @@ async fn excess_requests_are_shed_fast() {
             "503 was not fast: {elapsed:?}"
         );
     }
-    let m = c
-        .get(bal.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&c, &bal).await;
     let samples = parse_prometheus(&m);
     let shed_metric: f64 = samples
         .iter()
@@ -124,14 +117,7 @@ async fn total_limit_then_panic_routing_when_no_node_is_ready() {
         let r = c.get(bal.url(&format!("/p{i}"))).send().await.unwrap();
         assert_eq!(r.status(), 200, "request {i} refused with no node ready");
     }
-    let m = c
-        .get(bal.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&c, &bal).await;
     let panicked: f64 = parse_prometheus(&m)
         .iter()
         .filter(|(n, _, _)| n == "reel_balancer_panic_routed_total")
@@ -223,14 +209,7 @@ async fn the_session_budget_turns_away_new_sessions_only() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let m = c
-        .get(bal.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&c, &bal).await;
     assert!(
         m.contains("reel_balancer_shed_total{reason=\"new_sessions_paused\"} 2"),
         "{m}"

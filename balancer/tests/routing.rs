@@ -127,14 +127,7 @@ async fn metrics_parse_and_count_requests() {
     for i in 0..37 {
         node_of(&c, &bal.url(&format!("/media/v/seg_{i}.m4s"))).await;
     }
-    let text = c
-        .get(bal.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&c, &bal).await;
     let samples = parse_prometheus(&text);
     let total: f64 = samples
         .iter()

@@ -168,7 +168,8 @@ impl Drop for Balancer {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -180,50 +181,7 @@ impl Balancer {
     /// Starts the workspace's balancer (health checks every 300 ms) and
     /// waits until it is ready.
     pub fn start(nodes: &[&str]) -> Balancer {
-        let bin = std::path::PathBuf::from(BIN).with_file_name("reel-balancer");
-        assert!(
-            bin.exists(),
-            "{} missing: build the workspace (cargo test --workspace)",
-            bin.display()
-        );
-        let (port, admin) = (free_port(), free_port());
-        let mut cmd = Command::new(bin);
-        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin-listen", &format!("127.0.0.1:{admin}")]);
-        for n in nodes {
-            cmd.args(["--backend", n.trim_start_matches("http://")]);
-        }
-        let mut child = cmd
-            .env("REEL_HEALTH__INTERVAL_MS", "300")
-            // Its own private directory, never the working tree.
-            .env(
-                "REEL_UPGRADE_SOCK",
-                std::env::temp_dir().join(format!("reel-test-balancer-{port}/upgrade.sock")),
-            )
-            .env("REEL_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
-        let b = Balancer {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && ureq_like_get(port, "/readyz") == Some(200);
-            if ready {
-                return b;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "balancer never became ready"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        Balancer::start_with(nodes, &[]).0
     }
 }
 
@@ -302,13 +260,19 @@ impl Balancer {
     /// `REEL_CACHE__ENABLED`, `REEL_SELECTION`); also returns the admin
     /// port's `http://ADDR`, which serves `/metrics` and `/backends`.
     pub fn start_with(nodes: &[&str], env: &[(&str, &str)]) -> (Balancer, String) {
+        Balancer::start_on(nodes, env, free_port())
+    }
+
+    /// [`Balancer::start_with`] with the admin port chosen by the caller
+    /// (reserved beforehand, so a node can be told its URL at start).
+    pub fn start_on(nodes: &[&str], env: &[(&str, &str)], admin: u16) -> (Balancer, String) {
         let bin = std::path::PathBuf::from(BIN).with_file_name("reel-balancer");
         assert!(
             bin.exists(),
             "{} missing: build the workspace",
             bin.display()
         );
-        let (port, admin) = (free_port(), free_port());
+        let port = free_port();
         let mut cmd = Command::new(bin);
         cmd.args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--admin-listen", &format!("127.0.0.1:{admin}")]);

@@ -382,6 +382,17 @@ pub fn client() -> reqwest::Client {
 }
 
 /// `/backends` as JSON.
+/// The balancer's `/metrics` text.
+pub async fn metrics_text(c: &reqwest::Client, b: &Balancer) -> String {
+    c.get(b.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub async fn backends(c: &reqwest::Client, b: &Balancer) -> serde_json::Value {
     c.get(b.admin_url("/backends"))
         .send()
