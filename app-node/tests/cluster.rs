@@ -4,21 +4,12 @@
 
 mod common;
 
-use common::make_clip;
-use common::procs::{cli, start, Balancer};
+use common::procs::{import_clip, start, Balancer};
 
 #[tokio::test]
 async fn the_balancer_spreads_viewers_over_real_nodes_and_survives_one_dying() {
     let data = tempfile::tempdir().unwrap();
-    let clip = data.path().join("in.mp4");
-    make_clip(&clip, 320, 180, 8, true, &[]);
-    let (code, out, err) = cli(
-        data.path(),
-        &["import", clip.to_str().unwrap(), "--title", "Clustered"],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let id = out.trim().to_string();
+    let id = import_clip(data.path(), 320, 180, 8, true, "Clustered");
 
     let a = start(data.path(), "node-a", &[]);
     let b = start(data.path(), "node-b", &[]);

@@ -27,8 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::make_clip;
-use common::procs::{cli, metric_sum, rss_kib, start_with, TunedBalancer};
+use common::procs::{import_clip, metric_sum, rss_kib, start_with, TunedBalancer};
 use reel_loadgen::{Plan, Report, Rung};
 
 /// Requests the balancer lets through to the nodes at once.
@@ -111,15 +110,7 @@ async fn load_pages(url: String, until: Instant, pages: Arc<Mutex<Pages>>) {
 
 async fn run_crowd(guarded: bool) -> Outcome {
     let data = tempfile::tempdir().unwrap();
-    let clip = data.path().join("in.mp4");
-    make_clip(&clip, 320, 180, 8, true, &[]);
-    let (code, out, err) = cli(
-        data.path(),
-        &["import", clip.to_str().unwrap(), "--title", "Crowded"],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let id = out.trim().to_string();
+    let id = import_clip(data.path(), 320, 180, 8, true, "Crowded");
 
     // Small nodes: a handful of media and page requests each.
     let small = [

@@ -8,8 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::make_clip;
-use common::procs::{cli, free_port, start_with, token, Balancer};
+use common::procs::{free_port, import_clip, start_with, token, Balancer};
 
 const ADMIN_TOKEN: &str = "edge-purge-test-token-0123";
 
@@ -54,15 +53,7 @@ async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
 /// after the delete.
 async fn cached_then_deleted(purge: bool) -> (u16, String) {
     let data = tempfile::tempdir().unwrap();
-    let clip = data.path().join("in.mp4");
-    make_clip(&clip, 320, 180, 4, false, &[]);
-    let (code, out, err) = cli(
-        data.path(),
-        &["import", clip.to_str().unwrap(), "--title", "Purged"],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let id = out.trim().to_string();
+    let id = import_clip(data.path(), 320, 180, 4, false, "Purged");
     let api_token = token(data.path());
 
     let http = reqwest::Client::builder()

@@ -6,22 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::make_clip;
-use common::procs::{cli, start};
+use common::procs::{import_clip, start};
 use reel_loadgen::{Plan, Rung};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_viewers_play_five_seconds_from_a_real_node() {
     let data = tempfile::tempdir().unwrap();
-    let clip = data.path().join("in.mp4");
-    make_clip(&clip, 320, 180, 8, true, &[]);
-    let (code, out, err) = cli(
-        data.path(),
-        &["import", clip.to_str().unwrap(), "--title", "Smoke"],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let id = out.trim().to_string();
+    let id = import_clip(data.path(), 320, 180, 8, true, "Smoke");
     let node = start(data.path(), "node-a", &[]);
 
     let mut plan = Plan::new(node.base.parse().unwrap(), &id);

@@ -90,7 +90,7 @@ async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
 }
 
 async fn shed_count(c: &reqwest::Client, bal: &Balancer, reason: &str) -> f64 {
-    let text = metrics_text(&c, &bal).await;
+    let text = metrics_text(c, bal).await;
     parse_prometheus(&text)
         .into_iter()
         .filter(|(n, l, _)| {

@@ -99,6 +99,20 @@ pub fn cli_with(
     )
 }
 
+/// Makes a `w`×`h` clip of `secs` seconds (with a tone when `audio`) in
+/// `data` and imports it with the CLI; returns the new video's id.
+pub fn import_clip(data: &Path, w: u32, h: u32, secs: u32, audio: bool, title: &str) -> String {
+    let clip = data.join("in.mp4");
+    super::make_clip(&clip, w, h, secs, audio, &[]);
+    let (code, out, err) = cli(
+        data,
+        &["import", clip.to_str().unwrap(), "--title", title],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    out.trim().to_string()
+}
+
 pub fn token(data: &Path) -> String {
     token_with(data, &[])
 }
