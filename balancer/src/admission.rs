@@ -8,7 +8,8 @@
 //! `admission.session_ttl_s`. Players send it with their same-origin
 //! requests. A media request without a valid cookie is treated as a new
 //! session, so a crowd cannot claim priority by asking for segments
-//! directly. Requests of each class may use only their share of the node
+//! directly. (The cookie is a bearer token: a client that shares one
+//! cookie among many machines shares one session's priority with them.) Requests of each class may use only their share of the node
 //! slots: new sessions leave `admission.playback_reserve_pct` free for
 //! viewers already watching. And with `admission.max_sessions` set, at most
 //! that many sessions are admitted at once (a session counts while it has
@@ -23,6 +24,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::cache::policy::media_path;
+use crate::config::AdmissionConfig;
 
 /// Name of the admission cookie.
 pub const COOKIE: &str = "reel_admit";
@@ -119,9 +121,11 @@ impl Admission {
         (diff == 0).then_some((expiry, session))
     }
 
-    /// Classifies a request from its path and `Cookie` header, and marks
-    /// its session as active.
-    pub fn classify(&self, path: &str, cookies: Option<&[u8]>, ttl_s: u64) -> Verdict {
+    /// Classifies a request from its path and `Cookie` header. Under a
+    /// session budget, a session counts from its first media request (not
+    /// from the cookie alone, which anyone can collect by the thousand).
+    pub fn classify(&self, path: &str, cookies: Option<&[u8]>, cfg: &AdmissionConfig) -> Verdict {
+        let ttl_s = cfg.session_ttl_s;
         let now = now_s();
         let valid = cookies
             .and_then(|c| std::str::from_utf8(c).ok())
@@ -131,8 +135,9 @@ impl Admission {
                     .filter(|(k, _)| *k == COOKIE)
                     .find_map(|(_, v)| self.valid_until(v, now))
             });
-        if let Some((_, session)) = valid {
-            self.touch(session, now);
+        let versioned_media = media_path(path).is_some();
+        if let (Some((_, session)), true, true) = (valid, versioned_media, cfg.max_sessions > 0) {
+            self.touch(session, now, cfg);
         }
         if starts_session(path) {
             return Verdict {
@@ -142,7 +147,7 @@ impl Admission {
             };
         }
         match valid {
-            Some((expiry, session)) if path.starts_with("/media/") => Verdict {
+            Some((expiry, session)) if versioned_media => Verdict {
                 class: Class::Playing,
                 issue_cookie: expiry.saturating_sub(now) < ttl_s / 2,
                 session: Some(session),
@@ -155,9 +160,22 @@ impl Admission {
         }
     }
 
-    fn touch(&self, session: u64, now: u64) {
+    /// Marks a session as active. The table stays bounded: idle sessions
+    /// are dropped when it grows past twice the budget, and beyond a hard
+    /// cap new ones are not recorded (the budget then reads as full).
+    fn touch(&self, session: u64, now: u64, cfg: &AdmissionConfig) {
+        let cap = cfg.max_sessions.saturating_mul(2).saturating_add(1024);
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.insert(session, now);
+        if let Some(seen) = sessions.get_mut(&session) {
+            *seen = now;
+            return;
+        }
+        if sessions.len() >= cap {
+            sessions.retain(|_, seen| now.saturating_sub(*seen) < cfg.session_idle_s);
+        }
+        if sessions.len() < cap {
+            sessions.insert(session, now);
+        }
     }
 
     /// Whether a session start may be admitted under a budget of
@@ -184,11 +202,10 @@ impl Admission {
     }
 
     /// A `Set-Cookie` value admitting the client for `ttl_s` seconds, in
-    /// its existing session or a new one (then counted from now).
+    /// its existing session or a new one.
     pub fn cookie(&self, session: Option<u64>, ttl_s: u64, secure: bool) -> String {
         let now = now_s();
         let session = session.unwrap_or_else(rand::random);
-        self.touch(session, now);
         let expiry = now + ttl_s;
         let secure = if secure { "; Secure" } else { "" };
         format!(
@@ -205,6 +222,14 @@ mod tests {
     const SEG: &str = "/media/abc/v0123456789ab/720p/seg_1.m4s";
     const MASTER: &str = "/media/abc/v0123456789ab/master.m3u8";
 
+    fn cfg(max_sessions: usize, idle: u64) -> AdmissionConfig {
+        AdmissionConfig {
+            max_sessions,
+            session_idle_s: idle,
+            ..AdmissionConfig::default()
+        }
+    }
+
     fn value(set_cookie: &str) -> String {
         set_cookie.split(';').next().unwrap().to_string()
     }
@@ -213,16 +238,17 @@ mod tests {
     fn a_signed_cookie_gives_media_priority() {
         let a = Admission::new("k");
         let c = value(&a.cookie(None, 600, false));
-        let v = a.classify(SEG, Some(c.as_bytes()), 600);
+        let v = a.classify(SEG, Some(c.as_bytes()), &cfg(0, 60));
         assert_eq!(v.class, Class::Playing);
         assert!(!v.issue_cookie);
         assert!(v.session.is_some());
         // Pages and the API never get priority, cookie or not.
         assert_eq!(
-            a.classify("/api/videos", Some(c.as_bytes()), 600).class,
+            a.classify("/api/videos", Some(c.as_bytes()), &cfg(0, 60))
+                .class,
             Class::NewSession
         );
-        let start = a.classify(MASTER, None, 600);
+        let start = a.classify(MASTER, None, &cfg(0, 60));
         assert_eq!(
             start,
             Verdict {
@@ -239,7 +265,7 @@ mod tests {
         let other = Admission::new("other");
         let foreign = value(&other.cookie(None, 600, false));
         assert_eq!(
-            a.classify(SEG, Some(foreign.as_bytes()), 600).class,
+            a.classify(SEG, Some(foreign.as_bytes()), &cfg(0, 60)).class,
             Class::NewSession
         );
         let good = value(&a.cookie(Some(7), 600, false));
@@ -247,40 +273,78 @@ mod tests {
         let later: u64 = fields[0].parse::<u64>().unwrap() + 1000;
         let forged = format!("{COOKIE}={later}.{}.{}", fields[1], fields[2]);
         assert_eq!(
-            a.classify(SEG, Some(forged.as_bytes()), 600).class,
+            a.classify(SEG, Some(forged.as_bytes()), &cfg(0, 60)).class,
             Class::NewSession
         );
         let other_session = format!("{COOKIE}={}.{:016x}.{}", fields[0], 8, fields[2]);
         assert_eq!(
-            a.classify(SEG, Some(other_session.as_bytes()), 600).class,
+            a.classify(SEG, Some(other_session.as_bytes()), &cfg(0, 60))
+                .class,
             Class::NewSession
         );
         let expired = format!("{COOKIE}=10.{:016x}.{}", 7, a.signature(10, 7));
         assert_eq!(
-            a.classify(SEG, Some(expired.as_bytes()), 600).class,
+            a.classify(SEG, Some(expired.as_bytes()), &cfg(0, 60)).class,
             Class::NewSession
         );
-        assert_eq!(a.classify(SEG, None, 600).class, Class::NewSession);
+        assert_eq!(a.classify(SEG, None, &cfg(0, 60)).class, Class::NewSession);
         // Among other cookies, and renewed past half its life.
         let short = value(&a.cookie(None, 100, false));
         let jar = format!("x=1; {short}; y=2");
-        let v = a.classify(SEG, Some(jar.as_bytes()), 600);
+        let v = a.classify(SEG, Some(jar.as_bytes()), &cfg(0, 60));
         assert_eq!((v.class, v.issue_cookie), (Class::Playing, true));
     }
 
     #[test]
-    fn the_session_budget_admits_returning_viewers_only() {
+    fn the_session_budget_counts_viewers_who_fetch_media() {
         let a = Admission::new("k");
+        let budget = cfg(2, 60);
         let first = value(&a.cookie(None, 600, false));
-        let _second = a.cookie(None, 600, false);
-        let newcomer = a.classify(MASTER, None, 600);
+        let second = value(&a.cookie(None, 600, false));
+        let newcomer = a.classify(MASTER, None, &budget);
+        // Cookies alone do not fill the budget…
+        assert!(a.has_room(&newcomer, 2, 60));
+        // …viewers fetching media do.
+        a.classify(SEG, Some(first.as_bytes()), &budget);
+        a.classify(SEG, Some(second.as_bytes()), &budget);
+        a.classify(SEG, Some(second.as_bytes()), &budget);
+        assert_eq!(a.active_sessions(), 2);
         assert!(!a.has_room(&newcomer, 2, 60));
         assert!(a.has_room(&newcomer, 3, 60));
         assert!(a.has_room(&newcomer, 0, 60));
-        let back = a.classify(MASTER, Some(first.as_bytes()), 600);
+        let back = a.classify(MASTER, Some(first.as_bytes()), &budget);
         assert!(back.session.is_some());
         assert!(a.has_room(&back, 2, 60));
         // Idle sessions stop counting.
         assert!(a.has_room(&newcomer, 2, 0));
+        // Without a budget nothing is recorded at all.
+        let free = Admission::new("k");
+        let c = value(&free.cookie(None, 600, false));
+        free.classify(SEG, Some(c.as_bytes()), &cfg(0, 60));
+        assert_eq!(free.active_sessions(), 0);
+    }
+
+    #[test]
+    fn only_versioned_media_gets_priority() {
+        let a = Admission::new("k");
+        let c = value(&a.cookie(None, 600, false));
+        for path in [
+            "/media/abc/master.m3u8",
+            "/media/abc/v0123456789ab/seg_%31.m4s",
+        ] {
+            let v = a.classify(path, Some(c.as_bytes()), &cfg(0, 60));
+            assert_eq!(v.class, Class::NewSession, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_session_table_stays_bounded() {
+        let a = Admission::new("k");
+        let budget = cfg(1, 3600);
+        for _ in 0..3000 {
+            let c = value(&a.cookie(None, 600, false));
+            a.classify(SEG, Some(c.as_bytes()), &budget);
+        }
+        assert!(a.active_sessions() <= 1026, "{}", a.active_sessions());
     }
 }

@@ -44,6 +44,10 @@ pub enum Refusal {
     /// The request head grew too large before it ended.
     #[error("the request headers are too large")]
     HeaderTooLarge,
+    /// A media path spelled with percent-escapes: media file names never
+    /// need them, and another spelling of a file would bypass the cache.
+    #[error("media paths are plain names without percent-escapes")]
+    BadMediaPath,
 }
 
 impl Refusal {
@@ -59,6 +63,7 @@ impl Refusal {
             Refusal::ConnectionsTotal => "connections_total",
             Refusal::HeaderTimeout => "header_timeout",
             Refusal::HeaderTooLarge => "header_too_large",
+            Refusal::BadMediaPath => "bad_media_path",
         }
     }
 
@@ -73,6 +78,7 @@ impl Refusal {
             Refusal::RateLimited | Refusal::ConnectionsPerIp => 429,
             Refusal::HeaderTimeout => 408,
             Refusal::HeaderTooLarge => 431,
+            Refusal::BadMediaPath => 400,
         }
     }
 
@@ -83,6 +89,7 @@ impl Refusal {
             429 => "rate_limited",
             408 => "request_timeout",
             431 => "headers_too_large",
+            400 => "bad_request",
             _ => "overloaded",
         }
     }
@@ -92,6 +99,7 @@ impl Refusal {
             429 => "Too many requests",
             408 => "Request timed out",
             431 => "Request too large",
+            400 => "Bad request",
             _ => "Reel is busy",
         }
     }
@@ -99,7 +107,7 @@ impl Refusal {
     /// Whether trying again later can succeed (then `Retry-After` is sent
     /// and the page retries by itself).
     fn retryable(self) -> bool {
-        !matches!(self.status(), 408 | 431)
+        !matches!(self.status(), 400 | 408 | 431)
     }
 }
 

@@ -158,9 +158,9 @@ async fn sigterm_finishes_in_flight_then_exits() {
     assert!(status.success(), "{status:?}\n{}", bal.log());
 }
 
-/// The session budget: two viewers are admitted, a third new one gets the
-/// fast 503 at the watch page, and an admitted viewer coming back (or
-/// fetching media with its cookie) still gets in.
+/// The session budget: two viewers are admitted and watch, a third new one
+/// gets the fast 503 at the watch page, and an admitted viewer coming back
+/// (or fetching media with its cookie) still gets in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_budget_turns_away_new_sessions_only() {
     let a = Backend::start("a");
@@ -178,7 +178,16 @@ async fn the_session_budget_turns_away_new_sessions_only() {
         assert_eq!(r.status(), 200);
         let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
         assert!(set.starts_with("reel_admit="), "{set}");
-        cookies.push(set.split(';').next().unwrap().to_string());
+        let cookie = set.split(';').next().unwrap().to_string();
+        // A session counts once it fetches media with its cookie.
+        let r = c
+            .get(bal.url(&format!("/media/v{i}/v0123456789ab/720p/seg_1.m4s")))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        cookies.push(cookie);
     }
     let r = c.get(bal.url("/watch/v9")).send().await.unwrap();
     assert_eq!(r.status(), 503);

@@ -228,3 +228,25 @@ fn check_accepts_sample_and_rejects_broken() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Another spelling of a media file would get past the edge cache: escaped
+/// media paths are refused before any node sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escaped_media_paths_are_refused() {
+    let a = Backend::start("a");
+    let bal = Balancer::start("escaped", &Setup::new(&[&a]));
+    let c = client();
+    let r = c
+        .get(bal.url("/media/v1/v0123456789ab/720p/seg_%31.m4s"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(!r.headers().contains_key("x-reel-node"));
+    let r = c
+        .get(bal.url("/media/v1/v0123456789ab/720p/seg_1.m4s"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -1,4 +1,4 @@
-//! Who may use `POST /reload`: a bearer token compared in constant time.
+//! Who may use `POST /reload` and `POST /purge/…`: a bearer token compared in constant time.
 
 use subtle::ConstantTimeEq;
 

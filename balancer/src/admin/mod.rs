@@ -1,6 +1,6 @@
-//! The admin HTTP server: `/metrics`, `/healthz`, `/backends` and
-//! `POST /reload`, on its own port so it stays reachable (and is never
-//! shed) when the viewer port is saturated.
+//! The admin HTTP server: `/metrics`, `/healthz`, `/backends`,
+//! `POST /reload` and `POST /purge/{video}`, on its own port so it stays
+//! reachable (and is never shed) when the viewer port is saturated.
 //!
 //! It is a pingora listening service like the viewer port, so its socket
 //! is handed to a successor on a binary upgrade. Every request head must

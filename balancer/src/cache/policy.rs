@@ -72,6 +72,10 @@ pub fn cache_key(path: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or("")
 }
 
+/// Longest any object is kept: purges are remembered this long (see
+/// `purge.rs`), so nothing purged can outlive its purge record.
+pub const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// How long a response may be kept, or `None` if it must not be.
 pub fn ttl(class: CacheClass, resp: &ResponseHeader, playlist_cap: Duration) -> Option<Duration> {
     if class == CacheClass::Never || resp.status != http::StatusCode::OK {
@@ -92,7 +96,7 @@ pub fn ttl(class: CacheClass, resp: &ResponseHeader, playlist_cap: Duration) -> 
     let ttl = Duration::from_secs(u64::from(max_age));
     let ttl = match class {
         CacheClass::Playlist => ttl.min(playlist_cap),
-        _ => ttl,
+        _ => ttl.min(MAX_TTL),
     };
     (!ttl.is_zero()).then_some(ttl)
 }
@@ -155,7 +159,7 @@ mod tests {
         let imm = "public, max-age=31536000, immutable";
         assert_eq!(
             ttl(CacheClass::Immutable, &resp(200, Some(imm)), cap),
-            Some(Duration::from_secs(31_536_000))
+            Some(MAX_TTL)
         );
         assert_eq!(
             ttl(

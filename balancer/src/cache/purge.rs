@@ -8,12 +8,10 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
 
-/// Purge times are dropped after this long: no object older than it can
-/// still be in the cache because the oldest entries are evicted first and
-/// playlists expire in seconds — and if a segment did survive, its video's
-/// files are gone from the nodes anyway, so only an exact old URL could
-/// still be served. Bounds the table's memory.
-const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Purge times are dropped after this long: no object is stored for longer
+/// (`policy::MAX_TTL`), so none stored before a forgotten purge remains.
+/// Bounds the table's memory.
+const KEEP: Duration = super::policy::MAX_TTL;
 /// Hard cap on remembered purges.
 const MAX_ENTRIES: usize = 100_000;
 

@@ -21,7 +21,8 @@ const MIN_TOKEN_LEN: usize = 16;
 /// Longest accepted admin token, so the header stays small.
 const MAX_TOKEN_LEN: usize = 256;
 
-/// The bearer token guarding `POST /reload`. Never printed or serialised.
+/// The bearer token guarding `POST /reload` and `POST /purge/…`. Never
+/// printed or serialised.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct AdminToken(String);

@@ -9,7 +9,7 @@ use super::{at_least, ConfigError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutlierConfig {
-    /// Gateway failures in a row (reset, timeout, 500/502/504) that eject
+    /// Gateway failures in a row (reset, timeout, 502/504) that eject
     /// a node; 0 turns ejection off.
     pub consecutive_failures: u32,
     /// First ejection length; each further ejection in a row adds as much

@@ -256,14 +256,38 @@ impl AccessLog {
     }
 
     /// Queues a record for writing; never blocks. A full queue drops it.
-    pub fn record(&self, record: AccessRecord) {
+    pub fn record(&self, mut record: AccessRecord) {
         if !self.enabled() {
             return;
+        }
+        // Queued records are bounded in count; this bounds their size too,
+        // since paths and headers come from clients.
+        clip(&mut record.target);
+        for field in [&mut record.referer, &mut record.user_agent] {
+            if let Some(f) = field.as_mut() {
+                clip(f);
+            }
         }
         match self.tx.try_send(record) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.dropped.inc(),
         }
+    }
+}
+
+/// Longest client-supplied field kept in a record, in bytes.
+const MAX_FIELD: usize = 1024;
+
+/// Cuts a field to [`MAX_FIELD`] bytes (on a character boundary), marking
+/// the cut with `...`.
+fn clip(field: &mut String) {
+    if field.len() > MAX_FIELD {
+        let mut end = MAX_FIELD;
+        while !field.is_char_boundary(end) {
+            end -= 1;
+        }
+        field.truncate(end);
+        field.push_str("...");
     }
 }
 
@@ -381,5 +405,19 @@ mod tests {
         }
         assert_eq!(dropped.get(), 3);
         assert_eq!(rx.try_iter().count(), 2);
+    }
+
+    #[test]
+    fn long_fields_are_clipped() {
+        let mut f = "é".repeat(2000);
+        clip(&mut f);
+        assert!(
+            f.len() <= MAX_FIELD + 3 && f.ends_with("..."),
+            "{}",
+            f.len()
+        );
+        let mut short = "GET /".to_string();
+        clip(&mut short);
+        assert_eq!(short, "GET /");
     }
 }

@@ -57,6 +57,12 @@ fn usable_request_id(value: &[u8]) -> bool {
     !value.is_empty() && value.len() <= 128 && value.iter().all(|b| b.is_ascii_graphic())
 }
 
+/// Media file names are plain (`[A-Za-z0-9._-]`), so an escaped spelling
+/// of one can only be an attempt to get past the cache.
+fn path_is_escaped_media(path: &str) -> bool {
+    path.starts_with("/media/") && path.contains('%')
+}
+
 fn new_request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
@@ -100,6 +106,11 @@ impl ProxyHttp for Balancer {
         ctx.video = route::video_id(path).map(str::to_string);
         let snapshot = self.shared.snapshot();
         ctx.client_ip = self.shared.edge.client_ip(session);
+        if path_is_escaped_media(session.req_header().uri.path()) {
+            ctx.snapshot = Some(snapshot);
+            self.refuse(session, ctx, Refusal::BadMediaPath).await;
+            return Ok(true);
+        }
         if let Err(reason) = self
             .shared
             .edge
@@ -115,7 +126,7 @@ impl ProxyHttp for Balancer {
         ctx.verdict = Some(self.shared.admission.classify(
             path,
             req.headers.get(http::header::COOKIE).map(|v| v.as_bytes()),
-            snapshot.config.admission.session_ttl_s,
+            &snapshot.config.admission,
         ));
         ctx.snapshot = Some(snapshot);
         let path = session.req_header().uri.path().to_string();
@@ -252,6 +263,9 @@ impl ProxyHttp for Balancer {
                         .admission
                         .cookie(v.session, ttl, crate::tls::is_tls(session));
                 response.append_header(http::header::SET_COOKIE, cookie)?;
+                // A shared cache in front must never hand one viewer's
+                // session to everyone: this answer is for this client only.
+                private_cache_control(response)?;
             }
         }
         Ok(())
@@ -372,6 +386,31 @@ impl ProxyHttp for Balancer {
     }
 }
 
+/// Turns `public` into `private` in the answer's `Cache-Control` (keeping
+/// its lifetimes), or sets `private` where there was none.
+fn private_cache_control(response: &mut ResponseHeader) -> Result<()> {
+    let current = response
+        .headers
+        .get(http::header::CACHE_CONTROL)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let private = match current {
+        Some(cc) => {
+            let rest: Vec<&str> = cc
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.eq_ignore_ascii_case("public") && !d.is_empty())
+                .collect();
+            std::iter::once("private")
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        None => "private".to_string(),
+    };
+    response.insert_header(http::header::CACHE_CONTROL, private)?;
+    Ok(())
+}
+
 /// Error raised on a node's 503 so pingora moves the request to another
 /// node; only raised when a retry will actually be made.
 pub(crate) fn node_unavailable() -> Box<Error> {
@@ -391,5 +430,24 @@ mod tests {
         assert!(!usable_request_id(b"has space"));
         assert!(!usable_request_id(&[b'a'; 200]));
         assert_eq!(new_request_id().len(), 32);
+    }
+
+    #[test]
+    fn escaped_media_paths() {
+        assert!(path_is_escaped_media("/media/a/v0/seg_%31.m4s"));
+        assert!(!path_is_escaped_media("/media/a/v0/seg_1.m4s"));
+        assert!(!path_is_escaped_media("/search?q=%20"));
+    }
+
+    #[test]
+    fn cookies_make_answers_private() {
+        let mut r = ResponseHeader::build(200, None).unwrap();
+        r.insert_header("Cache-Control", "public, max-age=31536000, immutable")
+            .unwrap();
+        private_cache_control(&mut r).unwrap();
+        assert_eq!(
+            r.headers["cache-control"],
+            "private, max-age=31536000, immutable"
+        );
     }
 }

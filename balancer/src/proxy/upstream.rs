@@ -179,7 +179,9 @@ pub(super) fn on_response_head(
 ) -> Result<()> {
     ctx.upstream_ms = ctx.upstream_started.map(|t| t.elapsed().as_millis() as u64);
     let status = resp.status.as_u16();
-    let outcome = if matches!(status, 500 | 502 | 504) {
+    // 500 is left out: a client can provoke it with bad input, and must
+    // not be able to eject nodes that way.
+    let outcome = if matches!(status, 502 | 504) {
         Outcome::Failed
     } else {
         Outcome::Answered

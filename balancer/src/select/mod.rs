@@ -42,8 +42,9 @@ pub struct Member {
 pub enum Outcome {
     /// The node answered (any status that is not a gateway failure).
     Answered,
-    /// Reset, timeout or a 500/502/504 from the node. A node's 503 is
-    /// load shedding, not sickness, and is not counted.
+    /// Reset, timeout or a 502/504 from the node. A node's 503 is load
+    /// shedding, not sickness, and a 500 may be provoked by a client's
+    /// input; neither is counted.
     Failed,
 }
 
