@@ -188,7 +188,14 @@ async fn resets_retry_gets_but_never_posts() {
             .send()
             .await
             .unwrap();
-        statuses.push(r.status().as_u16());
+        let status = r.status().as_u16();
+        if status == 502 {
+            // The failure answer has the usual shape and the request id.
+            assert!(r.headers().contains_key("x-request-id"));
+            let page = r.text().await.unwrap();
+            assert!(page.contains("app node failed to answer"), "{page}");
+        }
+        statuses.push(status);
     }
     statuses.sort();
     assert_eq!(

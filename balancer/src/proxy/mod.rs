@@ -9,6 +9,7 @@
 
 mod cache_hooks;
 mod ctx;
+mod failure;
 mod upstream;
 
 use std::sync::Arc;
@@ -316,7 +317,7 @@ impl ProxyHttp for Balancer {
         // the connection is simply closed to signal the truncation.
         if code > 0 && !ctx.response_started {
             ctx.status = code;
-            if let Err(err) = session.respond_error(code).await {
+            if let Err(err) = failure::respond(session, code, &ctx.request_id).await {
                 tracing::debug!(request_id = %ctx.request_id, "error answer not delivered: {err}");
             }
         }
