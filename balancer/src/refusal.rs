@@ -153,6 +153,19 @@ pub async fn respond(
     if reason.retryable() {
         resp.insert_header("Retry-After", retry_after_s.to_string())?;
     }
+    write_whole(session, resp, content_type, text, request_id).await
+}
+
+/// Sends a small generated answer (a refusal or a failure): `resp` with its
+/// content headers, `no-store` and the request id, then `text` unless the
+/// request was a HEAD.
+pub async fn write_whole(
+    session: &mut Session,
+    mut resp: ResponseHeader,
+    content_type: &str,
+    text: String,
+    request_id: &str,
+) -> Result<()> {
     resp.insert_header("Content-Type", content_type)?;
     resp.insert_header("Content-Length", text.len().to_string())?;
     resp.insert_header("Cache-Control", "no-store")?;

@@ -3,11 +3,11 @@
 //! other error, JSON `{"error":{"code","message"}}` under `/api/` and a
 //! short page elsewhere, with the request id.
 
-use bytes::Bytes;
 use pingora_error::Result;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
+use crate::refusal;
 use crate::route;
 
 /// Stable code and message for a failure status.
@@ -41,21 +41,8 @@ pub(super) fn body(path: &str, status: u16, request_id: &str) -> (&'static str, 
 pub(super) async fn respond(session: &mut Session, status: u16, request_id: &str) -> Result<()> {
     let path = session.req_header().uri.path().to_string();
     let (content_type, text) = body(&path, status, request_id);
-    let mut resp = ResponseHeader::build(status, Some(5))?;
-    resp.insert_header("Content-Type", content_type)?;
-    resp.insert_header("Content-Length", text.len().to_string())?;
-    resp.insert_header("Cache-Control", "no-store")?;
-    resp.insert_header("X-Request-Id", request_id)?;
-    let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(resp), head_only)
-        .await?;
-    if !head_only {
-        session
-            .write_response_body(Some(Bytes::from(text)), true)
-            .await?;
-    }
-    Ok(())
+    let resp = ResponseHeader::build(status, Some(5))?;
+    refusal::write_whole(session, resp, content_type, text, request_id).await
 }
 
 #[cfg(test)]
