@@ -192,6 +192,9 @@ async fn resets_retry_gets_but_never_posts() {
         if status == 502 {
             // The failure answer has the usual shape and the request id.
             assert!(r.headers().contains_key("x-request-id"));
+            // It also says the connection closes, so the client's next
+            // request does not go into a closing socket.
+            assert_eq!(r.headers()["connection"], "close");
             let page = r.text().await.unwrap();
             assert!(page.contains("app node failed to answer"), "{page}");
         }

@@ -42,6 +42,9 @@ pub(super) async fn respond(session: &mut Session, status: u16, request_id: &str
     let path = session.req_header().uri.path().to_string();
     let (content_type, text) = body(&path, status, request_id);
     let resp = ResponseHeader::build(status, Some(5))?;
+    // The connection is not reused after a failure: say so, so that a
+    // client does not send its next request into a closing socket.
+    session.set_keepalive(None);
     refusal::write_whole(session, resp, content_type, text, request_id).await
 }
 

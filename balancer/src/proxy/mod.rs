@@ -306,6 +306,8 @@ impl ProxyHttp for Balancer {
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
         if let Some(reason) = ctx.refusal {
+            // Not reused after this (see below): the answer says so.
+            session.set_keepalive(None);
             self.refuse(session, ctx, reason).await;
             return FailToProxy {
                 error_code: reason.status(),
