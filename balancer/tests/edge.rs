@@ -9,7 +9,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
 
 use common::*;
 
@@ -20,17 +19,6 @@ fn client_from(ip: &str) -> reqwest::Client {
         .local_address(ip.parse::<IpAddr>().unwrap())
         .timeout(Duration::from_secs(10))
         .build()
-        .unwrap()
-}
-
-async fn connect_from(ip: &str, to: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::new(ip.parse().unwrap(), 0))
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(5), socket.connect(to))
-        .await
-        .expect("connect timed out")
         .unwrap()
 }
 

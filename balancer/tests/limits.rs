@@ -5,24 +5,13 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 use common::*;
-
-async fn connect_from(ip: &str, to: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::new(ip.parse().unwrap(), 0))
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(5), socket.connect(to))
-        .await
-        .expect("connect timed out")
-        .unwrap()
-}
 
 /// Reads one response head and its `Content-Length` body, or what the
 /// server sent before closing. Returns the head text and the body.

@@ -14,6 +14,19 @@ use sha2::{Digest, Sha256};
 pub const BALANCER: &str = env!("CARGO_BIN_EXE_reel-balancer");
 pub const BACKEND: &str = env!("CARGO_BIN_EXE_reel-test-backend");
 
+/// A TCP connection to `to` from the loopback address `ip` (127.0.0.2…
+/// stand in for other clients), within 5 s.
+pub async fn connect_from(ip: &str, to: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(ip.parse().unwrap(), 0))
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), socket.connect(to))
+        .await
+        .expect("connect timed out")
+        .unwrap()
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
