@@ -42,4 +42,4 @@ test-browser: build
 ## Edge-cache benchmarks (balancer cache vs nginx, node requests per viewer
 ## segment, cache on and off); writes benches/results/. QUICK=1 for short runs.
 bench-edge:
-	scripts/bench-edge.sh $(if $(QUICK),--quick)
+	scripts/bench/edge.sh $(if $(QUICK),--quick)
