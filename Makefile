@@ -1,5 +1,5 @@
 # Reel: the two commands of the README, plus their parts.
-.PHONY: run cluster test deps deps-test build build-release lint test-rust test-browser bench-edge
+.PHONY: run cluster test deps deps-test build build-release lint test-rust test-browser bench bench-full bench-edge
 
 # Where cargo puts binaries: honours a global CARGO_TARGET_DIR.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
@@ -38,6 +38,15 @@ test-rust:
 
 test-browser: build
 	cd app-node/web && REEL_NODE_BIN=$(TARGET_DIR)/debug/reel-node npm test
+
+## Every benchmark, quick version (under 10 minutes after the build): writes
+## benches/results/<date>-<host>.md, .json and SVG plots.
+bench: deps
+	scripts/bench.sh
+
+## Every benchmark, long version.
+bench-full: deps
+	scripts/bench.sh --full
 
 ## Edge-cache benchmarks (balancer cache vs nginx, node requests per viewer
 ## segment, cache on and off); writes benches/results/. QUICK=1 for short runs.
