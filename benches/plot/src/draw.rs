@@ -50,7 +50,11 @@ pub fn svg(chart: &Chart, path: &Path) -> Result<(), DrawError> {
     };
     let points = || chart.series.iter().flat_map(|s| s.points.iter());
     let x_max = upper(points().map(|p| p.0));
-    let y_max = upper(points().map(|p| p.1));
+    let y_max = upper(
+        points()
+            .map(|p| p.1)
+            .chain(chart.reference.iter().map(|r| r.0)),
+    );
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut ctx = ChartBuilder::on(&root)
@@ -76,6 +80,18 @@ pub fn svg(chart: &Chart, path: &Path) -> Result<(), DrawError> {
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
         ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
             .map_err(|e| err(&e))?;
+    }
+    if let Some((y, label)) = &chart.reference {
+        let grey = RGBColor(90, 90, 90);
+        ctx.draw_series(DashedLineSeries::new(
+            [(0.0, *y), (x_max, *y)],
+            8,
+            5,
+            grey.stroke_width(1),
+        ))
+        .map_err(|e| err(&e))?
+        .label(label.as_str())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
     }
     ctx.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)

@@ -28,6 +28,8 @@ pub struct Chart {
     pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
+    /// A horizontal reference line (y value, legend text), e.g. a target.
+    pub reference: Option<(f64, String)>,
 }
 
 /// Strips a trailing `_c<digits>` (the connection count) from a run name.
@@ -90,6 +92,7 @@ pub fn latency_charts(results: &Value) -> Vec<Chart> {
             x_label: "keep-alive connections".into(),
             y_label: "p99 latency (ms)".into(),
             series: finish(series),
+            reference: None,
         });
     }
     charts
@@ -126,6 +129,7 @@ pub fn capacity_charts(results: &Value) -> Vec<Chart> {
             x_label: "concurrent viewers".into(),
             y_label: "segments late (%)".into(),
             series: finish(stalls),
+            reference: Some((1.0, "1 % stalls (capacity limit)".into())),
         });
     }
     if !latency.is_empty() {
@@ -135,6 +139,7 @@ pub fn capacity_charts(results: &Value) -> Vec<Chart> {
             x_label: "concurrent viewers".into(),
             y_label: "segment download p99 (ms)".into(),
             series: finish(latency),
+            reference: None,
         });
     }
     charts
