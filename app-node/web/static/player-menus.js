@@ -14,9 +14,10 @@ function speedMenu(video) {
   const set = (rate) => { video.playbackRate = rate; };
   menu.fill(RATES.map((r) => ({ label: r === 1 ? 'Normal' : `${r}×`, value: r, checked: r === 1 })), set);
   video.addEventListener('ratechange', () => {
-    btn.textContent = `${video.playbackRate}×`;
-    btn.setAttribute('aria-label', `Speed ${video.playbackRate}×`);
-    menu.check(video.playbackRate);
+    const r = video.playbackRate;
+    btn.textContent = `${r}×`;
+    btn.setAttribute('aria-label', `Playback speed: ${r === 1 ? 'Normal' : `${r}×`}`);
+    menu.check(r);
   });
   return {
     set,
@@ -74,7 +75,8 @@ function captionsMenu(p) {
       tracks().forEach((t) => { t.track.mode = t.i === i ? 'showing' : 'disabled'; });
     }
     btn.classList.toggle('on', i >= 0);
-    btn.setAttribute('aria-pressed', String(i >= 0));
+    const chosen = tracks().find((t) => t.i === i);
+    btn.setAttribute('aria-label', `Captions: ${chosen ? chosen.label || chosen.lang : 'Off'}`);
     menu.check(i);
   };
   const pick = (i) => {

@@ -9,7 +9,8 @@ import { REPO_DIR } from './node.mjs';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-export async function launch() {
+/** `bypassCSP` lets a test inject its own script (the axe audit) into pages. */
+export async function launch({ bypassCSP = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'reel-chromium-'));
   // Playwright wants the profile as launchPersistentContext's argument
   // rather than a --user-data-dir flag; it passes it on as that flag.
@@ -18,6 +19,7 @@ export async function launch() {
     headless: true,
     args: ARGS,
     viewport: { width: 1100, height: 760 },
+    bypassCSP,
     timeout: 60_000,
   });
   context.setDefaultTimeout(20_000);
