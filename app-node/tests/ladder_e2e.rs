@@ -3,14 +3,34 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::{make_clip, probe_size, source_server, TestNode};
 
+/// An ffmpeg that notes each run's arguments in `log`, one line a run.
+fn logging_ffmpeg(dir: &Path, log: &Path) -> PathBuf {
+    let wrapper = dir.join("ffmpeg-logged");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec ffmpeg \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    wrapper
+}
+
 #[tokio::test]
 async fn url_import_of_720p_source_publishes_the_planned_ladder() {
-    let node = TestNode::new(&[]).await;
+    let bin = tempfile::tempdir().unwrap();
+    let runs = bin.path().join("ffmpeg-runs.log");
+    let ffmpeg = logging_ffmpeg(bin.path(), &runs);
+    let node = TestNode::new(&[("media.ffmpeg", ffmpeg.to_str().unwrap())]).await;
     let src = tempfile::tempdir().unwrap();
     make_clip(&src.path().join("hd.mp4"), 1280, 720, 20, true, &[]);
     let addr = source_server(src.path().to_path_buf()).await;
@@ -24,6 +44,31 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
         .await;
     assert_eq!(v["status"], "ready", "{v}");
     assert!((v["duration_s"].as_f64().unwrap() - 20.0).abs() < 0.5);
+    // One ffmpeg run read and decoded the source for the whole ladder, the
+    // poster and the storyboard (the clip has no subtitles to extract); the
+    // only other run tiles the storyboard's small frames into its sprite.
+    let log = std::fs::read_to_string(&runs).unwrap();
+    let inputs: Vec<&str> = log
+        .lines()
+        .map(|l| {
+            let mut words = l.split(' ');
+            words.find(|w| *w == "-i");
+            words.next().unwrap_or("")
+        })
+        .collect();
+    let of_source = inputs.iter().filter(|i| i.ends_with("/source")).count();
+    assert_eq!(of_source, 1, "ffmpeg runs:\n{log}");
+    assert!(
+        inputs
+            .iter()
+            .all(|i| i.ends_with("/source") || i.ends_with("/storyboard.tiles.mkv")),
+        "ffmpeg runs:\n{log}"
+    );
+    assert!(v["poster_url"].is_string(), "{v}");
+    let storyboard = v["storyboard_url"].as_str().expect("a storyboard");
+    let (s, vtt) = node.get(storyboard).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(vtt.starts_with("WEBVTT\n") && vtt.contains("storyboard.jpg#xywh="));
 
     // Media lives under the published version: /media/{id}/{version}/….
     let base = v["hls_url"]

@@ -198,12 +198,33 @@ async fn hd_source_with_audio_gets_four_rungs() {
     }
     assert_segments_short(&out.join("audio/index.m3u8"));
 
-    // Progress is monotonic and gets (near) the end.
-    assert!(!progress.is_empty());
+    // Progress is monotonic, comes while ffmpeg works (not only when it is
+    // done), and gets (near) the end.
+    assert!(
+        progress.iter().any(|f| *f > 0.0 && *f < 0.8),
+        "no progress while encoding: {progress:?}"
+    );
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     assert!(*progress.last().unwrap() >= 0.9, "{progress:?}");
 
-    // Poster from the same source.
+    // The poster and the storyboard came out of the same run.
+    assert!(output.poster, "{output:?}");
+    assert_eq!(ffprobe_video(&out.join("poster.jpg")).0, 640);
+    assert_eq!(ffprobe_video(&out.join("poster.jpg")).1, 360);
+    let board = output.storyboard.expect("storyboard");
+    assert_eq!(board.tiles, 20);
+    assert_eq!(ffprobe_video(&out.join("storyboard.jpg")).0, 1600);
+    assert!(std::fs::read_to_string(out.join("storyboard.vtt"))
+        .unwrap()
+        .contains("--> 00:00:20.000\nstoryboard.jpg#xywh=1440,90,160,90\n"));
+    assert!(output.picture_problems.is_empty(), "{output:?}");
+    // Nothing half-written stays in the output.
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".part"), "{name} left behind");
+    }
+
+    // A poster made on its own from the same source shows the same frame.
     let jpg = tmp.path().join("poster.jpg");
     poster(&MediaTools::default(), &src, &info, &jpg)
         .await

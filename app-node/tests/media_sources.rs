@@ -169,11 +169,18 @@ async fn cover_art_ahead_of_the_video_is_skipped_by_ladder_poster_and_storyboard
     for r in &made.renditions {
         assert_blue(&r.name, mean_rgb(&out.join(&r.playlist)));
     }
-    let jpg = dir.join("poster.jpg");
+    // The pictures the ladder's run made from its own decode…
+    assert!(made.poster && made.storyboard.is_some(), "{made:?}");
+    assert_blue("ladder's poster", mean_rgb(&out.join("poster.jpg")));
+    assert_blue("ladder's storyboard", mean_rgb(&out.join("storyboard.jpg")));
+    // …and the ones made on their own.
+    let alone = dir.join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    let jpg = alone.join("poster.jpg");
     poster(&tools, &src, &info, &jpg).await.unwrap();
     assert_blue("poster", mean_rgb(&jpg));
-    storyboard(&tools, &src, &info, &out).await.unwrap();
-    assert_blue("storyboard", mean_rgb(&out.join("storyboard.jpg")));
+    storyboard(&tools, &src, &info, &alone).await.unwrap();
+    assert_blue("storyboard", mean_rgb(&alone.join("storyboard.jpg")));
 }
 
 /// A 10-bit source with the given colour tags.
@@ -229,9 +236,18 @@ async fn ten_bit_and_hdr_sources_come_out_as_8_bit_sdr_bt709() {
                 assert_eq!(v[key], "bt709", "{name} {} {key}: {v}", r.name);
             }
         }
+        // The ladder's poster and storyboard went through the same
+        // conversion as the rungs: they look like the poster made alone.
+        assert!(made.poster && made.storyboard.is_some(), "{name}: {made:?}");
         let jpg = tmp.path().join(format!("{name}.jpg"));
         poster(&tools, &src, &info, &jpg).await.unwrap();
-        assert!(std::fs::metadata(&jpg).unwrap().len() > 0);
+        let (alone, folded) = (mean_rgb(&jpg), mean_rgb(&out.join("poster.jpg")));
+        for c in 0..3 {
+            assert!(
+                alone[c].abs_diff(folded[c]) <= 3,
+                "{name}: poster made alone {alone:?}, by the ladder {folded:?}"
+            );
+        }
     }
 }
 

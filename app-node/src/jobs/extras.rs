@@ -1,4 +1,6 @@
-//! Optional outputs of a job: poster, storyboard and embedded subtitles.
+//! Optional outputs of a job: embedded subtitles. (The poster and the
+//! storyboard come out of the ladder's own run; see
+//! [`crate::media::transcode`].)
 //!
 //! Each is worth having but none is worth failing the video over, so errors
 //! are logged and the item is left out.
@@ -8,38 +10,6 @@ use std::path::Path;
 use crate::catalog::{ClaimedJob, Subtitle};
 use crate::media::{self, MediaTools, ProbeInfo};
 use crate::subtitles;
-
-/// Writes `poster.jpg`; `true` if it exists.
-pub async fn poster(
-    tools: &MediaTools,
-    source: &Path,
-    info: &ProbeInfo,
-    out: &Path,
-    job: &ClaimedJob,
-) -> bool {
-    let r = media::poster(tools, source, info, &out.join("poster.jpg")).await;
-    kept(job, "poster", r)
-}
-
-/// Writes the seek-bar storyboard; `true` if both files exist.
-pub async fn storyboard(
-    tools: &MediaTools,
-    source: &Path,
-    info: &ProbeInfo,
-    out: &Path,
-    job: &ClaimedJob,
-) -> bool {
-    let r = media::storyboard(tools, source, info, out).await;
-    kept(job, "storyboard", r)
-}
-
-/// Logs a failed extra and tells whether it was made.
-fn kept<T>(job: &ClaimedJob, what: &str, r: Result<T, media::MediaError>) -> bool {
-    if let Err(e) = &r {
-        tracing::warn!(job = %job.id, "{what} failed: {e}");
-    }
-    r.is_ok()
-}
 
 /// Extracts embedded text subtitles to sanitised WebVTT, gives each an HLS
 /// playlist and lists them in the master playlist; failures only drop that

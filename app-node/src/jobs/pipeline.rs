@@ -264,8 +264,13 @@ async fn prepare(
         source_seconds = info.duration_s,
         "transcoded"
     );
-    let has_poster = extras::poster(&tools, &source, &info, &out, job).await;
-    let has_storyboard = extras::storyboard(&tools, &source, &info, &out, job).await;
+    // The poster and the storyboard came from the ladder's own decode;
+    // missing ones are logged, never fatal.
+    for problem in &encoded.picture_problems {
+        tracing::warn!(job = %job.id, "{problem}");
+    }
+    let has_poster = encoded.poster;
+    let has_storyboard = encoded.storyboard.is_some();
     let subtitles = extras::subtitles(&tools, &source, &info, &out, job).await;
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
     let stored = match early {

@@ -6,46 +6,17 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use super::argv::{preamble, Argv};
 use super::color::VideoColor;
 use super::h264;
 use super::ladder::LadderPlan;
-use super::source::{file_url, SOURCE_DEMUXERS};
+use super::picture_args;
+pub use super::picture_args::{poster_args, storyboard_args, PictureSource};
 
 /// Name of the audio rendition's directory and variant.
 pub const AUDIO_NAME: &str = "audio";
 /// HLS `GROUP-ID` of the audio rendition.
 pub const AUDIO_GROUP: &str = "aud";
-
-/// Small builder so call sites read like the command line they produce.
-#[derive(Default)]
-struct Argv(Vec<OsString>);
-
-impl Argv {
-    fn flag(&mut self, a: &str) -> &mut Self {
-        self.0.push(a.into());
-        self
-    }
-    fn arg(&mut self, a: &std::ffi::OsStr) -> &mut Self {
-        self.0.push(a.to_owned());
-        self
-    }
-    fn opt(&mut self, key: &str, value: impl Into<OsString>) -> &mut Self {
-        self.0.push(key.into());
-        self.0.push(value.into());
-        self
-    }
-}
-
-/// Options every ffmpeg run starts with: quiet, non-interactive, local files only.
-fn preamble(a: &mut Argv, input: &Path) {
-    a.flag("-nostdin")
-        .flag("-hide_banner")
-        .flag("-y")
-        .opt("-loglevel", "error")
-        .opt("-protocol_whitelist", "file")
-        .opt("-format_whitelist", SOURCE_DEMUXERS)
-        .opt("-i", file_url(input));
-}
 
 /// Frame rate as ffmpeg text; NTSC rates stay exact rationals so timestamps
 /// do not drift over long videos.
@@ -64,7 +35,9 @@ pub fn fps_arg(fps: f64) -> String {
     }
 }
 
-/// The single-process HLS ladder command writing `<out_dir>/<name>/index.m3u8`.
+/// The single-process HLS ladder command writing `<out_dir>/<name>/index.m3u8`,
+/// and the planned pictures' raw material: `<out_dir>/poster.jpg.part` and
+/// `<out_dir>/storyboard.tiles.mkv` (see [`picture_args`]).
 pub fn transcode_args(
     input: &Path,
     plan: &LadderPlan,
@@ -74,28 +47,8 @@ pub fn transcode_args(
     let mut a = Argv::default();
     preamble(&mut a, input);
 
-    // Decode once, bring to 8-bit SDR once, split, scale each branch.
-    // ffmpeg autorotates while decoding, so the plan's display sizes are
-    // the right targets. The source stream is named by its absolute index:
-    // `0:v:0` would be cover art when that comes first.
-    let n = plan.rungs.len();
-    let fps = fps_arg(plan.fps);
-    let mut graph = format!(
-        "[0:{}]{},split={n}",
-        plan.source_stream,
-        plan.color.to_sdr_filters()
-    );
-    for i in 0..n {
-        graph.push_str(&format!("[s{i}]"));
-    }
-    for (i, r) in plan.rungs.iter().enumerate() {
-        graph.push_str(&format!(
-            ";[s{i}]fps={fps},scale={}:{}[v{i}]",
-            r.width, r.height
-        ));
-    }
-    a.opt("-filter_complex", graph);
-    for i in 0..n {
+    a.opt("-filter_complex", ladder_graph(plan));
+    for i in 0..plan.rungs.len() {
         a.opt("-map", format!("[v{i}]"));
     }
     if plan.audio.is_some() {
@@ -164,7 +117,39 @@ pub fn transcode_args(
         .opt("-progress", "pipe:1")
         .flag("-nostats")
         .arg(&playlist);
+    picture_args::ladder_outputs(&mut a, plan, out_dir);
     a.0
+}
+
+/// The ladder's filter graph: decode once, bring to 8-bit SDR once, split,
+/// then one branch per rung (`[v0]`, `[v1]`, …) and one per planned
+/// picture (`[poster]`, `[storyboard]`).
+///
+/// ffmpeg autorotates while decoding, so the plan's display sizes are the
+/// right targets. The source stream is named by its absolute index:
+/// `0:v:0` would be cover art when that comes first.
+pub fn ladder_graph(plan: &LadderPlan) -> String {
+    let fps = fps_arg(plan.fps);
+    let mut branches: Vec<String> = plan
+        .rungs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("fps={fps},scale={}:{}[v{i}]", r.width, r.height))
+        .collect();
+    branches.extend(picture_args::ladder_branches(plan));
+    let mut graph = format!(
+        "[0:{}]{},split={}",
+        plan.source_stream,
+        plan.color.to_sdr_filters(),
+        branches.len()
+    );
+    for i in 0..branches.len() {
+        graph.push_str(&format!("[s{i}]"));
+    }
+    for (i, branch) in branches.iter().enumerate() {
+        graph.push_str(&format!(";[s{i}]{branch}"));
+    }
+    graph
 }
 
 /// Tags the output BT.709 when the filters converted it; other sources
@@ -176,57 +161,6 @@ fn bt709_tags(a: &mut Argv, color: &VideoColor) {
             .opt("-colorspace", "bt709")
             .opt("-color_range", "tv");
     }
-}
-
-/// The frames a poster or storyboard is made from: `pick` (which frames),
-/// then 8-bit SDR like the ladder, then `rest`. Picking first means only
-/// the kept frames pay for a tone-map.
-fn picture_filters(pick: Option<&str>, color: &VideoColor, rest: &str) -> String {
-    match pick {
-        Some(p) => format!("{p},{},{rest}", color.to_sdr_filters()),
-        None => format!("{},{rest}", color.to_sdr_filters()),
-    }
-}
-
-/// Which stream pictures are taken from, and how its colours read.
-#[derive(Debug, Clone, Copy)]
-pub struct PictureSource<'a> {
-    /// Absolute index of the video stream.
-    pub stream: u32,
-    /// Its colour facts.
-    pub color: &'a VideoColor,
-}
-
-/// One JPEG frame at `at_s` of `src`, scaled to `width`×`height`.
-pub fn poster_args(
-    input: &Path,
-    src: PictureSource<'_>,
-    at_s: f64,
-    (width, height): (u32, u32),
-    out: &Path,
-) -> Vec<OsString> {
-    let mut a = Argv::default();
-    // Seeking before -i is fast (keyframe seek, then decode up to the time).
-    a.flag("-nostdin")
-        .flag("-hide_banner")
-        .flag("-y")
-        .opt("-loglevel", "error")
-        .opt("-protocol_whitelist", "file")
-        .opt("-format_whitelist", SOURCE_DEMUXERS)
-        .opt("-ss", format!("{at_s:.3}"))
-        .opt("-i", file_url(input))
-        .opt("-map", format!("0:{}", src.stream))
-        .opt(
-            "-vf",
-            picture_filters(None, src.color, &format!("scale={width}:{height}")),
-        )
-        .opt("-frames:v", "1")
-        .opt("-q:v", "3")
-        .opt("-map_metadata", "-1")
-        .flag("-an")
-        .opt("-f", "mjpeg")
-        .arg(out.as_os_str());
-    a.0
 }
 
 /// Extracts stream `index` as WebVTT into `out`.
@@ -241,43 +175,22 @@ pub fn subtitle_args(input: &Path, index: u32, out: &Path) -> Vec<OsString> {
     a.0
 }
 
-/// One sprite image of `columns`×`rows` tiles, a frame of `src` every
-/// `interval_s` seconds, each scaled to `tile_w`×`tile_h`.
-pub fn storyboard_args(
-    input: &Path,
-    src: PictureSource<'_>,
-    interval_s: u32,
-    (tile_w, tile_h): (u32, u32),
-    (columns, rows): (u32, u32),
-    out: &Path,
-) -> Vec<OsString> {
-    let mut a = Argv::default();
-    preamble(&mut a, input);
-    a.opt("-map", format!("0:{}", src.stream)).opt(
-        "-vf",
-        picture_filters(
-            Some(&format!("fps=1/{interval_s}")),
-            src.color,
-            &format!("scale={tile_w}:{tile_h},tile={columns}x{rows}"),
-        ),
-    );
-    a.opt("-frames:v", "1")
-        .opt("-q:v", "5")
-        .opt("-map_metadata", "-1")
-        .flag("-an")
-        .flag("-sn")
-        .opt("-f", "mjpeg")
-        .arg(out.as_os_str());
-    a.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::media::ladder::{plan_ladder, LadderOptions};
+    use crate::media::pictures::PicturePlan;
     use crate::media::probe::ProbeInfo;
 
+    /// The 720p ladder alone, no pictures.
     fn plan(has_audio: bool) -> LadderPlan {
+        LadderPlan {
+            pictures: PicturePlan::default(),
+            ..with_pictures(has_audio)
+        }
+    }
+
+    fn with_pictures(has_audio: bool) -> LadderPlan {
         plan_ladder(
             &ProbeInfo {
                 video_index: 0,
@@ -350,8 +263,68 @@ mod tests {
     }
 
     #[test]
+    fn poster_and_storyboard_are_branches_of_the_same_decode() {
+        let args = text(&transcode_args(
+            Path::new("/in/src.mp4"),
+            &with_pictures(true),
+            "veryfast",
+            Path::new("/out"),
+        ));
+        assert_eq!(
+            args.iter().filter(|a| *a == "-i").count(),
+            1,
+            "one input, read once"
+        );
+        assert_eq!(
+            value_of(&args, "-filter_complex"),
+            "[0:0]format=yuv420p,split=6[s0][s1][s2][s3][s4][s5];[s0]fps=30,scale=1280:720[v0];\
+             [s1]fps=30,scale=854:480[v1];[s2]fps=30,scale=640:360[v2];\
+             [s3]fps=30,scale=426:240[v3];\
+             [s4]select='eq(n\\,0)+gte(t\\,2.000)',trim=end_frame=2,scale=640:360[poster];\
+             [s5]fps=1/1,scale=160:90[storyboard]"
+        );
+        // The HLS output ends at its playlist; each picture follows as an
+        // output of its own, written beside the rungs.
+        let playlist = args.iter().position(|a| a == "/out/%v/index.m3u8").unwrap();
+        assert_eq!(
+            args[playlist + 1..].join(" "),
+            "-map [poster] -fps_mode passthrough -frames:v 2 -q:v 3 -map_metadata -1 \
+             -update 1 -f image2 /out/poster.jpg.part \
+             -map [storyboard] -fps_mode passthrough -frames:v 20 -c:v rawvideo \
+             -map_metadata -1 -f matroska /out/storyboard.tiles.mkv"
+        );
+        // The HLS output maps only the rungs and the audio.
+        let maps: Vec<&String> = args[..playlist]
+            .iter()
+            .zip(&args[1..=playlist])
+            .filter(|(k, _)| *k == "-map")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(maps, ["[v0]", "[v1]", "[v2]", "[v3]", "0:a:0"]);
+    }
+
+    #[test]
+    fn a_picture_left_out_of_the_plan_has_no_branch() {
+        let mut p = with_pictures(false);
+        p.pictures.storyboard = None;
+        let args = text(&transcode_args(
+            Path::new("/in/src.mp4"),
+            &p,
+            "veryfast",
+            Path::new("/out"),
+        ));
+        let graph = value_of(&args, "-filter_complex");
+        assert!(graph.contains("split=5[s0][s1][s2][s3][s4];"), "{graph}");
+        assert!(
+            graph.ends_with("[poster]") && !graph.contains("1/1"),
+            "{graph}"
+        );
+        assert!(args.last().unwrap().ends_with("poster.jpg.part"));
+    }
+
+    #[test]
     fn hdr_source_is_tone_mapped_once_and_tagged_bt709() {
-        let mut p = plan(true);
+        let mut p = with_pictures(true);
         p.source_stream = 1;
         p.color = VideoColor {
             pix_fmt: "yuv420p10le".into(),
@@ -407,38 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn poster_and_subtitle_commands() {
-        let color = VideoColor::default();
-        let src = PictureSource {
-            stream: 2,
-            color: &color,
-        };
-        let p = text(&poster_args(
-            Path::new("/in/a.mp4"),
-            src,
-            2.0,
-            (640, 360),
-            Path::new("/out/p.jpg"),
-        ));
-        assert_eq!(value_of(&p, "-ss"), "2.000");
-        assert_eq!(value_of(&p, "-map"), "0:2", "the probed stream, not 0:v:0");
-        assert_eq!(value_of(&p, "-vf"), "format=yuv420p,scale=640:360");
-        let sb = text(&storyboard_args(
-            Path::new("/in/a.mp4"),
-            src,
-            1,
-            (160, 90),
-            (10, 2),
-            Path::new("/out/s.jpg"),
-        ));
-        assert_eq!(value_of(&sb, "-map"), "0:2");
-        assert_eq!(
-            value_of(&sb, "-vf"),
-            "fps=1/1,format=yuv420p,scale=160:90,tile=10x2"
-        );
-        assert_eq!(value_of(&p, "-frames:v"), "1");
-        assert!(p.contains(&"-an".to_string()));
-        assert_eq!(p.last().unwrap(), "/out/p.jpg");
+    fn subtitle_command() {
         let s = text(&subtitle_args(
             Path::new("/in/a.mp4"),
             2,

@@ -2,6 +2,7 @@
 
 use super::color::VideoColor;
 use super::h264;
+use super::pictures::{plan_pictures, PicturePlan};
 use super::probe::ProbeInfo;
 
 /// A candidate rung: target short side and its video bitrate.
@@ -107,9 +108,12 @@ pub struct LadderPlan {
     pub segment_s: u32,
     /// Keyframe interval.
     pub gop_s: u32,
+    /// The poster and storyboard made from the same decode as the rungs.
+    pub pictures: PicturePlan,
 }
 
-/// Plans the renditions for `info` without ever upscaling.
+/// Plans the renditions for `info` without ever upscaling, and the
+/// pictures made from the same decode.
 pub fn plan_ladder(info: &ProbeInfo, opts: &LadderOptions) -> LadderPlan {
     let fps = if info.fps.is_finite() && info.fps > 0.0 {
         info.fps.min(opts.max_fps)
@@ -173,6 +177,7 @@ pub fn plan_ladder(info: &ProbeInfo, opts: &LadderOptions) -> LadderPlan {
         fps,
         segment_s: opts.segment_s,
         gop_s: opts.gop_s,
+        pictures: plan_pictures(info),
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Every external tool call goes through [`process`], so timeouts, process
 //! groups and stderr handling are uniform. Typical use:
-//! [`probe::probe`] → [`ladder::plan_ladder`] → [`transcode::transcode`] and
-//! [`poster::poster`].
+//! [`probe::probe`] → [`ladder::plan_ladder`] → [`transcode::transcode`],
+//! which also writes the poster and the storyboard from its one decode of
+//! the source.
 
 // Public API of the media layer is consumed by the worker and HTTP code;
 // keep every item documented.
@@ -13,12 +14,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod args;
+mod argv;
 pub mod color;
 pub mod error;
 pub mod h264;
 pub mod hls;
 pub mod ladder;
 pub mod master;
+pub mod picture_args;
+pub mod pictures;
 pub mod poster;
 pub mod probe;
 pub mod process;
@@ -34,6 +38,7 @@ pub use color::VideoColor;
 pub use error::MediaError;
 pub use ladder::{plan_ladder, AudioPlan, LadderOptions, LadderPlan, Rung, RungSpec};
 pub use master::{replace_subtitles, MasterPlaylist, SubtitleRendition};
+pub use pictures::{plan_pictures, PicturePlan, PosterShot};
 pub use poster::poster;
 pub use probe::{probe, ProbeInfo, ProbeLimits, SubtitleStream};
 pub use rendition::Rendition;

@@ -1,15 +1,18 @@
 //! A still frame to show before playback starts.
+//!
+//! An import takes it from the ladder's own decode (see
+//! [`super::picture_args`]); [`poster`] grabs it in a short run of its own
+//! (a seek, then a few frames decoded).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::args::{poster_args, PictureSource};
 use super::error::MediaError;
+use super::pictures::{part_name, poster_time};
+pub use super::pictures::{poster_size, MAX_POSTER_WIDTH};
 use super::probe::ProbeInfo;
 use super::process::{self, StdoutMode, ToolCommand};
 use super::MediaTools;
-
-/// Widest poster written; larger adds bytes without visible benefit in a card.
-pub const MAX_POSTER_WIDTH: u32 = 640;
 
 /// Writes a JPEG of the frame at ~10% of the source to `out`.
 ///
@@ -23,34 +26,54 @@ pub async fn poster(
     info: &ProbeInfo,
     out: &Path,
 ) -> Result<(), MediaError> {
-    let duration_s = info.duration_s;
     let src = PictureSource {
         stream: info.video_index,
         color: &info.color,
     };
     let size = poster_size((info.width, info.height));
-    let mut tmp = out.as_os_str().to_owned();
-    tmp.push(".part");
-    let tmp = std::path::PathBuf::from(tmp);
-
-    // 10% in skips black intro frames; very short clips use the first frame.
-    let at_s = if duration_s >= 1.0 {
-        duration_s * 0.1
-    } else {
-        0.0
-    };
+    let tmp = part_path(out);
+    let at_s = poster_time(info.duration_s);
     grab(tools, input, src, at_s, size, &tmp).await?;
-    let empty = tokio::fs::metadata(&tmp)
-        .await
-        .map(|m| m.len() == 0)
-        .unwrap_or(true);
-    if empty && at_s > 0.0 {
+    if at_s > 0.0 && is_empty(&tmp).await {
         // A seek past the last decodable frame yields no frame; retry at 0.
         grab(tools, input, src, 0.0, size, &tmp).await?;
     }
-    tokio::fs::rename(&tmp, out)
+    finish(out).await
+}
+
+/// Publishes the poster ffmpeg wrote to `<out>.part`; an empty or missing
+/// one is an error, and the partial file never stays behind.
+pub async fn finish(out: &Path) -> Result<(), MediaError> {
+    let tmp = part_path(out);
+    let result = if is_empty(&tmp).await {
+        Err(MediaError::Unsupported {
+            what: "no frame for the poster".into(),
+        })
+    } else {
+        tokio::fs::rename(&tmp, out)
+            .await
+            .map_err(|e| MediaError::io(format!("renaming poster to {}", out.display()), e))
+    };
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    result
+}
+
+/// `<out>.part`, where ffmpeg writes the poster before it is published.
+pub fn part_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.with_file_name(part_name(&name))
+}
+
+async fn is_empty(path: &Path) -> bool {
+    tokio::fs::metadata(path)
         .await
-        .map_err(|e| MediaError::io(format!("renaming poster to {}", out.display()), e))
+        .map(|m| m.len() == 0)
+        .unwrap_or(true)
 }
 
 async fn grab(
@@ -64,26 +87,4 @@ async fn grab(
     let args = poster_args(input, src, at_s, size, out);
     let cmd = ToolCommand::new(&tools.ffmpeg, args, tools.probe_timeout);
     process::run(&cmd, StdoutMode::Capture).await.map(|_| ())
-}
-
-/// Poster dimensions: source aspect, width capped, both even.
-pub fn poster_size((w, h): (u32, u32)) -> (u32, u32) {
-    let (w, h) = (w.max(2), h.max(2));
-    // Width rounds down so the poster never exceeds the source.
-    let width = (w.min(MAX_POSTER_WIDTH) & !1).max(2);
-    let height = f64::from(h) * f64::from(width) / f64::from(w);
-    (width, (((height / 2.0).round() as u32) * 2).max(2))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(poster_size((1920, 1080)), (640, 360));
-        assert_eq!(poster_size((720, 1280)), (640, 1138));
-        assert_eq!(poster_size((320, 240)), (320, 240));
-        assert_eq!(poster_size((161, 121)), (160, 120));
-    }
 }

@@ -1,4 +1,6 @@
 //! Source → HLS ladder in one ffmpeg run, then Reel's own master playlist.
+//! The same run writes the poster and the storyboard, so the source is
+//! read and decoded once.
 
 use std::path::Path;
 
@@ -10,8 +12,11 @@ use super::h264::AAC_LC_CODECS;
 use super::hls::{self, Bitrates};
 use super::ladder::LadderPlan;
 use super::master::MasterPlaylist;
+use super::pictures::{StoryboardPlan, POSTER_NAME};
+use super::poster;
 use super::process::{self, StdoutMode, ToolCommand};
 use super::rendition::Rendition;
+use super::storyboard;
 use super::MediaTools;
 
 /// File name of the multivariant playlist inside the output directory.
@@ -24,13 +29,22 @@ pub struct TranscodeOutput {
     pub renditions: Vec<Rendition>,
     /// Whether an `audio/` rendition was written.
     pub has_audio: bool,
+    /// Whether `poster.jpg` was written.
+    pub poster: bool,
+    /// The layout of `storyboard.jpg`, when it and `storyboard.vtt` were
+    /// written.
+    pub storyboard: Option<StoryboardPlan>,
+    /// Why a planned picture is missing. Pictures are worth having but not
+    /// worth failing a video over, so these are for the log only.
+    pub picture_problems: Vec<String>,
 }
 
 /// Transcodes `input` into `out_dir` following `plan`.
 ///
 /// `out_dir` ends up holding `master.m3u8`, `<rung>/index.m3u8`,
-/// `<rung>/init.mp4`, `<rung>/seg_NNNNN.m4s` and `audio/…` when there is
-/// audio. On error it may hold partial output; the caller owns cleanup
+/// `<rung>/init.mp4`, `<rung>/seg_NNNNN.m4s`, `audio/…` when there is
+/// audio, and the planned pictures (`poster.jpg`, `storyboard.jpg` and
+/// `storyboard.vtt`). On error it may hold partial output; the caller owns cleanup
 /// (typically a staging directory that is removed).
 pub async fn transcode(
     tools: &MediaTools,
@@ -128,8 +142,31 @@ pub async fn transcode_with_cancel(
     };
     hls::write_atomic(&out_dir.join(MASTER_NAME), master.render().as_bytes()).await?;
 
+    let mut picture_problems = Vec::new();
+    let mut note = |what: &str, r: Result<(), MediaError>| match r {
+        Ok(()) => true,
+        Err(e) => {
+            picture_problems.push(format!("{what}: {e}"));
+            false
+        }
+    };
+    let made_poster = match plan.pictures.poster {
+        Some(_) => note("poster", poster::finish(&out_dir.join(POSTER_NAME)).await),
+        None => false,
+    };
+    let made_storyboard = match plan.pictures.storyboard {
+        Some(layout) => {
+            let r = storyboard::assemble(tools, out_dir, &layout, duration_s).await;
+            note("storyboard", r).then_some(layout)
+        }
+        None => None,
+    };
+
     Ok(TranscodeOutput {
         renditions,
         has_audio: plan.audio.is_some(),
+        poster: made_poster,
+        storyboard: made_storyboard,
+        picture_problems,
     })
 }
