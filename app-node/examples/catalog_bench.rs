@@ -1,12 +1,19 @@
 //! How long the catalog's hot calls take with 10,000 videos, per engine:
 //! a job claim (with 1,000 queued jobs behind 9,000 finished ones), the
-//! catalog page (24 ready videos with their renditions), a deep page, a
-//! title search, and one video by id.
+//! API's listing (24 ready videos with their renditions and the total), a
+//! deep page, a title search, the home page's listing (`Videos::home`: 24
+//! ready videos, whether more follow, and what is processing) on page 1,
+//! page 300 and for a search, and one video by id.
 //!
 //! `cargo run --release -p reel-node --example catalog_bench -- URL [URL…]`
 //! Each URL must name an empty database (or a SQLite file that does not
 //! exist yet); it is filled first. Prints a Markdown table of p50/p99 in
 //! milliseconds; results are recorded in `benches/README.md`.
+//!
+//! `catalog_bench --fill-only URL` only fills the catalog (the bench script
+//! `scripts/bench/catalog.sh` then serves it with a real node). The fill is
+//! the same on every run: titles `Video number {i} about topic {i % 97}`,
+//! the first 9,000 published, the last 1,000 queued.
 
 use std::time::{Duration, Instant};
 
@@ -86,16 +93,31 @@ where
 
 #[tokio::main]
 async fn main() {
-    let urls: Vec<String> = std::env::args().skip(1).collect();
+    let mut urls: Vec<String> = std::env::args().skip(1).collect();
+    let fill_only = urls.first().is_some_and(|a| a == "--fill-only");
+    if fill_only {
+        urls.remove(0);
+    }
     if urls.is_empty() {
-        eprintln!("usage: catalog_bench URL [URL…] (empty databases)");
+        eprintln!("usage: catalog_bench [--fill-only] URL [URL…] (empty databases)");
         std::process::exit(2);
+    }
+    if fill_only {
+        for url in urls {
+            let c = catalog::open(&url, &CatalogOptions::default())
+                .await
+                .unwrap();
+            let t = Instant::now();
+            fill(&c).await;
+            eprintln!("filled {url} in {:.1} s", t.elapsed().as_secs_f64());
+        }
+        return;
     }
     println!(
         "{VIDEOS} videos ({QUEUED} queued), {SAMPLES} samples per call, one client, milliseconds\n"
     );
-    println!("| engine | fill (s) | claim p50 / p99 | page 1 p50 / p99 | page 300 p50 / p99 | search p50 / p99 | get p50 / p99 |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| engine | fill (s) | claim p50 / p99 | page 1 p50 / p99 | page 300 p50 / p99 | search p50 / p99 | home p50 / p99 | home page 300 p50 / p99 | home search p50 / p99 | get p50 / p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for url in urls {
         let c = catalog::open(&url, &CatalogOptions::default())
             .await
@@ -152,6 +174,30 @@ async fn main() {
             }
         })
         .await;
+        let home = time(|_| {
+            let c = c.clone();
+            async move {
+                let p = c.videos.home(None, 1, 24).await.unwrap();
+                assert_eq!((p.ready.len(), p.processing.len()), (24, 24));
+            }
+        })
+        .await;
+        let home300 = time(|_| {
+            let c = c.clone();
+            async move {
+                let p = c.videos.home(None, 300, 24).await.unwrap();
+                assert_eq!(p.ready.len(), 24);
+            }
+        })
+        .await;
+        let home_search = time(|i| {
+            let c = c.clone();
+            async move {
+                let q = format!("topic {}", i % 97);
+                c.videos.home(Some(&q), 1, 24).await.unwrap();
+            }
+        })
+        .await;
         let ids: Vec<String> = c
             .videos
             .list(None, StatusFilter::Ready, 1, 100)
@@ -171,11 +217,14 @@ async fn main() {
         let engine = url.split(':').next().unwrap_or("");
         let f = |(a, b): (f64, f64)| format!("{a:.2} / {b:.2}");
         println!(
-            "| {engine} | {fill_s:.0} | {} | {} | {} | {} | {} |",
+            "| {engine} | {fill_s:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f(claim),
             f(page1),
             f(page300),
             f(search),
+            f(home),
+            f(home300),
+            f(home_search),
             f(get)
         );
     }

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 pub use error::CatalogError;
 pub use model::{
     clean_title, new_id, new_version, staged_key, valid_id, valid_version, ClaimedJob,
-    FinishOutcome, JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle, TokenInfo,
-    Tombstone, Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
+    FinishOutcome, HomePage, JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle,
+    TokenInfo, Tombstone, Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
 };
 
 /// Result alias for catalog calls.
@@ -40,6 +40,11 @@ pub trait Videos: Send + Sync {
         page: u32,
         per_page: u32,
     ) -> Result<VideoPage>;
+    /// The catalog page in one query: `per_page` ready videos of page
+    /// `page` matching `query`, whether more follow, and on page 1 up to
+    /// `per_page` videos still processing. Renditions and subtitles are not
+    /// loaded.
+    async fn home(&self, query: Option<&str>, page: u32, per_page: u32) -> Result<HomePage>;
     /// Renames a video; `false` if it does not exist.
     async fn set_title(&self, id: &str, title: &str) -> Result<bool>;
     /// First step of a delete: marks the video `deleting` (left out of

@@ -139,6 +139,21 @@ pub struct VideoPage {
     pub total: i64,
 }
 
+/// What the catalog page shows: a page of ready videos and, on the first
+/// page, the videos still processing. Renditions and subtitles are left
+/// empty (the page shows neither), and there is no total: only whether
+/// another page follows.
+#[derive(Debug, Clone, Default)]
+pub struct HomePage {
+    /// Ready videos on this page, newest first.
+    pub ready: Vec<Video>,
+    /// Whether ready videos follow this page.
+    pub more: bool,
+    /// Queued, downloading or transcoding videos, newest first (first page
+    /// only).
+    pub processing: Vec<Video>,
+}
+
 /// What an uploader asked for.
 #[derive(Debug, Clone)]
 pub struct NewVideo {

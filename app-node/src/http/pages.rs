@@ -11,7 +11,7 @@ use super::auth::session;
 use super::error::ApiError;
 use super::templates::page;
 use super::video_json::VideoJson;
-use crate::catalog::{valid_id, StatusFilter, Video, VideoStatus};
+use crate::catalog::{valid_id, Video, VideoStatus};
 use crate::state::AppState;
 
 const PER_PAGE: u32 = 24;
@@ -60,35 +60,35 @@ pub async fn index(
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| s.chars().take(200).collect::<String>());
-    let ready = state
+    let home = state
         .catalog
         .videos
-        .list(query.as_deref(), StatusFilter::Ready, page_no, PER_PAGE)
+        .home(query.as_deref(), page_no, PER_PAGE)
         .await?;
-    let processing = if page_no == 1 {
-        state
-            .catalog
-            .videos
-            .list(query.as_deref(), StatusFilter::Processing, 1, PER_PAGE)
-            .await?
-            .videos
-    } else {
-        Vec::new()
-    };
     let sess = session(&state, &headers).await?;
-    let more = (page_no as i64) * (PER_PAGE as i64) < ready.total;
     Ok(page(
         "index.html",
         context! {
-            videos => ready.videos.iter().map(card).collect::<Vec<_>>(),
-            processing => processing.iter().map(card).collect::<Vec<_>>(),
+            videos => home.ready.iter().map(card).collect::<Vec<_>>(),
+            processing => home.processing.iter().map(card).collect::<Vec<_>>(),
+            prev_query => (page_no > 1).then(|| page_query(query.as_deref(), page_no - 1)),
+            next_query => home.more.then(|| page_query(query.as_deref(), page_no + 1)),
             q => query,
-            prev_page => (page_no > 1).then_some(page_no - 1),
-            next_page => more.then_some(page_no + 1),
             signed_in => sess.is_some(),
             csrf => sess.map(|s| s.csrf),
         },
     ))
+}
+
+/// The query string of another page of the catalog, the search kept and
+/// form-encoded (`page=2&q=sun+%26+sea`).
+fn page_query(query: Option<&str>, page: u32) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    s.append_pair("page", &page.to_string());
+    if let Some(q) = query {
+        s.append_pair("q", q);
+    }
+    s.finish()
 }
 
 /// `GET /watch/{id}`: the player, or the status while processing.
@@ -152,5 +152,14 @@ mod tests {
         assert_eq!(super::clock(5.4), "0:05");
         assert_eq!(super::clock(75.0), "1:15");
         assert_eq!(super::clock(3725.0), "1:02:05");
+    }
+
+    #[test]
+    fn page_links_keep_the_search_encoded() {
+        assert_eq!(super::page_query(None, 2), "page=2");
+        assert_eq!(
+            super::page_query(Some("sun & sea/100%"), 3),
+            "page=3&q=sun+%26+sea%2F100%25"
+        );
     }
 }

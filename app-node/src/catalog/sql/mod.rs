@@ -6,13 +6,14 @@ mod accounts;
 mod copy;
 mod dialect;
 mod jobs;
+mod listing;
 mod migrate;
 mod videos;
 
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
@@ -120,13 +121,4 @@ where
             other => return other,
         }
     }
-}
-
-/// Reads one column by name, mapping a decode failure to a catalog error.
-fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    use sqlx::Row;
-    Ok(row.try_get(name)?)
 }

@@ -6,20 +6,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use super::dialect::{like_pattern, placeholders};
-use super::{col, SqlCatalog};
+use super::dialect::placeholders;
+use super::SqlCatalog;
 use crate::catalog::model::{
-    JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
+    HomePage, JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
 };
 use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
 
 /// The `videos` columns a [`Video`] is read from.
-const VIDEO_COLS: &str = "id, title, status, progress, error, source, created_at, duration_s, \
+pub(super) const VIDEO_COLS: &str =
+    "id, title, status, progress, error, source, created_at, duration_s, \
                           width, height, has_poster, has_storyboard, media_version";
 
 /// One row of `videos`, read by column name.
 #[derive(FromRow)]
-struct VideoRow {
+pub(super) struct VideoRow {
     id: String,
     title: String,
     status: String,
@@ -68,7 +69,7 @@ struct Child<T> {
 impl SqlCatalog {
     /// Renditions and subtitles of many videos in two queries (not two per
     /// video), so a catalog page costs the same whatever its length.
-    async fn load_children(&self, videos: &mut [Video]) -> Result<()> {
+    pub(super) async fn load_children(&self, videos: &mut [Video]) -> Result<()> {
         if videos.is_empty() {
             return Ok(());
         }
@@ -105,30 +106,6 @@ impl SqlCatalog {
             v.subtitles = subtitles.remove(&v.id).unwrap_or_default();
         }
         Ok(())
-    }
-}
-
-/// WHERE clause and its text parameters for a listing.
-fn list_filter(query: Option<&str>, filter: StatusFilter) -> (String, Vec<String>) {
-    let mut clauses = Vec::new();
-    let mut params = Vec::new();
-    if let Some(q) = query.map(str::trim).filter(|q| !q.is_empty()) {
-        clauses.push("LOWER(title) LIKE ? ESCAPE '!'");
-        params.push(like_pattern(q));
-    }
-    // Videos being deleted are gone as far as anyone above is concerned.
-    clauses.push("status <> 'deleting'");
-    match filter {
-        StatusFilter::All => {}
-        StatusFilter::Ready => clauses.push("status = 'ready'"),
-        StatusFilter::Processing => {
-            clauses.push("status IN ('queued', 'downloading', 'transcoding')")
-        }
-    }
-    if clauses.is_empty() {
-        (String::new(), params)
-    } else {
-        (format!("WHERE {}", clauses.join(" AND ")), params)
     }
 }
 
@@ -180,31 +157,11 @@ impl Videos for SqlCatalog {
         page: u32,
         per_page: u32,
     ) -> Result<VideoPage> {
-        let (clause, params) = list_filter(query, filter);
-        let q = format!("SELECT COUNT(*) AS n FROM videos {clause}");
-        let q = self.sql(&q);
-        let mut count = sqlx::query(&q);
-        for p in &params {
-            count = count.bind(p);
-        }
-        let total: i64 = col(&count.fetch_one(&self.pool).await?, "n")?;
-        let q = format!(
-            "SELECT {VIDEO_COLS} FROM videos {clause}
-             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
-        );
-        let q = self.sql(&q);
-        let mut rows = sqlx::query_as::<_, VideoRow>(&q);
-        for p in &params {
-            rows = rows.bind(p);
-        }
-        let rows = rows
-            .bind(per_page as i64)
-            .bind(page.saturating_sub(1) as i64 * per_page as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut videos: Vec<Video> = rows.into_iter().map(Video::from).collect();
-        self.load_children(&mut videos).await?;
-        Ok(VideoPage { videos, total })
+        self.list_page(query, filter, page, per_page).await
+    }
+
+    async fn home(&self, query: Option<&str>, page: u32, per_page: u32) -> Result<HomePage> {
+        self.home_page(query, page, per_page).await
     }
 
     async fn set_title(&self, id: &str, title: &str) -> Result<bool> {
