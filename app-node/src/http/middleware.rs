@@ -14,24 +14,22 @@ use crate::state::AppState;
 
 /// Stamps `X-Reel-Node` and records request metrics.
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+    // Cheap clones (a shared string, a small enum): no label is copied
+    // into a new String on this path, which every request takes.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let started = Instant::now();
     let mut resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
+    let route = route.as_ref().map_or("unmatched", |m| m.as_str());
     state
         .metrics
         .requests
-        .with_label_values(&[&route, &method, &status])
+        .with_label_values(&[route, method.as_str(), resp.status().as_str()])
         .inc();
     state
         .metrics
         .latency
-        .with_label_values(&[&route])
+        .with_label_values(&[route])
         .observe(started.elapsed().as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&state.node_name) {
         resp.headers_mut().insert("x-reel-node", v);

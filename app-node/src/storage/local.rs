@@ -1,14 +1,12 @@
 //! Media store on a local directory, shareable by several nodes on one machine.
 
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use rand::Rng;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use tokio_util::io::ReaderStream;
+use tokio::io::AsyncWriteExt;
 
 use super::{validate_key, ByteStream, MediaStore, ObjectInfo, Result, StorageError};
 
@@ -262,15 +260,9 @@ impl MediaStore for LocalStore {
 
     async fn read(&self, key: &str, start: u64, len: u64) -> Result<ByteStream> {
         let p = self.path(key)?;
-        let io = |e| StorageError::io(key, e);
-        let mut f = tokio::fs::File::open(&p).await.map_err(io)?;
-        if start > 0 {
-            f.seek(SeekFrom::Start(start)).await.map_err(io)?;
-        }
-        Ok(Box::pin(ReaderStream::with_capacity(
-            f.take(len),
-            64 * 1024,
-        )))
+        super::file_stream::open(p, start, len)
+            .await
+            .map_err(|e| StorageError::io(key, e))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -4,6 +4,7 @@
 //! Everything above this module talks to [`MediaStore`].
 
 mod error;
+mod file_stream;
 mod key;
 mod local;
 mod media_type;
