@@ -81,26 +81,9 @@ pub struct StartMode {
     pub upgrade: bool,
 }
 
-/// Idle node connections kept per worker thread. pingora's default (128)
-/// is smaller than the requests the balancer lets reach the nodes at once,
-/// so under load some finished node connections were closed instead of
-/// kept, and the next requests paid a new TCP handshake each.
-fn keepalive_pool_per_thread(config: &Config) -> usize {
-    let threads = config.threads.max(1);
-    config
-        .proxy
-        .max_in_flight_total
-        .div_ceil(threads)
-        .max(DEFAULT_KEEPALIVE_POOL_PER_THREAD)
-}
-
-/// pingora's own default for the pool above.
-const DEFAULT_KEEPALIVE_POOL_PER_THREAD: usize = 128;
-
 fn server_conf(config: &Config) -> ServerConf {
     ServerConf {
         threads: config.threads,
-        upstream_keepalive_pool_size: keepalive_pool_per_thread(config),
         grace_period_seconds: Some(config.shutdown_grace_s),
         graceful_shutdown_timeout_seconds: Some(1),
         // Attempts per request; the per-request budget from the config
