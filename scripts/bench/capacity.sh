@@ -23,7 +23,7 @@ set -euo pipefail
 bench_init capacity "$@"
 
 if [ "$QUICK" = 1 ]; then
-  SPEED=4; VIEW_S=9; RAMP_S=2; START=50; MAX_STEPS=4; CROWD_S=10
+  SPEED=4; VIEW_S=8; RAMP_S=2; START=100; MAX_STEPS=3; CROWD_S=8
 else
   SPEED=1; VIEW_S=40; RAMP_S=10; START=50; MAX_STEPS=7; CROWD_S=40
 fi
