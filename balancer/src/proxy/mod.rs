@@ -368,11 +368,8 @@ impl ProxyHttp for Balancer {
             });
         }
         let cache = ctx.cache_result.map_or("-", |r| r.as_str());
-        // Answered requests are recorded by the access log, whose writer
-        // thread keeps the cost off the request path; a line here for each
-        // would cost a formatted write to stderr per request.
         match e {
-            None => tracing::debug!(
+            None => tracing::info!(
                 request_id = %ctx.request_id, method = %req.method, path = %req.uri.path(),
                 backend = %backend, status = ctx.status, retried = !ctx.tried.is_empty(),
                 cache, ms = (elapsed * 1000.0) as u64, "request"
