@@ -41,7 +41,30 @@ enum Command {
     Check,
 }
 
+/// See the note on `mimalloc` in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_delay` (position in its `mi_option_t`).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+extern "C" {
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// Freed memory goes back to the system at once instead of after a delay:
+/// mimalloc purges delayed pages only when the same thread allocates again,
+/// so after a burst the idle worker threads kept the burst's memory
+/// resident (about 180 MB after 256 connections of segments, against
+/// about 90 MB with this).
+fn return_freed_memory_at_once() {
+    // SAFETY: sets a process-wide option of the allocator linked above;
+    // mimalloc documents options as settable at any time.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
+
 fn main() -> ExitCode {
+    return_freed_memory_at_once();
     let cli = Cli::parse();
     let source = ConfigSource {
         path: cli.config.clone(),
