@@ -38,7 +38,12 @@ for t in cargo curl ffmpeg jq bc pgrep; do
   command -v "$t" >/dev/null || { echo "bench: $t is needed (make deps)" >&2; exit 1; }
 done
 echo "== building release binaries" >&2
-cargo build --release -p reel-node -p reel-balancer -p reel-loadgen -p reel-benchplot >&2
+# The same package set as lib.sh's build_release, plus the examples the
+# catalog and transcode parts drive, so no part rebuilds anything.
+cargo build --release -p reel-node -p reel-balancer -p reel-loadgen >&2
+cargo build --release -p reel-node -p reel-balancer -p reel-loadgen \
+  --example catalog_bench --example ladder_bench >&2
+cargo build --release -p reel-benchplot >&2
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 
 DATE=$(date -u +%Y-%m-%d)

@@ -31,7 +31,7 @@ build_release
 FILL=$BIN/examples/catalog_bench
 if [ "${BENCH_BUILT:-0}" != 1 ] || [ ! -x "$FILL" ]; then
   log "building the catalog_bench example"
-  cargo build --release -p reel-node --example catalog_bench >&2
+  cargo build --release -p reel-node -p reel-balancer -p reel-loadgen --example catalog_bench >&2
 fi
 
 DATA=$TMP/data

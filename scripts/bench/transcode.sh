@@ -26,7 +26,7 @@ build_release
 LADDER_BENCH=$BIN/examples/ladder_bench
 if [ "${BENCH_BUILT:-0}" != 1 ] || [ ! -x "$LADDER_BENCH" ]; then
   log "building the ladder bench"
-  cargo build --release -p reel-node --example ladder_bench >&2
+  cargo build --release -p reel-node -p reel-balancer -p reel-loadgen --example ladder_bench >&2
 fi
 
 log "ladder, per rung, decode-once limit and import on a ${SECS} s 1080p source"
