@@ -63,12 +63,15 @@ log() { echo "== [$BENCH_NAME] $*" >&2; }
 
 # ---- ports, readiness, resources ------------------------------------------
 # A free TCP port on 127.0.0.1: nothing answers a connect, and not handed
-# out before in this run.
+# out before in this run. Taken below the kernel's ephemeral range, so the
+# thousands of client connections a bench opens cannot take it first.
 USED_PORTS=" "
+EPHEMERAL_LOW=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
-  local p
+  local p span=$((EPHEMERAL_LOW - 10000))
+  [ "$span" -gt 1000 ] || span=20000
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % span))
     case "$USED_PORTS" in *" $p "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       USED_PORTS+="$p "
