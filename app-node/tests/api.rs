@@ -310,41 +310,18 @@ async fn health_and_metrics() {
 
 #[tokio::test]
 async fn catalog_page_lists_24_ready_videos_newest_first_then_pages() {
-    use reel_node::catalog::{new_id, new_version, FinishOutcome, JobSource, NewVideo, Published};
+    use common::fixtures::{add_video, publish};
+    use reel_node::catalog::{new_version, FinishOutcome};
     let node = TestNode::new(&[]).await;
     let c = &node.state.catalog;
     let mut ids = Vec::new();
     for i in 0..25 {
-        let nv = NewVideo {
-            id: new_id(),
-            title: format!("Clip {i:02}"),
-            source: "test".into(),
-        };
-        c.videos
-            .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
-            .await
-            .unwrap();
-        let job = c
-            .jobs
-            .claim_for(&nv.id, Duration::from_secs(30), 3)
-            .await
-            .unwrap()
-            .unwrap();
-        let p = Published {
-            version: new_version(),
-            duration_s: 5.0,
-            width: 320,
-            height: 180,
-            has_poster: false,
-            has_storyboard: false,
-            renditions: Vec::new(),
-            subtitles: Vec::new(),
-        };
-        assert!(matches!(
-            c.jobs.finish(&job, &p).await.unwrap(),
+        let id = add_video(c, &format!("Clip {i:02}")).await;
+        assert_eq!(
+            publish(c, &id, &new_version()).await,
             FinishOutcome::Published
-        ));
-        ids.push(nv.id);
+        );
+        ids.push(id);
         // Distinct upload times so "newest first" has one right answer.
         tokio::time::sleep(Duration::from_millis(3)).await;
     }

@@ -111,10 +111,7 @@ async fn with_one_of_three_nodes_down_pages_spread_evenly_over_the_other_two() {
 }
 
 /// A node with one page slot; its 503s are expected, so not logged.
-const FULL: [(&str, &str); 2] = [
-    ("REEL_HTTP__MAX_CONCURRENCY", "1"),
-    ("REEL_LOG", "warn,tower_http=off"),
-];
+const FULL: [(&str, &str); 2] = [("REEL_HTTP__MAX_CONCURRENCY", "1"), ("REEL_LOG", "warn")];
 
 /// Holds one of a node's `http.max_concurrency` slots with an upload whose
 /// body never ends, until the returned sender is dropped.

@@ -6,59 +6,25 @@ mod common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use common::fixtures::{add_video, publish};
 use common::TestNode;
-use reel_node::catalog::{
-    new_id, new_version, FinishOutcome, JobSource, NewVideo, Published, Rendition,
-};
+use reel_node::catalog::{new_version, FinishOutcome};
 
 const MATCHES: usize = 55;
 
 /// Adds a video; publishes it unless `queued`.
 async fn add(node: &TestNode, title: &str, queued: bool) -> String {
     let c = &node.state.catalog;
-    let nv = NewVideo {
-        id: new_id(),
-        title: title.into(),
-        source: "test".into(),
-    };
-    c.videos
-        .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
-        .await
-        .unwrap();
+    let id = add_video(c, title).await;
     if !queued {
-        let job = c
-            .jobs
-            .claim_for(&nv.id, Duration::from_secs(30), 3)
-            .await
-            .unwrap()
-            .unwrap();
-        let p = Published {
-            version: new_version(),
-            duration_s: 5.0,
-            width: 320,
-            height: 180,
-            has_poster: true,
-            has_storyboard: false,
-            renditions: vec![Rendition {
-                name: "180p".into(),
-                width: 320,
-                height: 180,
-                bandwidth: 400_000,
-                average_bandwidth: 300_000,
-                codecs: "avc1.64000d,mp4a.40.2".into(),
-                frame_rate: 30.0,
-                playlist: "180p/index.m3u8".into(),
-            }],
-            subtitles: Vec::new(),
-        };
         assert_eq!(
-            c.jobs.finish(&job, &p).await.unwrap(),
+            publish(c, &id, &new_version()).await,
             FinishOutcome::Published
         );
     }
     // Distinct upload times, so "newest first" has one right answer.
     tokio::time::sleep(Duration::from_millis(2)).await;
-    nv.id
+    id
 }
 
 /// A catalog of 55 matching ready videos (three pages), 6 ready videos
@@ -180,7 +146,7 @@ async fn the_api_searches_and_pages_with_totals() {
             (Some(page), Some(24))
         );
         for video in v["videos"].as_array().unwrap() {
-            assert_eq!(video["renditions"].as_array().unwrap().len(), 1, "{video}");
+            assert_eq!(video["renditions"].as_array().unwrap().len(), 2, "{video}");
             assert!(video["title"].as_str().unwrap().starts_with("Sun & Sea "));
         }
         seen.extend(page_ids(&v));

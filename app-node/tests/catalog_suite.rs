@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::db::{Engine, TestDb};
+use common::fixtures::{add_video, publish, published};
 use reel_node::catalog::{
-    self, new_id, new_version, Catalog, CatalogOptions, FinishOutcome, JobSource, NewVideo,
-    Published, Rendition, StatusFilter, Subtitle, VideoStatus,
+    self, new_version, Catalog, CatalogOptions, FinishOutcome, StatusFilter, Subtitle, VideoStatus,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -21,57 +21,10 @@ async fn open(db: &TestDb) -> Catalog {
     db.open_catalog().await
 }
 
-async fn add(c: &Catalog, title: &str) -> String {
-    let nv = NewVideo {
-        id: new_id(),
-        title: title.into(),
-        source: "test".into(),
-    };
-    c.videos
-        .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
-        .await
-        .unwrap();
-    nv.id
-}
-
-fn published(version: &str) -> Published {
-    Published {
-        version: version.into(),
-        duration_s: 12.5,
-        width: 1280,
-        height: 720,
-        has_poster: true,
-        has_storyboard: false,
-        renditions: ["720p", "360p"]
-            .iter()
-            .map(|n| Rendition {
-                name: n.to_string(),
-                width: if *n == "720p" { 1280 } else { 640 },
-                height: if *n == "720p" { 720 } else { 360 },
-                bandwidth: 3_000_000,
-                average_bandwidth: 2_500_000,
-                codecs: "avc1.64001f,mp4a.40.2".into(),
-                frame_rate: 29.97,
-                playlist: format!("{n}/index.m3u8"),
-            })
-            .collect(),
-        subtitles: vec![Subtitle {
-            lang: "en".into(),
-            label: "English".into(),
-            path: "subs/en.vtt".into(),
-        }],
-    }
-}
-
-async fn publish(c: &Catalog, id: &str, version: &str) -> FinishOutcome {
-    let job = c.jobs.claim_for(id, LEASE, 3).await.unwrap().unwrap();
-    c.jobs.finish(&job, &published(version)).await.unwrap()
-}
-
 async fn videos_round_trip(db: TestDb) {
     let c = open(&db).await;
     let title = "Ünïcødé — 日本語 🎬 'quotes' \"and\" \\ backslash";
-    let id = add(&c, title).await;
+    let id = add_video(&c, title).await;
     let v = c.videos.get(&id).await.unwrap().unwrap();
     assert_eq!(v.title, title);
     assert_eq!(v.status, VideoStatus::Queued);
@@ -130,8 +83,8 @@ async fn videos_round_trip(db: TestDb) {
 /// first step is harmless, and only a marked video can be purged.
 async fn deletes_go_through_a_tombstone(db: TestDb) {
     let c = open(&db).await;
-    let keep = add(&c, "keep me").await;
-    let doomed = add(&c, "doomed").await;
+    let keep = add_video(&c, "keep me").await;
+    let doomed = add_video(&c, "doomed").await;
     let job = c.jobs.claim_for(&doomed, LEASE, 3).await.unwrap().unwrap();
     assert!(!c.videos.purge(&doomed).await.unwrap(), "not marked yet");
     let t = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
@@ -187,7 +140,7 @@ async fn list_search_filter_and_pages(db: TestDb) {
             8 => "Sunset at SEA".to_string(),
             _ => format!("Clip {i:02}"),
         };
-        ids.push(add(&c, &title).await);
+        ids.push(add_video(&c, &title).await);
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     for id in &ids[..5] {
@@ -255,7 +208,7 @@ async fn list_search_filter_and_pages(db: TestDb) {
 
 async fn job_lifecycle_and_lease_tokens(db: TestDb) {
     let c = open(&db).await;
-    let id = add(&c, "jobs").await;
+    let id = add_video(&c, "jobs").await;
     let job = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
     assert_eq!((job.video_id.as_str(), job.attempt), (id.as_str(), 1));
     assert!(c.jobs.claim(LEASE, 3).await.unwrap().is_none(), "leased");
@@ -315,7 +268,7 @@ async fn job_lifecycle_and_lease_tokens(db: TestDb) {
 
     // Two attempts race (the first lost its lease): only the holder's
     // version becomes current, and a done job is not runnable again.
-    let id = add(&c, "versions").await;
+    let id = add_video(&c, "versions").await;
     let slow = c
         .jobs
         .claim_for(&id, Duration::from_millis(200), 3)
@@ -340,7 +293,7 @@ async fn job_lifecycle_and_lease_tokens(db: TestDb) {
 
 async fn expired_lease_is_reclaimed_and_attempts_cap(db: TestDb) {
     let c = open(&db).await;
-    let id = add(&c, "lease").await;
+    let id = add_video(&c, "lease").await;
     let short = Duration::from_millis(300);
     let first = c.jobs.claim(short, 2).await.unwrap().unwrap();
     assert!(c.jobs.claim(short, 2).await.unwrap().is_none());
@@ -370,7 +323,7 @@ async fn two_workers_race_for_20_jobs(db: TestDb) {
     let c = open(&db).await;
     let mut ids = Vec::new();
     for i in 0..20 {
-        ids.push(add(&c, &format!("race {i}")).await);
+        ids.push(add_video(&c, &format!("race {i}")).await);
     }
     let runs: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let mut workers = Vec::new();
@@ -426,7 +379,7 @@ async fn concurrent_migrations_do_not_race(db: TestDb) {
         o.await.unwrap().expect("a concurrent migration failed");
     }
     let c = open(&db).await;
-    add(&c, "after").await;
+    add_video(&c, "after").await;
 }
 
 /// `catalog copy` from an embedded SQLite catalog into this engine: every
@@ -438,7 +391,7 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
     src.accounts.add_token("alice", "tok").await.unwrap();
     let mut ids = Vec::new();
     for i in 0..7 {
-        ids.push(add(&src, &format!("Copied {i} — ü")).await);
+        ids.push(add_video(&src, &format!("Copied {i} — ü")).await);
     }
     let v1 = new_version();
     publish(&src, &ids[0], &v1).await;
@@ -506,7 +459,7 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
 /// jobs are not held up behind it, and it is claimed once it has passed.
 async fn retry_backoff_holds_a_requeued_job(db: TestDb) {
     let c = open(&db).await;
-    let id = add(&c, "backoff").await;
+    let id = add_video(&c, "backoff").await;
     let job = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
     let backoff = Duration::from_millis(1500);
     c.jobs
@@ -520,7 +473,7 @@ async fn retry_backoff_holds_a_requeued_job(db: TestDb) {
         "claimed during its backoff"
     );
     assert!(c.jobs.claim_for(&id, LEASE, 3).await.unwrap().is_none());
-    let other = add(&c, "not held up").await;
+    let other = add_video(&c, "not held up").await;
     let o = c.jobs.claim(LEASE, 3).await.unwrap().unwrap();
     assert_eq!(o.video_id, other);
     tokio::time::sleep(backoff + Duration::from_millis(300)).await;
@@ -543,7 +496,7 @@ async fn retry_backoff_holds_a_requeued_job(db: TestDb) {
 /// claimed the job; the next claim can.
 async fn a_lapsed_lease_never_publishes(db: TestDb) {
     let c = open(&db).await;
-    let id = add(&c, "lapsed").await;
+    let id = add_video(&c, "lapsed").await;
     let job = c
         .jobs
         .claim_for(&id, Duration::from_millis(200), 3)

@@ -179,7 +179,13 @@ async fn a_full_scratch_disk_fails_the_video_cleanly_and_spares_the_others() {
         .await
         .unwrap();
     let token = common::add_uploader(&state).await;
-    let node = TestNode { dir, state, token };
+    let app = reel_node::http::app(state.clone());
+    let node = TestNode {
+        dir,
+        state,
+        token,
+        app,
+    };
     out_of_space_case(&node).await;
 }
 

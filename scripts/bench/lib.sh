@@ -65,16 +65,17 @@ log() { echo "== [$BENCH_NAME] $*" >&2; }
 # A free TCP port on 127.0.0.1: nothing answers a connect, and not handed
 # out before in this run. Taken below the kernel's ephemeral range, so the
 # thousands of client connections a bench opens cannot take it first.
-USED_PORTS=" "
+# `free_port` runs in a `$(...)` subshell, so the ports handed out are kept
+# in a file: a shell variable set there would be lost.
 EPHEMERAL_LOW=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
   local p span=$((EPHEMERAL_LOW - 10000))
   [ "$span" -gt 1000 ] || span=20000
   for _ in $(seq 1 200); do
     p=$((10000 + RANDOM % span))
-    case "$USED_PORTS" in *" $p "*) continue ;; esac
+    grep -qx "$p" "$TMP/ports" 2>/dev/null && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      USED_PORTS+="$p "
+      echo "$p" >>"$TMP/ports"
       echo "$p"
       return
     fi

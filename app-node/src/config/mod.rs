@@ -25,7 +25,7 @@ pub struct Config {
     /// Name sent as `X-Reel-Node`; empty means host name + port.
     #[serde(default)]
     pub node_name: String,
-    /// Log filter (`info`, `debug`, `reel_node=debug,tower_http=info` …).
+    /// Log filter (`info`, `debug`, `warn,reel_node=debug` …).
     /// Read from every layer (file, `.env`, `REEL_LOG`, flags) before logging
     /// starts, so start-up is logged at the chosen level too.
     pub log: String,
@@ -253,6 +253,13 @@ pub struct HttpConfig {
     pub shutdown_grace_s: u64,
     /// Seconds in-flight requests get to finish after the listener closes.
     pub shutdown_deadline_s: u64,
+    /// Log successful `/media` and `/static` responses at INFO like every
+    /// other; off, they go to DEBUG (the balancer's access log has them).
+    pub log_media: bool,
+    /// Milliseconds a node keeps the catalog listings it rendered for
+    /// visitors who are not signed in (the catalog page, `GET /api/videos`);
+    /// 0 renders every one.
+    pub listing_cache_ms: u64,
 }
 
 impl HttpConfig {
@@ -343,6 +350,8 @@ password_threads = 2
 password_queue = 32
 shutdown_grace_s = 5
 shutdown_deadline_s = 30
+log_media = false
+listing_cache_ms = 1000
 
 [housekeeping]
 interval_s = 600

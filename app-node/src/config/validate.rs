@@ -134,6 +134,7 @@ impl Config {
                 self.http.header_read_timeout_s,
             ),
             ("http.body_timeout_s", self.http.body_timeout_s),
+            ("http.listing_cache_ms", self.http.listing_cache_ms / 1000),
             ("http.shutdown_grace_s", self.http.shutdown_grace_s),
             ("http.shutdown_deadline_s", self.http.shutdown_deadline_s),
             ("housekeeping.interval_s", self.housekeeping.interval_s),

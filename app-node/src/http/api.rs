@@ -4,12 +4,13 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Uploader;
 use super::error::ApiError;
+use super::listing_cache::ListingCache;
 use super::title::clean_title;
 use super::upload::receive_multipart;
 use super::video_json::VideoJson;
@@ -148,6 +149,7 @@ pub struct ListQuery {
 /// `GET /api/videos`: newest first, every status unless `status=ready`.
 pub async fn list(
     State(state): State<AppState>,
+    Extension(listings): Extension<ListingCache>,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page.unwrap_or(1).max(1);
@@ -163,15 +165,26 @@ pub async fn list(
             ))
         }
     };
-    let p = state
-        .catalog
-        .videos
-        .list(q.q.as_deref(), filter, page, per_page)
+    let key = format!(
+        "api {filter:?} {page} {per_page} {}",
+        q.q.as_deref().unwrap_or("")
+    );
+    let body = listings
+        .get_or_render(key, async {
+            let p = state
+                .catalog
+                .videos
+                .list(q.q.as_deref(), filter, page, per_page)
+                .await?;
+            let videos: Vec<VideoJson> = p.videos.iter().map(VideoJson::from).collect();
+            let json =
+                json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page});
+            Ok(Bytes::from(
+                serde_json::to_vec(&json).expect("JSON of plain values"),
+            ))
+        })
         .await?;
-    let videos: Vec<VideoJson> = p.videos.iter().map(VideoJson::from).collect();
-    Ok(Json(
-        json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page}),
-    ))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
 /// One video by id; ids we never issue are 404 without a catalog query.

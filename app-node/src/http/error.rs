@@ -12,7 +12,7 @@ use crate::catalog::CatalogError;
 use crate::storage::StorageError;
 
 /// An error answer of the HTTP API.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
@@ -55,6 +55,16 @@ impl ApiError {
             retry_after: Some(retry_after),
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
         }
+    }
+
+    /// 500 for a page whose template failed (the failure is logged where
+    /// it happened).
+    pub fn page_failed() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "page-failed",
+            "page rendering failed",
+        )
     }
 
     fn internal(code: &'static str, detail: &dyn std::fmt::Display) -> Self {

@@ -1,5 +1,6 @@
 //! The HTTP surface of a node: pages, JSON API, media and operator endpoints.
 
+mod access_log;
 mod account;
 mod api;
 mod assets;
@@ -7,6 +8,7 @@ mod auth;
 mod body;
 mod client;
 mod error;
+mod listing_cache;
 mod master;
 mod media;
 mod middleware;
@@ -23,8 +25,6 @@ mod video_json;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 pub use error::ApiError;
 pub use video_json::{rfc3339, VideoJson};
@@ -72,7 +72,13 @@ pub fn app(state: AppState) -> Router {
                 )),
             ),
             body::read_first,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(
+            listing_cache::clear_after_changes,
+        ))
+        .layer(axum::Extension(listing_cache::ListingCache::new(
+            std::time::Duration::from_millis(state.config.http.listing_cache_ms),
+        )));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -89,26 +95,9 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             middleware::observe,
         ))
-        .layer(access_log())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access_log::access_log,
+        ))
         .with_state(state)
-}
-
-/// One line per response at INFO, carrying the balancer's `X-Request-Id` so a
-/// request can be followed from the balancer's log into the node's.
-fn access_log() -> TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    impl Fn(&axum::http::Request<axum::body::Body>) -> tracing::Span + Clone,
-    tower_http::trace::DefaultOnRequest,
-    DefaultOnResponse,
-> {
-    TraceLayer::new_for_http()
-        .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-            let rid = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %rid)
-        })
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
 }

@@ -3,13 +3,15 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use minijinja::context;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::auth::session;
+use super::auth::{session, Session};
 use super::error::ApiError;
-use super::templates::page;
+use super::listing_cache::ListingCache;
+use super::templates::{html, page, render};
 use super::video_json::VideoJson;
 use crate::catalog::{valid_id, Video, VideoStatus};
 use crate::state::AppState;
@@ -46,6 +48,7 @@ pub struct IndexQuery {
 /// `GET /`: ready videos newest first, then what is still processing.
 pub async fn index(
     State(state): State<AppState>,
+    Extension(listings): Extension<ListingCache>,
     Query(q): Query<IndexQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -60,24 +63,44 @@ pub async fn index(
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| s.chars().take(200).collect::<String>());
-    let home = state
-        .catalog
-        .videos
-        .home(query.as_deref(), page_no, PER_PAGE)
-        .await?;
     let sess = session(&state, &headers).await?;
-    Ok(page(
+    if sess.is_some() {
+        return Ok(html(
+            render_index(&state, query.as_deref(), page_no, sess).await?,
+        ));
+    }
+    // Visitors who are not signed in all see the same page: kept a moment.
+    let key = format!("page {page_no} {}", query.as_deref().unwrap_or(""));
+    let body = listings
+        .get_or_render(key, async {
+            let r = render_index(&state, query.as_deref(), page_no, None).await?;
+            Ok(bytes::Bytes::from(r))
+        })
+        .await?;
+    Ok(html(body))
+}
+
+/// The catalog page's HTML for a visitor, signed in or not.
+async fn render_index(
+    state: &AppState,
+    query: Option<&str>,
+    page_no: u32,
+    sess: Option<Session>,
+) -> Result<String, ApiError> {
+    let home = state.catalog.videos.home(query, page_no, PER_PAGE).await?;
+    render(
         "index.html",
         context! {
             videos => home.ready.iter().map(card).collect::<Vec<_>>(),
             processing => home.processing.iter().map(card).collect::<Vec<_>>(),
-            prev_query => (page_no > 1).then(|| page_query(query.as_deref(), page_no - 1)),
-            next_query => home.more.then(|| page_query(query.as_deref(), page_no + 1)),
+            prev_query => (page_no > 1).then(|| page_query(query, page_no - 1)),
+            next_query => home.more.then(|| page_query(query, page_no + 1)),
             q => query,
             signed_in => sess.is_some(),
             csrf => sess.map(|s| s.csrf),
         },
-    ))
+    )
+    .ok_or_else(ApiError::page_failed)
 }
 
 /// The query string of another page of the catalog, the search kept and

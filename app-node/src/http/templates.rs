@@ -2,8 +2,9 @@
 
 use std::sync::OnceLock;
 
+use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use minijinja::Environment;
 
 /// Policy for every HTML page: only our own scripts, styles and media; hls.js
@@ -35,28 +36,42 @@ fn env() -> &'static Environment<'static> {
 
 /// Renders a page with security headers; a template bug becomes a plain 500.
 pub fn page(name: &str, ctx: minijinja::Value) -> Response {
-    match env().get_template(name).and_then(|t| t.render(ctx)) {
-        Ok(html) => {
-            let mut r = Html(html).into_response();
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
-            );
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(e) => {
-            tracing::error!("template {name} failed: {e:#}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
-        }
+    match render(name, ctx) {
+        Some(body) => html(body),
+        None => (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response(),
     }
+}
+
+/// A page's HTML; `None` (logged) on a template bug.
+pub fn render(name: &str, ctx: minijinja::Value) -> Option<String> {
+    env()
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| tracing::error!("template {name} failed: {e:#}"))
+        .ok()
+}
+
+/// An HTML answer with the pages' security headers; never stored by
+/// browsers or shared caches (pages can carry a CSRF token).
+pub fn html(body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }

@@ -178,6 +178,7 @@ pub fn subtitle_args(input: &Path, index: u32, out: &Path) -> Vec<OsString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::argv::read_back::{text, value_of};
     use crate::media::ladder::{plan_ladder, LadderOptions};
     use crate::media::pictures::PicturePlan;
     use crate::media::probe::ProbeInfo;
@@ -206,20 +207,6 @@ mod tests {
             },
             &LadderOptions::default(),
         )
-    }
-
-    fn text(args: &[OsString]) -> Vec<String> {
-        args.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
-    }
-
-    fn value_of(args: &[String], key: &str) -> String {
-        let i = args
-            .iter()
-            .position(|a| a == key)
-            .unwrap_or_else(|| panic!("{key} missing"));
-        args[i + 1].clone()
     }
 
     #[test]

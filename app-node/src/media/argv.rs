@@ -36,3 +36,25 @@ pub(super) fn preamble(a: &mut Argv, input: &Path) {
         .opt("-format_whitelist", SOURCE_DEMUXERS)
         .opt("-i", file_url(input));
 }
+
+/// Helpers for the tests that read argument lists back.
+#[cfg(test)]
+pub(super) mod read_back {
+    use std::ffi::OsString;
+
+    /// The arguments as text.
+    pub fn text(args: &[OsString]) -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The value after the first `key`; panics when `key` is missing.
+    pub fn value_of(args: &[String], key: &str) -> String {
+        let i = args
+            .iter()
+            .position(|a| a == key)
+            .unwrap_or_else(|| panic!("{key} missing"));
+        args[i + 1].clone()
+    }
+}

@@ -185,21 +185,8 @@ pub fn storyboard_args(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::argv::read_back::{text, value_of};
     use crate::media::pictures::plan_storyboard;
-
-    fn text(args: &[OsString]) -> Vec<String> {
-        args.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
-    }
-
-    fn value_of(args: &[String], key: &str) -> String {
-        let i = args
-            .iter()
-            .position(|a| a == key)
-            .unwrap_or_else(|| panic!("{key} missing"));
-        args[i + 1].clone()
-    }
 
     #[test]
     fn standalone_poster_and_storyboard_commands() {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod fixtures;
 pub mod procs;
 pub mod s3;
 pub mod slow_store;
@@ -26,6 +27,10 @@ pub struct TestNode {
     pub dir: tempfile::TempDir,
     pub state: AppState,
     pub token: String,
+    /// The node's router, built once like a running node's, so state kept
+    /// by its layers (the listing cache, the request pools) lasts between
+    /// calls.
+    pub app: axum::Router,
 }
 
 /// Config for tests: private networks allowed (sources live on loopback),
@@ -38,6 +43,9 @@ pub fn test_config(data_dir: &Path, extra: &[(&str, &str)]) -> Config {
         ("ingest.allow_private_networks".into(), "true".into()),
         ("worker.lease_s".into(), "3".into()),
         ("worker.poll_ms".into(), "200".into()),
+        // These tests change the catalog directly and look at once; the
+        // listing cache has tests of its own.
+        ("http.listing_cache_ms".into(), "0".into()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     config::load(None, Vec::<(String, String)>::new(), &Overrides { pairs }).expect("test config")
@@ -51,15 +59,18 @@ impl TestNode {
             .await
             .unwrap();
         let token = add_uploader(&state).await;
-        TestNode { dir, state, token }
+        let app = reel_node::http::app(state.clone());
+        TestNode {
+            dir,
+            state,
+            token,
+            app,
+        }
     }
 
     /// Sends one request through the router.
     pub async fn call(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let resp = reel_node::http::app(self.state.clone())
-            .oneshot(req)
-            .await
-            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp

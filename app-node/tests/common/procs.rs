@@ -220,14 +220,14 @@ pub struct LoggedNode {
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
-/// [`start_with`], with the node's access log (`tower_http` responses at
-/// INFO) read into memory.
+/// [`start_with`], with the node's access log (every response, media
+/// included) read into memory.
 pub fn start_logged(data: &Path, name: &str, env: &[(&str, &str)]) -> LoggedNode {
     let mut cmd = node_cmd(data, name);
     cmd.envs(env.iter().copied())
-        // The span carrying the path is made in reel_node::http; the line
-        // that closes each request comes from tower_http.
-        .env("REEL_LOG", "warn,reel_node::http=info,tower_http=info")
+        // Media responses too, which are logged at DEBUG by default.
+        .env("REEL_HTTP__LOG_MEDIA", "true")
+        .env("REEL_LOG", "warn,reel_node::http=info")
         .stderr(Stdio::piped());
     let mut node = spawn_serve(cmd, &[]);
     let stderr = node.child.stderr.take().expect("stderr piped");
