@@ -1,7 +1,8 @@
 //! Prometheus metrics of one node.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// All metrics the node exports, in their own registry so tests can build
@@ -19,6 +20,9 @@ pub struct Metrics {
     pub transcode_seconds: HistogramVec,
     /// Requests refused because the node was at its concurrency limit.
     pub shed: IntCounterVec,
+    /// Seconds from the start of an encoding attempt until its video was
+    /// playable (every rung had its first segments stored).
+    pub time_to_playable: Histogram,
 }
 
 impl Metrics {
@@ -51,6 +55,16 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let time_to_playable = Histogram::with_opts(
+            HistogramOpts::new(
+                "reel_time_to_playable_seconds",
+                "Seconds from the start of an encoding attempt until the video was playable",
+            )
+            .buckets(vec![
+                1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+            ]),
+        )
+        .expect("valid metric");
         let shed = IntCounterVec::new(
             Opts::new(
                 "reel_http_shed_total",
@@ -65,6 +79,7 @@ impl Metrics {
             Box::new(jobs.clone()),
             Box::new(transcode_seconds.clone()),
             Box::new(shed.clone()),
+            Box::new(time_to_playable.clone()),
         ] {
             registry.register(c).expect("unique metric");
         }
@@ -75,6 +90,7 @@ impl Metrics {
             jobs,
             transcode_seconds,
             shed,
+            time_to_playable,
         }
     }
 

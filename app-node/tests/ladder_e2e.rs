@@ -131,7 +131,9 @@ async fn url_import_of_720p_source_publishes_the_planned_ladder() {
     for (name, size) in expected {
         let (s, pl) = node.get(&format!("{base}{name}/index.m3u8")).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(pl.contains("#EXT-X-PLAYLIST-TYPE:VOD") && pl.contains("#EXT-X-ENDLIST"));
+        // Published as it was encoded: an EVENT playlist, ended.
+        assert!(pl.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && pl.contains("#EXT-X-ENDLIST"));
+        assert!(pl.contains("#EXT-X-START:TIME-OFFSET=0"));
         assert!(pl.contains("#EXT-X-MAP:URI=\"init.mp4\""));
         let durations: Vec<f64> = pl
             .lines()

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 pub use error::CatalogError;
 pub use model::{
     clean_title, new_id, new_version, staged_key, valid_id, valid_version, ClaimedJob,
-    FinishOutcome, HomePage, JobSource, NewVideo, Published, Rendition, StatusFilter, Subtitle,
-    TokenInfo, Tombstone, Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
+    FinishOutcome, HomePage, JobSource, NewVideo, Playable, Published, Rendition, StatusFilter,
+    Subtitle, TokenInfo, Tombstone, Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
 };
 
 /// Result alias for catalog calls.
@@ -84,6 +84,10 @@ pub trait Jobs: Send + Sync {
     async fn renew(&self, job: &ClaimedJob, lease: Duration) -> Result<bool>;
     /// Moves the video's visible status and progress, under the lease.
     async fn progress(&self, job: &ClaimedJob, status: VideoStatus, progress: f64) -> Result<bool>;
+    /// Points the video at the version being encoded, whose first segments
+    /// are stored, and makes it playable while it stays processing; under
+    /// the lease (`LeaseLost` changes nothing).
+    async fn make_playable(&self, job: &ClaimedJob, p: &Playable) -> Result<FinishOutcome>;
     /// Points the video at its newly stored version and makes it ready, in
     /// one transaction; ends the job.
     async fn finish(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome>;

@@ -95,6 +95,12 @@ pub struct Video {
     /// before the first publish (and for trees published before versioning,
     /// which sit directly under the video's prefix).
     pub media_version: Option<String>,
+    /// Whether viewers can watch it: from the moment every rung has its
+    /// first segments (while still processing), and once ready.
+    pub playable: bool,
+    /// Seconds from the start of the attempt that made it playable until
+    /// it was.
+    pub time_to_playable_s: Option<f64>,
 }
 
 impl Video {
@@ -234,6 +240,25 @@ pub struct Published {
     pub renditions: Vec<Rendition>,
     /// Subtitle tracks found in the source.
     pub subtitles: Vec<Subtitle>,
+}
+
+/// What a video being encoded can already be watched with: the version its
+/// first segments are stored under and the planned rungs (bandwidths are
+/// the planned ones until [`Published`] replaces them with measured ones).
+#[derive(Debug, Clone)]
+pub struct Playable {
+    /// Folder below the video's prefix that holds this version's tree.
+    pub version: String,
+    /// Duration in seconds (of the source).
+    pub duration_s: f64,
+    /// Display width.
+    pub width: i64,
+    /// Display height.
+    pub height: i64,
+    /// Planned rungs.
+    pub renditions: Vec<Rendition>,
+    /// Seconds from the start of the attempt until now.
+    pub time_to_playable_s: f64,
 }
 
 /// What [`super::Jobs::finish`] did.

@@ -114,6 +114,10 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
         match v.status {
             VideoStatus::Ready => {
                 pb.finish_with_message("ready");
+                // Standard output keeps only the id, for scripts.
+                if let Some(t) = v.time_to_playable_s {
+                    eprintln!("playable after {t:.1} s of encoding");
+                }
                 println!("{}", v.id);
                 return Ok(0);
             }

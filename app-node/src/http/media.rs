@@ -46,6 +46,9 @@ pub async fn serve(
     let Some(total) = state.store.size(&key).await? else {
         return current_version_redirect(&state, &id, &path).await;
     };
+    if path.ends_with(".m3u8") {
+        return media_playlist(&state, &key, &method, mime, cache).await;
+    }
     // Playlists and WebVTT tracks stay on the node: players resolve the
     // files they name against their URL, and a signed bucket URL would turn
     // those into unsigned ones.
@@ -109,7 +112,7 @@ async fn current_version_redirect(
     }
     let video = state.catalog.videos.get(id).await?.ok_or_else(not_found)?;
     match video.media_version {
-        Some(v) if video.status == VideoStatus::Ready => {
+        Some(v) if video.status == VideoStatus::Ready || video.playable => {
             // Short-lived: the target changes when the video is republished.
             Ok(redirect(
                 &format!("/media/{id}/{v}/{path}"),
@@ -118,6 +121,41 @@ async fn current_version_redirect(
         }
         _ => Err(not_found()),
     }
+}
+
+/// `Cache-Control` of a media playlist that is still growing.
+pub const GROWING: &str = "public, max-age=1";
+
+/// A media playlist, read whole (a Range header is ignored: playlists are
+/// small, and players never ask for part of one). One still growing, an
+/// EVENT playlist without `#EXT-X-ENDLIST` because its video is being
+/// encoded, may be kept for a second only, so players and the balancer's
+/// cache see each new segment; once ended it never changes again.
+async fn media_playlist(
+    state: &AppState,
+    key: &str,
+    method: &Method,
+    mime: &'static str,
+    cache: &'static str,
+) -> Result<Response, ApiError> {
+    let text = state.store.get_bytes(key).await?;
+    let cache = if crate::media::hls::has_ended(&text) {
+        cache
+    } else {
+        GROWING
+    };
+    let len = text.len();
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(text)
+    };
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    Ok(resp)
 }
 
 fn redirect(location: &str, cache: &'static str) -> Response {

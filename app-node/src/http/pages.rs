@@ -32,6 +32,7 @@ fn card(v: &Video) -> minijinja::Value {
     let j = VideoJson::from(v);
     context! {
         id => j.id, title => j.title, status => j.status, poster_url => j.poster_url,
+        playable => j.playable,
         created_at => j.created_at.clone(), date => j.created_at.get(..10).unwrap_or(""),
         duration => v.duration_s.map(clock).unwrap_or_default(),
         percent => (v.progress * 100.0).floor() as i64,

@@ -49,7 +49,13 @@ pub struct VideoJson {
     pub width: Option<i64>,
     /// Display height once known.
     pub height: Option<i64>,
-    /// Master playlist, once ready.
+    /// Whether it can be watched: from the moment every rung has its first
+    /// segments, while `status` is still `transcoding`, and once ready.
+    pub playable: bool,
+    /// Seconds from the start of the encoding attempt until it was
+    /// playable.
+    pub time_to_playable_s: Option<f64>,
+    /// Master playlist, once playable.
     pub hls_url: Option<String>,
     /// Poster JPEG, once ready.
     pub poster_url: Option<String>,
@@ -74,6 +80,7 @@ pub fn rfc3339(ms: i64) -> String {
 impl From<&Video> for VideoJson {
     fn from(v: &Video) -> Self {
         let ready = v.status == VideoStatus::Ready;
+        let playable = ready || (v.playable && v.media_version.is_some());
         let prefix = v.media_prefix();
         let media = |p: &str| format!("/media/{prefix}/{p}");
         VideoJson {
@@ -86,7 +93,9 @@ impl From<&Video> for VideoJson {
             duration_s: v.duration_s,
             width: v.width,
             height: v.height,
-            hls_url: ready.then(|| media("master.m3u8")),
+            playable,
+            time_to_playable_s: v.time_to_playable_s,
+            hls_url: playable.then(|| media("master.m3u8")),
             poster_url: (ready && v.has_poster).then(|| media("poster.jpg")),
             storyboard_url: (ready && v.has_storyboard).then(|| media("storyboard.vtt")),
             watch_url: format!("/watch/{}", v.id),

@@ -1,10 +1,10 @@
 //! The ingest worker: claims jobs from the catalog under a lease and runs
 //! the pipeline (fetch → probe → plan → transcode → extras → publish).
 
-mod early_upload;
 mod error;
 mod extras;
 mod pipeline;
+mod progressive;
 mod reporter;
 mod worker;
 

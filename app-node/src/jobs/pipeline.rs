@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::early_upload::EarlyUpload;
 use super::extras;
+use super::progressive::{Layout, Progressive};
 use super::reporter::Reporter;
 use super::JobError;
 use crate::catalog::{
-    new_version, valid_version, ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus,
+    new_version, valid_version, ClaimedJob, FinishOutcome, JobSource, Playable, Published,
+    VideoStatus,
 };
 use crate::ingest::download;
 use crate::media::{self, LadderOptions, MediaTools, ProbeLimits};
@@ -138,16 +139,19 @@ pub async fn run_job(
     // is ever overwritten, and the catalog flip is the one visible step.
     let version = new_version();
     let prefix = format!("{}/{}", job.video_id, version);
-    // Stores where every byte crosses the network get finished segments
-    // while the ladder is encoded. The watcher belongs to this function,
-    // not to `prepare`, so it can be stopped for sure before a cleanup.
-    let mut early = state
-        .store
-        .uploads_while_writing()
-        .then(|| EarlyUpload::start(state.store.clone(), prefix.clone(), dir.join("out")));
+    // The ladder is published while it is encoded. `prepare` starts the
+    // publisher once the ladder is planned; it lives here, not in
+    // `prepare`, so it can be stopped for sure before a cleanup.
+    let mut publisher: Option<Progressive> = None;
+    let attempt = Attempt {
+        job,
+        dir: &dir,
+        version: &version,
+        started: std::time::Instant::now(),
+    };
     // Dropping `prepare` kills ffmpeg (its process group).
     let prepared = tokio::select! {
-        r = prepare(state, job, &dir, &version, early.as_mut(), &cancel, &report) => r,
+        r = prepare(state, &attempt, &mut publisher, &cancel, &report) => r,
         _ = cancel.cancelled() => Err(JobError::Cancelled),
         _ = lost.cancelled() => Err(JobError::LeaseLost),
     };
@@ -156,10 +160,10 @@ pub async fn run_job(
     let result = match prepared {
         Ok(published) => publish(state, job, published).await,
         Err(e) => {
-            if let Some(up) = early.take() {
-                up.stop().await;
+            if let Some(p) = publisher.take() {
+                p.stop().await;
             }
-            // Nothing points at this version: remove what an early upload
+            // Nothing points at this version: remove what the publisher
             // or an interrupted store left of it.
             discard(state, job, &prefix).await;
             Err(e)
@@ -203,17 +207,46 @@ pub(crate) async fn publish(
     Ok(())
 }
 
-/// Fetch, probe, transcode, extras and store under the video's `version`:
-/// everything before the catalog flip.
+/// One attempt at a job: where it works and what it publishes under.
+struct Attempt<'a> {
+    job: &'a ClaimedJob,
+    /// Scratch folder.
+    dir: &'a Path,
+    /// Version folder the ladder is stored under.
+    version: &'a str,
+    /// When the attempt began (for the time until playable).
+    started: std::time::Instant,
+}
+
+/// Points the catalog at the version being encoded. A lost lease ends the
+/// attempt; a catalog failure only delays the video until it is ready.
+async fn make_playable(state: &AppState, job: &ClaimedJob, p: &Playable) -> Result<(), JobError> {
+    match state.catalog.jobs.make_playable(job, p).await {
+        Ok(FinishOutcome::Published) => {
+            state.metrics.time_to_playable.observe(p.time_to_playable_s);
+            tracing::info!(job = %job.id, seconds = p.time_to_playable_s, "playable");
+            Ok(())
+        }
+        Ok(FinishOutcome::LeaseLost) => Err(JobError::LeaseLost),
+        Err(e) => {
+            tracing::warn!(job = %job.id, "not made playable early: {e}");
+            Ok(())
+        }
+    }
+}
+
+/// Fetch, probe, transcode (published as it is encoded, and made playable
+/// once every rendition has its first segments), extras and the rest of
+/// the tree under the video's `version`: everything before the final
+/// catalog flip.
 async fn prepare(
     state: &AppState,
-    job: &ClaimedJob,
-    dir: &Path,
-    version: &str,
-    early: Option<&mut EarlyUpload>,
+    attempt: &Attempt<'_>,
+    publisher: &mut Option<Progressive>,
     cancel: &CancellationToken,
     report: &(dyn Fn(VideoStatus, f64) + Send + Sync),
 ) -> Result<Published, JobError> {
+    let (job, dir, version) = (attempt.job, attempt.dir, attempt.version);
     let prefix = &format!("{}/{version}", job.video_id);
     let tools = tools(state);
     let source = dir.join("source");
@@ -238,8 +271,19 @@ async fn prepare(
     let out = dir.join("out");
     tokio::fs::create_dir_all(&out).await?;
     let started = std::time::Instant::now();
+    let planned = media::transcode::planned_renditions(&plan);
+    let (running, playable) = Progressive::start(
+        state.store.clone(),
+        Layout {
+            prefix: prefix.clone(),
+            out: out.clone(),
+            renditions: media::transcode::rendition_dirs(&plan),
+            master: media::transcode::master_playlist(&plan, planned.clone()).render(),
+        },
+    );
+    let running = publisher.insert(running);
     let cb = |f: f64| report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE * f);
-    let encoded = media::transcode::transcode_with_cancel(
+    let encode = media::transcode::transcode_with_cancel(
         &tools,
         &source,
         &plan,
@@ -247,15 +291,35 @@ async fn prepare(
         &out,
         &cb,
         Some(cancel.clone()),
-    )
-    .await;
+    );
+    tokio::pin!(encode);
+    let mut playable = Some(playable);
+    let encoded = loop {
+        tokio::select! {
+            r = &mut encode => break r,
+            told = async { playable.as_mut().expect("guarded").await }, if playable.is_some() => {
+                playable = None;
+                if told.is_ok() {
+                    let p = Playable {
+                        version: version.to_string(),
+                        duration_s: info.duration_s,
+                        width: info.width as i64,
+                        height: info.height as i64,
+                        renditions: planned.clone(),
+                        time_to_playable_s: attempt.started.elapsed().as_secs_f64(),
+                    };
+                    make_playable(state, job, &p).await?;
+                }
+            }
+        }
+    };
     let outcome = if encoded.is_ok() { "ok" } else { "error" };
     state
         .metrics
         .transcode_seconds
         .with_label_values(&[outcome])
         .observe(started.elapsed().as_secs_f64());
-    // On error the caller stops the early upload and removes the version.
+    // On error the caller stops the publisher and removes the version.
     let encoded = encoded?;
     tracing::info!(
         job = %job.id,
@@ -273,14 +337,8 @@ async fn prepare(
     let has_storyboard = encoded.storyboard.is_some();
     let subtitles = extras::subtitles(&tools, &source, &info, &out, job).await;
     report(VideoStatus::Transcoding, FETCH_SHARE + TRANSCODE_SHARE);
-    let stored = match early {
-        Some(up) => match up.finish().await {
-            Ok(sent) => state.store.finish_dir(prefix, &out, &sent).await,
-            Err(e) => Err(e),
-        },
-        None => state.store.put_dir(prefix, &out).await,
-    };
-    stored?;
+    let sent = running.finish().await?;
+    state.store.finish_dir(prefix, &out, &sent).await?;
     // Scratch goes before the catalog flip, so a ready video never has
     // leftovers on disk (run_job also removes it on every other path).
     tokio::fs::remove_dir_all(dir).await?;

@@ -108,9 +108,11 @@ pub fn transcode_args(
     playlist.push("/%v/index.m3u8");
     a.opt("-f", "hls")
         .opt("-hls_time", plan.segment_s.to_string())
-        .opt("-hls_playlist_type", "vod")
+        // EVENT playlists are rewritten (whole, by rename: `temp_file`)
+        // after every segment, so the video can be watched while encoded.
+        .opt("-hls_playlist_type", "event")
         .opt("-hls_segment_type", "fmp4")
-        .opt("-hls_flags", "independent_segments")
+        .opt("-hls_flags", "independent_segments+temp_file")
         .opt("-hls_fmp4_init_filename", "init.mp4")
         .opt("-hls_segment_filename", segments)
         .opt("-var_stream_map", stream_map.join(" "))

@@ -45,6 +45,47 @@ pub fn parse_media_playlist(text: &str) -> MediaPlaylist {
     out
 }
 
+/// Whether a media playlist is complete (`#EXT-X-ENDLIST`): it will never
+/// change again.
+pub fn has_ended(text: &[u8]) -> bool {
+    text.windows(ENDLIST.len()).any(|w| w == ENDLIST.as_bytes())
+}
+
+const ENDLIST: &str = "#EXT-X-ENDLIST";
+
+/// The form of a rendition's playlist that viewers are given while the
+/// ladder is encoded and after: ffmpeg's EVENT playlist with the init
+/// segment under its fixed name (`init.mp4`, see [`normalize_init`]) and
+/// `#EXT-X-START:TIME-OFFSET=0`, so players start at the beginning rather
+/// than at the live edge. Only whole lines are kept, so a playlist read
+/// while being written never names half a file name. Applying it twice
+/// changes nothing, and a playlist that grew by appended segments grows
+/// the same way here, as the HLS rules for EVENT playlists require.
+pub fn viewer_form(text: &str) -> String {
+    let whole = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    let init = parse_media_playlist(whole).init_uri;
+    let mut out = String::with_capacity(whole.len() + 32);
+    for line in whole.lines() {
+        if line.starts_with("#EXT-X-START:") {
+            continue;
+        }
+        match (&init, line.strip_prefix("#EXT-X-MAP:")) {
+            (Some(uri), Some(_)) if !uri.contains('/') => {
+                out.push_str(&line.replace(&format!("URI=\"{uri}\""), "URI=\"init.mp4\""));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+        if line.starts_with("#EXT-X-VERSION:") {
+            out.push_str("#EXT-X-START:TIME-OFFSET=0\n");
+        }
+    }
+    out
+}
+
 /// Value of a quoted attribute in an attribute list such as `URI="x"`.
 fn attribute(list: &str, name: &str) -> Option<String> {
     let start = list.find(&format!("{name}=\""))? + name.len() + 2;
@@ -187,6 +228,34 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_viewer_form_starts_at_zero_names_init_mp4_and_keeps_whole_lines() {
+        let growing = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n\
+            #EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+            #EXT-X-MAP:URI=\"init_2.mp4\"\n#EXTINF:4.000000,\nseg_00000.m4s\n#EXTINF:4.0";
+        let v = viewer_form(growing);
+        assert!(
+            v.contains("#EXT-X-VERSION:7\n#EXT-X-START:TIME-OFFSET=0\n"),
+            "{v}"
+        );
+        assert!(v.contains("#EXT-X-MAP:URI=\"init.mp4\"\n"), "{v}");
+        assert!(
+            v.ends_with("seg_00000.m4s\n"),
+            "a half-written line is left out: {v}"
+        );
+        assert_eq!(viewer_form(&v), v, "idempotent");
+        assert!(!has_ended(v.as_bytes()));
+        let p = parse_media_playlist(&v);
+        assert_eq!(p.segments.len(), 1);
+        assert_eq!(p.init_uri.as_deref(), Some("init.mp4"));
+        // Grown by one segment and ended: the old form is a prefix of the new.
+        let done = format!("{growing}00000,\nseg_00001.m4s\n#EXT-X-ENDLIST\n");
+        let w = viewer_form(&done);
+        assert!(w.starts_with(&v), "{w}");
+        assert!(has_ended(w.as_bytes()));
+        assert_eq!(parse_media_playlist(&w).segments.len(), 2);
     }
 
     #[test]

@@ -39,6 +39,49 @@ pub struct TranscodeOutput {
     pub picture_problems: Vec<String>,
 }
 
+/// The renditions `plan` will write, with the bandwidths it aims at
+/// (VBV peak and target average, plus audio); [`transcode`] replaces them
+/// with measured ones.
+pub fn planned_renditions(plan: &LadderPlan) -> Vec<Rendition> {
+    let audio_bps = plan.audio.map_or(0, |a| u64::from(a.kbps) * 1000);
+    plan.rungs
+        .iter()
+        .map(|rung| Rendition {
+            name: rung.name.clone(),
+            width: rung.width,
+            height: rung.height,
+            bandwidth: u64::from(rung.maxrate_kbps) * 1000 + audio_bps,
+            average_bandwidth: u64::from(rung.video_kbps) * 1000 + audio_bps,
+            codecs: match plan.audio {
+                Some(_) => format!("{},{AAC_LC_CODECS}", rung.codecs()),
+                None => rung.codecs(),
+            },
+            frame_rate: plan.fps,
+            playlist: format!("{}/index.m3u8", rung.name),
+        })
+        .collect()
+}
+
+/// The master playlist of `plan` over `variants`.
+pub fn master_playlist(plan: &LadderPlan, variants: Vec<Rendition>) -> MasterPlaylist {
+    MasterPlaylist {
+        variants,
+        audio_uri: plan.audio.map(|_| format!("{AUDIO_NAME}/index.m3u8")),
+        audio_channels: plan.audio.map(|a| a.channels).unwrap_or(0),
+        subtitles: Vec::new(),
+    }
+}
+
+/// The folders `plan` writes a media playlist into: each rung's, then the
+/// audio one.
+pub fn rendition_dirs(plan: &LadderPlan) -> Vec<String> {
+    let mut dirs: Vec<String> = plan.rungs.iter().map(|r| r.name.clone()).collect();
+    if plan.audio.is_some() {
+        dirs.push(AUDIO_NAME.to_string());
+    }
+    dirs
+}
+
 /// Transcodes `input` into `out_dir` following `plan`.
 ///
 /// `out_dir` ends up holding `master.m3u8`, `<rung>/index.m3u8`,
@@ -72,10 +115,7 @@ pub async fn transcode_with_cancel(
             what: "no renditions could be planned".into(),
         });
     }
-    let mut dirs: Vec<&str> = plan.rungs.iter().map(|r| r.name.as_str()).collect();
-    if plan.audio.is_some() {
-        dirs.push(AUDIO_NAME);
-    }
+    let dirs = rendition_dirs(plan);
     for name in &dirs {
         let dir = out_dir.join(name);
         tokio::fs::create_dir_all(&dir)
@@ -113,33 +153,16 @@ pub async fn transcode_with_cancel(
         None => Bitrates::default(),
     };
 
-    let mut renditions = Vec::with_capacity(plan.rungs.len());
-    for rung in &plan.rungs {
-        let video = hls::measure_rendition(&out_dir.join(&rung.name)).await?;
-        let codecs = match plan.audio {
-            Some(_) => format!("{},{AAC_LC_CODECS}", rung.codecs()),
-            None => rung.codecs(),
-        };
-        renditions.push(Rendition {
-            name: rung.name.clone(),
-            width: rung.width,
-            height: rung.height,
-            // Peaks of audio and video rarely coincide, but a player must be
-            // able to fetch both at once, so the sum is the honest bound.
-            bandwidth: video.peak_bps + audio.peak_bps,
-            average_bandwidth: video.average_bps + audio.average_bps,
-            codecs,
-            frame_rate: plan.fps,
-            playlist: format!("{}/index.m3u8", rung.name),
-        });
+    let mut renditions = planned_renditions(plan);
+    for r in &mut renditions {
+        let video = hls::measure_rendition(&out_dir.join(&r.name)).await?;
+        // Peaks of audio and video rarely coincide, but a player must be
+        // able to fetch both at once, so the sum is the honest bound.
+        r.bandwidth = video.peak_bps + audio.peak_bps;
+        r.average_bandwidth = video.average_bps + audio.average_bps;
     }
 
-    let master = MasterPlaylist {
-        variants: renditions.clone(),
-        audio_uri: plan.audio.map(|_| format!("{AUDIO_NAME}/index.m3u8")),
-        audio_channels: plan.audio.map(|a| a.channels).unwrap_or(0),
-        subtitles: Vec::new(),
-    };
+    let master = master_playlist(plan, renditions.clone());
     hls::write_atomic(&out_dir.join(MASTER_NAME), master.render().as_bytes()).await?;
 
     let mut picture_problems = Vec::new();

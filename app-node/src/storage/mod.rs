@@ -55,19 +55,19 @@ pub trait MediaStore: Send + Sync {
     /// before), durably: when it returns the files survive a crash. `dir`
     /// may be moved rather than copied: the caller must not use it afterwards.
     async fn put_dir(&self, prefix: &str, dir: &Path) -> Result<()>;
-    /// Whether a tree being written should go up file by file as each file
-    /// is finished (see [`MediaStore::finish_dir`]), rather than in one
-    /// [`MediaStore::put_dir`] at the end.
-    fn uploads_while_writing(&self) -> bool {
-        false
-    }
     /// Stores the rest of a tree under `prefix/` whose files with keys in
-    /// `early` were already stored with [`MediaStore::put_file`] while it was
-    /// being written. `dir` may be moved; the caller must not use it after.
+    /// `early` were already stored (with [`MediaStore::put_file`] or
+    /// [`MediaStore::put_bytes`]) while it was being written, file by file,
+    /// each replacing any object under its key in one step.
     async fn finish_dir(&self, prefix: &str, dir: &Path, early: &HashSet<String>) -> Result<()> {
-        debug_assert!(early.is_empty(), "this store does not upload early");
-        let _ = early;
-        self.put_dir(prefix, dir).await
+        let (p, d) = (prefix.to_string(), dir.to_path_buf());
+        let files = tokio::task::spawn_blocking(move || key::tree_keys(&p, &d))
+            .await
+            .map_err(|e| StorageError::io(prefix, std::io::Error::other(e)))??;
+        for (key, path) in files.into_iter().filter(|(k, _)| !early.contains(k)) {
+            self.put_file(&key, &path).await?;
+        }
+        Ok(())
     }
     /// Stores a copy of one local file under `key`, durably, replacing any
     /// object there in one step; `src` is left alone (it may be a user's own

@@ -7,7 +7,7 @@
 //! caller removes them.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -279,40 +279,12 @@ fn attributes(key: &str) -> Attributes {
     }
 }
 
-/// Regular files below `dir` as `(key below prefix, path)`. Dot-named
-/// files and folders are skipped, as the local store never lists them
-/// either; any other name that is not a valid key refuses the whole tree.
-fn collect_tree(prefix: &str, dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let io = |e| StorageError::io(dir.display().to_string(), e);
-    let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), prefix.to_string())];
-    while let Some((folder, key_prefix)) = stack.pop() {
-        for e in std::fs::read_dir(&folder).map_err(io)? {
-            let e = e.map_err(io)?;
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') {
-                continue;
-            }
-            let key = format!("{key_prefix}/{name}");
-            validate_key(&key)?;
-            let ty = e.file_type().map_err(io)?;
-            if ty.is_dir() {
-                stack.push((e.path(), key));
-            } else if ty.is_file() {
-                out.push((key, e.path()));
-            }
-        }
-    }
-    Ok(out)
-}
-
 impl S3Store {
     /// Uploads the files below `dir` whose keys are not in `skip`; on a
     /// failure removes the whole prefix again (it held only this tree).
     async fn upload_tree(&self, prefix: &str, dir: &Path, skip: &HashSet<String>) -> Result<()> {
         let (p, d) = (prefix.to_string(), dir.to_path_buf());
-        let files = tokio::task::spawn_blocking(move || collect_tree(&p, &d))
+        let files = tokio::task::spawn_blocking(move || super::key::tree_keys(&p, &d))
             .await
             .map_err(|e| StorageError::io(prefix, std::io::Error::other(e)))??;
         let files: Vec<_> = files
@@ -379,13 +351,6 @@ impl MediaStore for S3Store {
             return Err(StorageError::remote(prefix, source));
         }
         self.upload_tree(prefix, dir, &HashSet::new()).await
-    }
-
-    fn uploads_while_writing(&self) -> bool {
-        // Every byte crosses the network: starting with the first finished
-        // segment overlaps the upload with the encode instead of adding it
-        // after the ladder.
-        true
     }
 
     async fn finish_dir(&self, prefix: &str, dir: &Path, early: &HashSet<String>) -> Result<()> {

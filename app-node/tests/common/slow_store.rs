@@ -41,9 +41,6 @@ impl MediaStore for SlowStore {
     async fn put_dir(&self, prefix: &str, dir: &Path) -> Result<()> {
         self.inner.put_dir(prefix, dir).await
     }
-    fn uploads_while_writing(&self) -> bool {
-        self.inner.uploads_while_writing()
-    }
     async fn finish_dir(&self, prefix: &str, dir: &Path, early: &HashSet<String>) -> Result<()> {
         self.inner.finish_dir(prefix, dir, early).await
     }

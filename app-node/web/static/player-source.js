@@ -9,7 +9,13 @@ export function attachSource(p) {
   video.addEventListener('playing', () => say(''));
 
   if (Hls && Hls.isSupported()) {
-    const hls = new Hls({ capLevelToPlayerSize: true, subtitleDisplay: true });
+    const hls = new Hls({
+      capLevelToPlayerSize: true,
+      subtitleDisplay: true,
+      // A video still being encoded has growing (EVENT) playlists, which
+      // hls.js would otherwise join at their live edge.
+      ...(p.box.dataset.processing ? { startPosition: 0 } : {}),
+    });
     let retries = 0;
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;

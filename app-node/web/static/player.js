@@ -1,11 +1,13 @@
 // Watch page entry: attaches the stream, then wires the controls, menus,
-// keyboard, seek previews and the resume offer to it.
+// keyboard, seek previews, the resume offer and, while the video is still
+// being encoded, its progress.
 import { attachSource } from './player-source.js';
 import { initControls } from './player-controls.js';
 import { initMenus } from './player-menus.js';
 import { initKeys } from './player-keys.js';
 import { initStoryboard } from './player-storyboard.js';
 import { initResume } from './player-resume.js';
+import { initProgress } from './player-progress.js';
 
 const box = document.getElementById('player');
 if (box) {
@@ -25,4 +27,5 @@ if (box) {
   initKeys(player);
   initStoryboard(player);
   initResume(player);
+  initProgress(player);
 }

@@ -67,6 +67,8 @@ const TABLES: &[Table] = &[
             ("has_poster", Col::Int),
             ("has_storyboard", Col::Int),
             ("media_version", Col::OptText),
+            ("playable", Col::Int),
+            ("time_to_playable_s", Col::OptReal),
         ],
     },
     Table {

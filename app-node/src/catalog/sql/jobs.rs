@@ -12,7 +12,9 @@ use rand::Rng;
 use sqlx::FromRow;
 
 use super::{retry_conflicts, SqlCatalog};
-use crate::catalog::model::{ClaimedJob, FinishOutcome, JobSource, Published, VideoStatus};
+use crate::catalog::model::{
+    ClaimedJob, FinishOutcome, JobSource, Playable, Published, Rendition, VideoStatus,
+};
 use crate::catalog::{Jobs, Result};
 
 fn lease_token() -> String {
@@ -196,6 +198,10 @@ impl Jobs for SqlCatalog {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn make_playable(&self, job: &ClaimedJob, p: &Playable) -> Result<FinishOutcome> {
+        retry_conflicts(|| self.make_playable_once(job, p)).await
+    }
+
     async fn finish(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome> {
         retry_conflicts(|| self.finish_once(job, p)).await
     }
@@ -228,6 +234,68 @@ impl Jobs for SqlCatalog {
 }
 
 impl SqlCatalog {
+    /// Replaces the video's renditions with `renditions`.
+    async fn replace_renditions(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        video_id: &str,
+        renditions: &[Rendition],
+    ) -> Result<()> {
+        sqlx::query(&self.sql("DELETE FROM renditions WHERE video_id = ?"))
+            .bind(video_id)
+            .execute(&mut **tx)
+            .await?;
+        for r in renditions {
+            sqlx::query(&self.sql(
+                "INSERT INTO renditions (video_id, name, width, height, bandwidth,
+                                         average_bandwidth, codecs, frame_rate, playlist)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(video_id)
+            .bind(&r.name)
+            .bind(i64::from(r.width))
+            .bind(i64::from(r.height))
+            .bind(r.bandwidth.min(i64::MAX as u64) as i64)
+            .bind(r.average_bandwidth.min(i64::MAX as u64) as i64)
+            .bind(&r.codecs)
+            .bind(r.frame_rate)
+            .bind(&r.playlist)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn make_playable_once(&self, job: &ClaimedJob, p: &Playable) -> Result<FinishOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // Under a live lease only, like `finish`: a worker that lost its job
+        // must not point viewers at a version nobody will complete.
+        let flipped = sqlx::query(&self.sql(
+            "UPDATE videos SET playable = 1, media_version = ?, duration_s = ?, width = ?,
+                    height = ?, time_to_playable_s = ?, updated_at = NOW_MS
+             WHERE id = ? AND status <> 'deleting' AND EXISTS (
+                 SELECT 1 FROM jobs WHERE id = ? AND lease_token = ? AND state = 'running'
+                     AND lease_until >= NOW_MS)",
+        ))
+        .bind(&p.version)
+        .bind(p.duration_s)
+        .bind(p.width)
+        .bind(p.height)
+        .bind(p.time_to_playable_s)
+        .bind(&job.video_id)
+        .bind(&job.id)
+        .bind(&job.lease_token)
+        .execute(&mut *tx)
+        .await?;
+        if flipped.rows_affected() != 1 {
+            return Ok(FinishOutcome::LeaseLost);
+        }
+        self.replace_renditions(&mut tx, &job.video_id, &p.renditions)
+            .await?;
+        tx.commit().await?;
+        Ok(FinishOutcome::Published)
+    }
+
     async fn finish_once(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome> {
         let mut tx = self.pool.begin().await?;
         // A lapsed lease never publishes, even if no other worker has
@@ -245,28 +313,8 @@ impl SqlCatalog {
         if done.rows_affected() != 1 {
             return Ok(FinishOutcome::LeaseLost);
         }
-        sqlx::query(&self.sql("DELETE FROM renditions WHERE video_id = ?"))
-            .bind(&job.video_id)
-            .execute(&mut *tx)
+        self.replace_renditions(&mut tx, &job.video_id, &p.renditions)
             .await?;
-        for r in &p.renditions {
-            sqlx::query(&self.sql(
-                "INSERT INTO renditions (video_id, name, width, height, bandwidth,
-                                         average_bandwidth, codecs, frame_rate, playlist)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(&job.video_id)
-            .bind(&r.name)
-            .bind(i64::from(r.width))
-            .bind(i64::from(r.height))
-            .bind(r.bandwidth.min(i64::MAX as u64) as i64)
-            .bind(r.average_bandwidth.min(i64::MAX as u64) as i64)
-            .bind(&r.codecs)
-            .bind(r.frame_rate)
-            .bind(&r.playlist)
-            .execute(&mut *tx)
-            .await?;
-        }
         // Tracks found in the source; an uploaded track of the same
         // language wins.
         for s in &p.subtitles {
@@ -292,7 +340,7 @@ impl SqlCatalog {
         let flipped = sqlx::query(&self.sql(
             "UPDATE videos SET status = 'ready', progress = 1, error = NULL, duration_s = ?,
                     width = ?, height = ?, has_poster = ?, has_storyboard = ?,
-                    media_version = ?, updated_at = NOW_MS
+                    media_version = ?, playable = 1, updated_at = NOW_MS
              WHERE id = ?",
         ))
         .bind(p.duration_s)
@@ -340,8 +388,12 @@ impl SqlCatalog {
             } else {
                 ("failed", Some(message.as_str()))
             };
+            // The attempt's partial version is removed: viewers of it are
+            // told, and the video leaves the catalog until an attempt
+            // makes it playable again.
             sqlx::query(&self.sql(
-                "UPDATE videos SET status = ?, error = ?, progress = 0, updated_at = NOW_MS
+                "UPDATE videos SET status = ?, error = ?, progress = 0, playable = 0,
+                        media_version = NULL, updated_at = NOW_MS
                  WHERE id = ?",
             ))
             .bind(status)
@@ -368,7 +420,8 @@ impl SqlCatalog {
         .await?;
         if r.rows_affected() == 1 {
             sqlx::query(&self.sql(
-                "UPDATE videos SET status = 'queued', progress = 0, updated_at = NOW_MS
+                "UPDATE videos SET status = 'queued', progress = 0, playable = 0,
+                        media_version = NULL, updated_at = NOW_MS
                  WHERE id = ?",
             ))
             .bind(&job.video_id)

@@ -28,7 +28,7 @@ use crate::catalog::Result;
 /// The `videos` columns of a [`VideoRow`], read from the table aliased `v`.
 const V_COLS: &str = "v.id, v.title, v.status, v.progress, v.error, v.source, v.created_at, \
                       v.duration_s, v.width, v.height, v.has_poster, v.has_storyboard, \
-                      v.media_version";
+                      v.media_version, v.playable, v.time_to_playable_s";
 
 /// The order of every listing: newest first, ties broken by id so pages
 /// never overlap.

@@ -16,7 +16,8 @@ use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
 /// The `videos` columns a [`Video`] is read from.
 pub(super) const VIDEO_COLS: &str =
     "id, title, status, progress, error, source, created_at, duration_s, \
-                          width, height, has_poster, has_storyboard, media_version";
+                          width, height, has_poster, has_storyboard, media_version, playable, \
+                          time_to_playable_s";
 
 /// One row of `videos`, read by column name.
 #[derive(FromRow)]
@@ -34,6 +35,8 @@ pub(super) struct VideoRow {
     has_poster: i64,
     has_storyboard: i64,
     media_version: Option<String>,
+    playable: i64,
+    time_to_playable_s: Option<f64>,
 }
 
 impl From<VideoRow> for Video {
@@ -54,6 +57,8 @@ impl From<VideoRow> for Video {
             renditions: Vec::new(),
             subtitles: Vec::new(),
             media_version: r.media_version,
+            playable: r.playable != 0,
+            time_to_playable_s: r.time_to_playable_s,
         }
     }
 }
