@@ -108,9 +108,23 @@ async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() 
     let data = tempfile::tempdir().unwrap();
     let (a, id, _src) = transcoding_on_a_node(data.path(), 24, 0.2).await;
     let http = reqwest::Client::new();
+    // Killed once viewers can already watch the partial video.
+    let partial = loop {
+        let v = video(&http, &a.base, &id).await;
+        assert_ne!(v["status"], "ready", "finished before it could be killed");
+        if v["playable"] == true {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let partial_url = partial["hls_url"].as_str().unwrap().to_string();
     drop(a); // SIGKILL: no chance to release the job.
     let mut b = start(data.path(), "node-b", &[]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    // What a viewer's page polls: once the retry starts, the partial video
+    // is withdrawn (its player says the processing started over), then the
+    // retry's version is watchable, then ready.
+    let mut withdrawn = false;
     let v = loop {
         // Polled by hand so an unreachable node reports whether it exited.
         let v: serde_json::Value =
@@ -124,6 +138,12 @@ async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() 
         if v["status"] == "ready" || v["status"] == "failed" {
             break v;
         }
+        if v["playable"] == false {
+            assert!(v["hls_url"].is_null(), "{v}");
+            withdrawn = true;
+        } else if v["hls_url"] != partial["hls_url"] {
+            assert!(withdrawn, "switched versions without withdrawing: {v}");
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
             "did not settle: {v}"
@@ -131,7 +151,16 @@ async fn a_job_whose_worker_is_killed_mid_transcode_completes_after_its_lease() 
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     assert_eq!(v["status"], "ready", "{v}");
+    assert!(withdrawn, "the partial video was never withdrawn");
+    assert_ne!(v["hls_url"], partial["hls_url"], "a new version");
     assert_eq!(v["renditions"].as_array().unwrap().len(), 5);
+    // The dead attempt's version is gone once the retry published.
+    let r = http
+        .get(format!("{}{partial_url}", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "{partial_url}");
     let r = http
         .get(format!("{}/media/{id}/master.m3u8", b.base))
         .send()
@@ -218,6 +247,7 @@ async fn sigterm_mid_transcode_hands_the_job_back() {
     let b = start(data.path(), "node-b", &["--no-worker"]);
     let v = video(&http, &b.base, &id).await;
     assert_eq!(v["status"], "queued", "{v}");
+    assert_eq!(v["playable"], false, "{v}");
     assert!(v["error"].is_null());
     assert!(files_under(&data.path().join("tmp")).is_empty());
 }

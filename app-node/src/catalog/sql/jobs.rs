@@ -92,6 +92,17 @@ impl SqlCatalog {
         if taken.rows_affected() != 1 {
             return Ok((None, true));
         }
+        // Every attempt starts from nothing: a version an earlier attempt
+        // made playable (its worker died mid-ladder) is withdrawn, so its
+        // viewers are told instead of waiting at its last segment.
+        let withdraw = self.sql(
+            "UPDATE videos SET playable = 0, media_version = NULL, updated_at = NOW_MS
+             WHERE status <> 'ready' AND id = (SELECT video_id FROM jobs WHERE id = ?)",
+        );
+        sqlx::query(&withdraw)
+            .bind(&id)
+            .execute(conn.as_mut())
+            .await?;
         let row = sqlx::query_as::<_, JobRow>(&read)
             .bind(&id)
             .bind(&token)
