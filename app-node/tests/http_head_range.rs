@@ -205,7 +205,7 @@ async fn head_matches_get_on_every_get_route() {
         inner: p.node.state.store.clone(),
         reads: AtomicUsize::new(0),
     });
-    p.node.state.store = counting.clone();
+    p.node.replace_store(counting.clone());
     let (seg, _) = segment(&p);
     let rung_playlist = format!("{}index.m3u8", seg.rsplit_once('/').unwrap().0);
     let id = &p.id;

@@ -239,11 +239,11 @@ async fn tracks_uploaded_at_the_same_time_are_all_kept() {
     // the first read of a master playlist is slowed down, so an upload that
     // edited the stored master from a stale track list would write last.
     let mut node = node;
-    node.state.store = common::slow_store::SlowStore::wrap(
+    node.replace_store(common::slow_store::SlowStore::wrap(
         node.state.store.clone(),
         "master.m3u8",
         std::time::Duration::from_millis(700),
-    );
+    ));
     let base = format!("http://{}", common::serve(&node).await);
     let langs = [
         "en", "fr", "de", "es", "it", "nl", "pt", "sv", "da", "fi", "pl", "cs", "hu", "ro", "tr",

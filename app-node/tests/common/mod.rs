@@ -68,6 +68,13 @@ impl TestNode {
         }
     }
 
+    /// Puts `store` in place of the node's media store (a wrapper that
+    /// counts or delays calls, say) and rebuilds the router over it.
+    pub fn replace_store(&mut self, store: std::sync::Arc<dyn reel_node::storage::MediaStore>) {
+        self.state.store = store;
+        self.app = reel_node::http::app(self.state.clone());
+    }
+
     /// Sends one request through the router.
     pub async fn call(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let resp = self.app.clone().oneshot(req).await.unwrap();
