@@ -66,6 +66,7 @@ async fn fill(c: &catalog::Catalog) {
                     rendition("240p", 426, 240),
                 ],
                 subtitles: Vec::new(),
+                time_to_playable_s: None,
             };
             c.jobs.finish(&job, &p).await.unwrap();
         }

@@ -38,6 +38,8 @@ async fn node_with_video(s3: &S3Server, serve: &str) -> (TestNode, String, Strin
         .process_until_settled(&id, Duration::from_secs(120))
         .await;
     assert_eq!(v["status"], "ready", "{v}");
+    // Published progressively to the bucket too: it was playable first.
+    assert!(v["time_to_playable_s"].as_f64().is_some(), "{v}");
     let base = v["hls_url"]
         .as_str()
         .unwrap()

@@ -240,6 +240,10 @@ pub struct Published {
     pub renditions: Vec<Rendition>,
     /// Subtitle tracks found in the source.
     pub subtitles: Vec<Subtitle>,
+    /// Seconds from the start of the attempt until now, recorded as its
+    /// time until playable unless it was made playable earlier (a ladder
+    /// too short to be watched before it ended).
+    pub time_to_playable_s: Option<f64>,
 }
 
 /// What a video being encoded can already be watched with: the version its

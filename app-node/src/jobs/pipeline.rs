@@ -188,7 +188,12 @@ pub(crate) async fn publish(
 ) -> Result<(), JobError> {
     let version = &published.version;
     match state.catalog.jobs.finish(job, &published).await {
-        Ok(FinishOutcome::Published) => retire_other_versions(state, job, version).await,
+        Ok(FinishOutcome::Published) => {
+            if let Some(t) = published.time_to_playable_s {
+                state.metrics.time_to_playable.observe(t);
+            }
+            retire_other_versions(state, job, version).await
+        }
         Ok(FinishOutcome::LeaseLost) => {
             discard(state, job, &format!("{}/{version}", job.video_id)).await;
             return Err(JobError::LeaseLost);
@@ -220,17 +225,18 @@ struct Attempt<'a> {
 
 /// Points the catalog at the version being encoded. A lost lease ends the
 /// attempt; a catalog failure only delays the video until it is ready.
-async fn make_playable(state: &AppState, job: &ClaimedJob, p: &Playable) -> Result<(), JobError> {
+/// Whether it was.
+async fn make_playable(state: &AppState, job: &ClaimedJob, p: &Playable) -> Result<bool, JobError> {
     match state.catalog.jobs.make_playable(job, p).await {
         Ok(FinishOutcome::Published) => {
             state.metrics.time_to_playable.observe(p.time_to_playable_s);
             tracing::info!(job = %job.id, seconds = p.time_to_playable_s, "playable");
-            Ok(())
+            Ok(true)
         }
         Ok(FinishOutcome::LeaseLost) => Err(JobError::LeaseLost),
         Err(e) => {
             tracing::warn!(job = %job.id, "not made playable early: {e}");
-            Ok(())
+            Ok(false)
         }
     }
 }
@@ -294,6 +300,7 @@ async fn prepare(
     );
     tokio::pin!(encode);
     let mut playable = Some(playable);
+    let mut made_playable = false;
     let encoded = loop {
         tokio::select! {
             r = &mut encode => break r,
@@ -308,7 +315,7 @@ async fn prepare(
                         renditions: planned.clone(),
                         time_to_playable_s: attempt.started.elapsed().as_secs_f64(),
                     };
-                    make_playable(state, job, &p).await?;
+                    made_playable = make_playable(state, job, &p).await?;
                 }
             }
         }
@@ -351,6 +358,7 @@ async fn prepare(
         has_storyboard,
         renditions: encoded.renditions,
         subtitles,
+        time_to_playable_s: (!made_playable).then(|| attempt.started.elapsed().as_secs_f64()),
     })
 }
 
@@ -384,6 +392,7 @@ mod tests {
             has_storyboard: false,
             renditions: Vec::new(),
             subtitles: Vec::new(),
+            time_to_playable_s: None,
         }
     }
 

@@ -66,7 +66,7 @@ impl Progressive {
         let token = stop.clone();
         let (tell, playable) = oneshot::channel();
         let task = tokio::spawn(async move {
-            let mut state = Published::default();
+            let mut state = Stored::default();
             let mut tell = Some(tell);
             loop {
                 let stopping = tokio::select! {
@@ -124,14 +124,14 @@ impl Progressive {
 
 /// What has been stored so far.
 #[derive(Default)]
-struct Published {
+struct Stored {
     /// Keys of stored segments and init segments.
     files: HashSet<String>,
     /// The text last stored for each playlist key.
     playlists: HashMap<String, String>,
 }
 
-impl Published {
+impl Stored {
     /// One pass over every rendition; true when each has a stored playlist
     /// naming at least one segment.
     async fn pass(
@@ -303,7 +303,7 @@ mod tests {
             "index.m3u8",
             &format!("{HEAD}#EXTINF:4.000000,\nseg_00000.m4s\n"),
         );
-        let mut p = Published::default();
+        let mut p = Stored::default();
         assert!(!p.pass(&store, &layout).await.unwrap(), "no audio yet");
         let key = |k: &str| format!("0123456789abcdef/v1/{k}");
         let size = |k: &str| {

@@ -50,6 +50,7 @@ pub fn published(version: &str) -> Published {
             label: "English".into(),
             path: "subs/en.vtt".into(),
         }],
+        time_to_playable_s: Some(3.0),
     }
 }
 

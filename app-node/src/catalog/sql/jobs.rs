@@ -96,7 +96,8 @@ impl SqlCatalog {
         // made playable (its worker died mid-ladder) is withdrawn, so its
         // viewers are told instead of waiting at its last segment.
         let withdraw = self.sql(
-            "UPDATE videos SET playable = 0, media_version = NULL, updated_at = NOW_MS
+            "UPDATE videos SET playable = 0, media_version = NULL, time_to_playable_s = NULL,
+                    updated_at = NOW_MS
              WHERE status <> 'ready' AND id = (SELECT video_id FROM jobs WHERE id = ?)",
         );
         sqlx::query(&withdraw)
@@ -351,7 +352,8 @@ impl SqlCatalog {
         let flipped = sqlx::query(&self.sql(
             "UPDATE videos SET status = 'ready', progress = 1, error = NULL, duration_s = ?,
                     width = ?, height = ?, has_poster = ?, has_storyboard = ?,
-                    media_version = ?, playable = 1, updated_at = NOW_MS
+                    media_version = ?, playable = 1,
+                    time_to_playable_s = COALESCE(time_to_playable_s, ?), updated_at = NOW_MS
              WHERE id = ?",
         ))
         .bind(p.duration_s)
@@ -360,6 +362,7 @@ impl SqlCatalog {
         .bind(p.has_poster as i64)
         .bind(p.has_storyboard as i64)
         .bind(&p.version)
+        .bind(p.time_to_playable_s)
         .bind(&job.video_id)
         .execute(&mut *tx)
         .await?;
