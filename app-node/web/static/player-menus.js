@@ -11,14 +11,16 @@ const LAST_KEY = 'reel.captions.last';
 function speedMenu(video) {
   const btn = $('speed-btn');
   const menu = popupMenu(btn, $('speed-menu'));
-  const set = (rate) => { video.playbackRate = rate; };
-  menu.fill(RATES.map((r) => ({ label: r === 1 ? 'Normal' : `${r}×`, value: r, checked: r === 1 })), set);
-  video.addEventListener('ratechange', () => {
-    const r = video.playbackRate;
+  const show = (r) => {
     btn.textContent = `${r}×`;
     btn.setAttribute('aria-label', `Playback speed: ${r === 1 ? 'Normal' : `${r}×`}`);
     menu.check(r);
-  });
+  };
+  // Shown at once, not only when the media element's ratechange event
+  // arrives a moment later (the keys and other scripts change it too).
+  const set = (rate) => { video.playbackRate = rate; show(rate); };
+  menu.fill(RATES.map((r) => ({ label: r === 1 ? 'Normal' : `${r}×`, value: r, checked: r === 1 })), set);
+  video.addEventListener('ratechange', () => show(video.playbackRate));
   return {
     set,
     step(dir) {
