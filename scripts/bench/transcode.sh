@@ -66,7 +66,7 @@ row("decode only, for reference"; $r.limit.decode_only; ""),
 (if $r.import then
 "| import ÷ one-process ladder, wall time | **\($q.import_over_one_process)** | ≤ 1.0 |",
 "",
-"Seconds until playable: **\($r.import.seconds_until_playable)** s, the import's wall time (a video is published once its whole ladder is done). ffmpeg runs in the import: \($r.import.ffmpeg_runs) (one reads and decodes the source for the rungs, the poster and the storyboard tiles; one tiles the storyboard sprite from those small frames)."
+"Seconds until playable: **\($r.import.seconds_until_playable)** s after the import's encoding attempt began, against \($r.import.wall_s) s for the whole import (the ladder is published while it is encoded). ffmpeg runs in the import: \($r.import.ffmpeg_runs) (one reads and decodes the source for the rungs, the poster and the storyboard tiles; one tiles the storyboard sprite from those small frames)."
 else empty end),
 ""
 JQ
