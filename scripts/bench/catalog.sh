@@ -71,9 +71,22 @@ rps home_c64 "$NODE" "$BASE/" "$CONNS" "$RPS_S" "$WARM_S"
 rps home_page300_c64 "$NODE" "$BASE/?page=300" "$CONNS" "$RPS_S" "$WARM_S"
 rps search_c64 "$NODE" "$BASE/?q=$SEARCH" "$CONNS" "$RPS_S" "$WARM_S"
 rps api_videos_c64 "$NODE" "$BASE/api/videos" "$CONNS" "$RPS_S" "$WARM_S"
+RSS=$(rss_kib "$NODE")
+
+# The same pages with the listing cache off: one catalog query and one render
+# per request, which is what a crowd asking for many different pages costs.
+stop_process catalog
+PORT=$(free_port)
+start_node uncached "$PORT" REEL_WORKER__ENABLED=false REEL_HTTP__LISTING_CACHE_MS=0
+BASE=http://127.0.0.1:$PORT
+NODE=${PIDS[uncached]}
+rps uncached_home_c64 "$NODE" "$BASE/" "$CONNS" "$RPS_S" "$WARM_S"
+rps uncached_home_page300_c64 "$NODE" "$BASE/?page=300" "$CONNS" "$RPS_S" "$WARM_S"
+rps uncached_search_c64 "$NODE" "$BASE/?q=$SEARCH" "$CONNS" "$RPS_S" "$WARM_S"
+rps uncached_api_videos_c64 "$NODE" "$BASE/api/videos" "$CONNS" "$RPS_S" "$WARM_S"
 
 write_report --argjson fill_s "$FILL_S" --argjson target "$TARGET_MS" \
-  --arg search "$SEARCH" --argjson rss "$(rss_kib "$NODE")" \
+  --arg search "$SEARCH" --argjson rss "$RSS" \
   -- '{fill_s: $fill_s, target_p99_ms: $target, search: $search, node_rss_kib: $rss,
        videos: 10000, ready: 9000, queued: 1000, engine: "sqlite"}' <<'JQ'
 include "report";
@@ -84,12 +97,23 @@ def row($title; $path; $run):
 machine,
 "SQLite catalog of \(.videos) videos (\(.ready) ready, \(.queued) queued), filled in \(r(.fill_s)) s; one reel-node (worker off), \(.runs.home_c64.connections) keep-alive connections, client and node on the same cores. Node RSS after the runs: \(.node_rss_kib / 1024 | round) MiB.",
 "",
+"With the listing cache on (the default, `http.listing_cache_ms = 1000`): a node renders each listing once a second however many visitors ask for it.",
+"",
 "| page | path | req/s | p50 (ms) | p99 (ms) | p99 ÷ \(.target_p99_ms) ms target | within target | errors | node CPU (s) | node CPU per request (µs) |",
 "|---|---|---|---|---|---|---|---|---|---|",
 row("catalog page"; "/"; .runs.home_c64),
 row("page 300"; "/?page=300"; .runs.home_page300_c64),
 row("search, many pages"; "/?q=\(.search)"; .runs.search_c64),
 row("JSON listing"; "/api/videos"; .runs.api_videos_c64),
+"",
+"With the listing cache off (`REEL_HTTP__LISTING_CACHE_MS=0`): one catalog query and one render per request, what a crowd spread over many different pages costs.",
+"",
+"| page | path | req/s | p50 (ms) | p99 (ms) | p99 ÷ \(.target_p99_ms) ms target | within target | errors | node CPU (s) | node CPU per request (µs) |",
+"|---|---|---|---|---|---|---|---|---|---|",
+row("catalog page"; "/"; .runs.uncached_home_c64),
+row("page 300"; "/?page=300"; .runs.uncached_home_page300_c64),
+row("search, many pages"; "/?q=\(.search)"; .runs.uncached_search_c64),
+row("JSON listing"; "/api/videos"; .runs.uncached_api_videos_c64),
 "",
 "All runs:",
 "",
@@ -98,5 +122,9 @@ rps_row("catalog page"; .runs.home_c64),
 rps_row("page 300"; .runs.home_page300_c64),
 rps_row("search"; .runs.search_c64),
 rps_row("GET /api/videos"; .runs.api_videos_c64),
+rps_row("catalog page, no listing cache"; .runs.uncached_home_c64),
+rps_row("page 300, no listing cache"; .runs.uncached_home_page300_c64),
+rps_row("search, no listing cache"; .runs.uncached_search_c64),
+rps_row("GET /api/videos, no listing cache"; .runs.uncached_api_videos_c64),
 ""
 JQ
