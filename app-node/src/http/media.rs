@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::catalog::{valid_id, valid_version, VideoStatus};
 use crate::state::AppState;
-use crate::storage::{media_type, validate_key};
+use crate::storage::{media_type, validate_key, StorageError};
 
 /// `GET`/`HEAD /media/{id}/{*path}`.
 ///
@@ -43,12 +43,17 @@ pub async fn serve(
             }
         }
     }
+    if path.ends_with(".m3u8") {
+        // Read whole in one trip to the store: no size lookup first.
+        return match state.store.get_bytes(&key).await {
+            Ok(text) => Ok(media_playlist(text, &method, mime, cache)),
+            Err(StorageError::NotFound(_)) => current_version_redirect(&state, &id, &path).await,
+            Err(e) => Err(e.into()),
+        };
+    }
     let Some(total) = state.store.size(&key).await? else {
         return current_version_redirect(&state, &id, &path).await;
     };
-    if path.ends_with(".m3u8") {
-        return media_playlist(&state, &key, &method, mime, cache).await;
-    }
     // Playlists and WebVTT tracks stay on the node: players resolve the
     // files they name against their URL, and a signed bucket URL would turn
     // those into unsigned ones.
@@ -131,14 +136,7 @@ pub const GROWING: &str = "public, max-age=1";
 /// EVENT playlist without `#EXT-X-ENDLIST` because its video is being
 /// encoded, may be kept for a second only, so players and the balancer's
 /// cache see each new segment; once ended it never changes again.
-async fn media_playlist(
-    state: &AppState,
-    key: &str,
-    method: &Method,
-    mime: &'static str,
-    cache: &'static str,
-) -> Result<Response, ApiError> {
-    let text = state.store.get_bytes(key).await?;
+fn media_playlist(text: Vec<u8>, method: &Method, mime: &'static str, cache: &'static str) -> Response {
     let cache = if crate::media::hls::has_ended(&text) {
         cache
     } else {
@@ -155,7 +153,7 @@ async fn media_playlist(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    Ok(resp)
+    resp
 }
 
 fn redirect(location: &str, cache: &'static str) -> Response {
