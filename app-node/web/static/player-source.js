@@ -2,6 +2,19 @@
 // browser's own HLS (Safari, iOS) otherwise. Failures become words on the
 // player, never a silent black box.
 
+const BANDWIDTH_KEY = 'reel-bandwidth';
+
+// Bits per second this browser last measured (kept from earlier videos),
+// or the connection's own estimate; 0 when there is neither.
+function knownBandwidth() {
+  try {
+    const saved = Number(localStorage.getItem(BANDWIDTH_KEY));
+    if (saved > 0) return saved;
+  } catch { /* storage off */ }
+  const mbps = navigator.connection && navigator.connection.downlink;
+  return mbps > 0 ? mbps * 1e6 : 0;
+}
+
 export function attachSource(p) {
   const { video, say } = p;
   const src = p.box.dataset.src;
@@ -9,9 +22,16 @@ export function attachSource(p) {
   video.addEventListener('playing', () => say(''));
 
   if (Hls && Hls.isSupported()) {
+    const bandwidth = knownBandwidth();
     const hls = new Hls({
       capLevelToPlayerSize: true,
       subtitleDisplay: true,
+      // Fetch the first segment while the media element is still being
+      // attached: the first frame shows sooner.
+      startFragPrefetch: true,
+      // Start on the rung the known bandwidth carries, rather than on the
+      // first one listed (the highest).
+      ...(bandwidth ? { startLevel: -1, testBandwidth: false, abrEwmaDefaultEstimate: bandwidth } : {}),
       // A video still being encoded has growing (EVENT) playlists, which
       // hls.js would otherwise join at their live edge.
       ...(p.box.dataset.processing ? { startPosition: 0 } : {}),
@@ -39,6 +59,9 @@ export function attachSource(p) {
     });
     hls.on(Hls.Events.FRAG_LOADED, () => {
       if (retries) { retries = 0; say(''); }
+      try {
+        localStorage.setItem(BANDWIDTH_KEY, String(Math.round(hls.bandwidthEstimate)));
+      } catch { /* storage off */ }
     });
     hls.loadSource(src);
     hls.attachMedia(video);
