@@ -136,7 +136,12 @@ pub const GROWING: &str = "public, max-age=1";
 /// EVENT playlist without `#EXT-X-ENDLIST` because its video is being
 /// encoded, may be kept for a second only, so players and the balancer's
 /// cache see each new segment; once ended it never changes again.
-fn media_playlist(text: Vec<u8>, method: &Method, mime: &'static str, cache: &'static str) -> Response {
+fn media_playlist(
+    text: Vec<u8>,
+    method: &Method,
+    mime: &'static str,
+    cache: &'static str,
+) -> Response {
     let cache = if crate::media::hls::has_ended(&text) {
         cache
     } else {
