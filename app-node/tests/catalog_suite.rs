@@ -525,75 +525,7 @@ async fn a_lapsed_lease_never_publishes(db: TestDb) {
     assert_eq!(v.media_version, Some(v2));
 }
 
-/// A video becomes playable mid-encode under the lease only; a failed
-/// attempt withdraws it, and the retry's playable version then its final
-/// one are what viewers get.
-async fn playable_before_ready_and_withdrawn_on_failure(db: TestDb) {
-    let c = open(&db).await;
-    let id = add_video(&c, "progressive").await;
-    let job = c.jobs.claim_for(&id, LEASE, 3).await.unwrap().unwrap();
-    let planned = |version: &str| catalog::Playable {
-        version: version.into(),
-        duration_s: 120.0,
-        width: 1920,
-        height: 1080,
-        renditions: published(version).renditions,
-        time_to_playable_s: 4.5,
-    };
-    let forged = catalog::ClaimedJob {
-        lease_token: "0".repeat(32),
-        ..job.clone()
-    };
-    assert_eq!(
-        c.jobs
-            .make_playable(&forged, &planned("vforged"))
-            .await
-            .unwrap(),
-        FinishOutcome::LeaseLost
-    );
-    let v = c.videos.get(&id).await.unwrap().unwrap();
-    assert!(!v.playable && v.media_version.is_none());
-
-    let v1 = new_version();
-    assert_eq!(
-        c.jobs.make_playable(&job, &planned(&v1)).await.unwrap(),
-        FinishOutcome::Published
-    );
-    let v = c.videos.get(&id).await.unwrap().unwrap();
-    assert!(v.playable);
-    assert_ne!(v.status, VideoStatus::Ready, "still processing");
-    assert_eq!(v.media_version.as_deref(), Some(v1.as_str()));
-    assert_eq!(v.time_to_playable_s, Some(4.5));
-    assert_eq!((v.duration_s, v.width), (Some(120.0), Some(1920)));
-    assert_eq!(v.renditions.len(), 2);
-
-    // The attempt fails and will be retried: withdrawn until the next one
-    // is playable.
-    c.jobs
-        .fail(&job, "the node ran out of disk space", Some(Duration::ZERO))
-        .await
-        .unwrap();
-    let v = c.videos.get(&id).await.unwrap().unwrap();
-    assert!(!v.playable && v.media_version.is_none(), "{v:?}");
-    let retry = c.jobs.claim_for(&id, LEASE, 3).await.unwrap().unwrap();
-    let v2 = new_version();
-    c.jobs.make_playable(&retry, &planned(&v2)).await.unwrap();
-    assert_eq!(
-        c.jobs.finish(&retry, &published(&v2)).await.unwrap(),
-        FinishOutcome::Published
-    );
-    let v = c.videos.get(&id).await.unwrap().unwrap();
-    assert!(v.playable && v.status == VideoStatus::Ready);
-    assert_eq!(v.media_version, Some(v2));
-    assert_eq!(
-        v.duration_s,
-        Some(12.5),
-        "the final facts replace the planned ones"
-    );
-}
-
 crate::on_every_engine!(
-    playable_before_ready_and_withdrawn_on_failure,
     videos_round_trip,
     list_search_filter_and_pages,
     job_lifecycle_and_lease_tokens,

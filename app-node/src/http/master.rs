@@ -5,8 +5,7 @@
 //! Tracks added after publishing are therefore one catalog write each, and
 //! concurrent additions cannot overwrite one another's playlist edits.
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 use super::error::ApiError;
@@ -50,17 +49,5 @@ pub async fn current(
         &String::from_utf8_lossy(&stored),
         &subtitles::renditions(&video.subtitles),
     );
-    let len = text.len();
-    let body = if method == Method::HEAD {
-        Body::empty()
-    } else {
-        Body::from(text)
-    };
-    let mut resp = Response::new(body);
-    *resp.status_mut() = StatusCode::OK;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    Ok(Some(resp))
+    Ok(Some(super::media::whole(text, method, mime, cache)))
 }

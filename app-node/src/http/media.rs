@@ -147,11 +147,23 @@ fn media_playlist(
     } else {
         GROWING
     };
-    let len = text.len();
+    whole(text, method, mime, cache)
+}
+
+/// A small file answered whole: its bytes (none for HEAD, with the same
+/// length), type and cache policy.
+pub(super) fn whole(
+    bytes: impl Into<Body>,
+    method: &Method,
+    mime: &'static str,
+    cache: &'static str,
+) -> Response {
+    let body: Body = bytes.into();
+    let len = axum::body::HttpBody::size_hint(&body).exact().unwrap_or(0);
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from(text)
+        body
     };
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
