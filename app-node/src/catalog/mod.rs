@@ -88,6 +88,9 @@ pub trait Jobs: Send + Sync {
     /// are stored, and makes it playable while it stays processing; under
     /// the lease (`LeaseLost` changes nothing).
     async fn make_playable(&self, job: &ClaimedJob, p: &Playable) -> Result<FinishOutcome>;
+    /// Stops pointing viewers at `version` if an unfinished attempt made it
+    /// playable (called before that attempt's files are removed).
+    async fn withdraw(&self, video_id: &str, version: &str) -> Result<()>;
     /// Points the video at its newly stored version and makes it ready, in
     /// one transaction; ends the job.
     async fn finish(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome>;

@@ -16,6 +16,7 @@
 //! one key), rather than a map and locks of our own.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -34,6 +35,9 @@ const CAPACITY: u64 = 1024;
 #[derive(Clone)]
 pub struct ListingCache {
     kept: Option<moka::future::Cache<String, Bytes>>,
+    /// Part of every key, raised by [`ListingCache::clear`]: a render that
+    /// began before a clear lands under a key nobody asks for any more.
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ListingCache {
@@ -45,7 +49,10 @@ impl ListingCache {
                 .time_to_live(ttl)
                 .build()
         });
-        ListingCache { kept }
+        ListingCache {
+            kept,
+            generation: Default::default(),
+        }
     }
 
     /// The listing kept under `key`, or `render`'s, kept from now on.
@@ -58,7 +65,10 @@ impl ListingCache {
         match &self.kept {
             None => render.await,
             Some(c) => c
-                .try_get_with(key, render)
+                .try_get_with(
+                    format!("{} {key}", self.generation.load(Ordering::SeqCst)),
+                    render,
+                )
                 .await
                 .map_err(|e| ApiError::clone(&e)),
         }
@@ -68,6 +78,7 @@ impl ListingCache {
     /// catalog, so its own uploader sees the change at once.
     pub fn clear(&self) {
         if let Some(c) = &self.kept {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             c.invalidate_all();
         }
     }
@@ -124,6 +135,25 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(400)).await;
         cache.get_or_render("k".into(), counted(&n)).await.unwrap();
         assert_eq!(n.load(Ordering::SeqCst), 4, "expired");
+    }
+
+    #[tokio::test]
+    async fn a_render_begun_before_a_clear_is_not_kept_after_it() {
+        let cache = ListingCache::new(Duration::from_secs(60));
+        let n = Arc::new(AtomicUsize::new(0));
+        let early = {
+            let (cache, n) = (cache.clone(), n.clone());
+            tokio::spawn(async move { cache.get_or_render("k".into(), counted(&n)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        cache.clear();
+        early.await.unwrap().unwrap();
+        cache.get_or_render("k".into(), counted(&n)).await.unwrap();
+        assert_eq!(
+            n.load(Ordering::SeqCst),
+            2,
+            "rendered again after the clear"
+        );
     }
 
     #[tokio::test]

@@ -163,8 +163,12 @@ pub async fn run_job(
             if let Some(p) = publisher.take() {
                 p.stop().await;
             }
-            // Nothing points at this version: remove what the publisher
-            // or an interrupted store left of it.
+            // Viewers may be watching this version (it was playable):
+            // point them away first, then remove what the publisher or an
+            // interrupted store left of it.
+            if let Err(e) = state.catalog.jobs.withdraw(&job.video_id, &version).await {
+                tracing::warn!(job = %job.id, "version {version} not withdrawn: {e}");
+            }
             discard(state, job, &prefix).await;
             Err(e)
         }

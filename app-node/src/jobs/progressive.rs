@@ -73,7 +73,19 @@ impl Progressive {
                     _ = token.cancelled() => true,
                     _ = tokio::time::sleep(EVERY) => false,
                 };
-                let all_playable = state.pass(store.as_ref(), &layout).await?;
+                // A failed pass (a store hiccup, or a playlist read while
+                // ffmpeg renames its init segment at the end) stored no
+                // playlist naming a missing file; the next pass tries
+                // again. Only the last pass, after ffmpeg, fails the
+                // attempt.
+                let all_playable = match state.pass(store.as_ref(), &layout).await {
+                    Ok(all) => all,
+                    Err(e) if !stopping => {
+                        tracing::warn!(prefix = %layout.prefix, "publishing pass failed, retrying: {e}");
+                        false
+                    }
+                    Err(e) => return Err(e),
+                };
                 if all_playable && tell.is_some() {
                     let key = format!("{}/{MASTER_NAME}", layout.prefix);
                     store.put_bytes(&key, layout.master.as_bytes()).await?;

@@ -46,7 +46,9 @@ export function attachSource(p) {
         setTimeout(() => {
           // A failed master playlist has to be asked for again; otherwise
           // loading resumes where it stopped.
-          if (!hls.levels || hls.levels.length === 0) hls.loadSource(src);
+          // (`hls.url`: after a retry of the encode the page switches to
+          // the new version's master.)
+          if (!hls.levels || hls.levels.length === 0) hls.loadSource(hls.url || src);
           else hls.startLoad();
         }, wait * 1000);
       } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {

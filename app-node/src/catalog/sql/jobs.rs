@@ -214,6 +214,19 @@ impl Jobs for SqlCatalog {
         retry_conflicts(|| self.make_playable_once(job, p)).await
     }
 
+    async fn withdraw(&self, video_id: &str, version: &str) -> Result<()> {
+        sqlx::query(&self.sql(
+            "UPDATE videos SET playable = 0, media_version = NULL, time_to_playable_s = NULL,
+                    updated_at = NOW_MS
+             WHERE id = ? AND media_version = ? AND status <> 'ready'",
+        ))
+        .bind(video_id)
+        .bind(version)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn finish(&self, job: &ClaimedJob, p: &Published) -> Result<FinishOutcome> {
         retry_conflicts(|| self.finish_once(job, p)).await
     }
