@@ -229,6 +229,18 @@ mod tests {
     struct Checking {
         inner: LocalStore,
         missing: Mutex<Vec<String>>,
+        /// File stores still to refuse, as a flaky bucket would.
+        refuse: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Checking {
+        async fn new(dir: &Path) -> Self {
+            Checking {
+                inner: LocalStore::open(dir).await.unwrap(),
+                missing: Mutex::new(Vec::new()),
+                refuse: Default::default(),
+            }
+        }
     }
 
     type R<T> = Result<T, StorageError>;
@@ -242,6 +254,15 @@ mod tests {
             self.inner.put_dir(prefix, dir).await
         }
         async fn put_file(&self, key: &str, src: &Path) -> R<()> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let refuse = self.refuse.load(SeqCst);
+            if refuse > 0 {
+                self.refuse.store(refuse - 1, SeqCst);
+                return Err(StorageError::Io {
+                    key: key.into(),
+                    source: std::io::Error::other("refused"),
+                });
+            }
             self.inner.put_file(key, src).await
         }
         async fn put_bytes(&self, key: &str, bytes: &[u8]) -> R<()> {
@@ -295,10 +316,7 @@ mod tests {
     async fn segments_go_before_the_playlists_that_name_them_and_the_master_waits_for_every_rendition(
     ) {
         let root = tempfile::tempdir().unwrap();
-        let store = Checking {
-            inner: LocalStore::open(&root.path().join("store")).await.unwrap(),
-            missing: Mutex::new(Vec::new()),
-        };
+        let store = Checking::new(&root.path().join("store")).await;
         let out = root.path().join("out");
         let layout = Layout {
             prefix: "0123456789abcdef/v1".into(),
@@ -406,5 +424,34 @@ mod tests {
             .await
             .unwrap();
         assert!(crate::media::hls::has_ended(&last));
+    }
+
+    #[tokio::test]
+    async fn a_failed_store_is_tried_again_on_the_next_pass() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Arc::new(Checking::new(&root.path().join("store")).await);
+        store.refuse.store(2, std::sync::atomic::Ordering::SeqCst);
+        let out = root.path().join("out");
+        let v = out.join("360p");
+        write(&v, "init_0.mp4", "init");
+        write(&v, "seg_00000.m4s", "zero");
+        write(
+            &v,
+            "index.m3u8",
+            &format!("{HEAD}#EXTINF:4.000000,\nseg_00000.m4s\n"),
+        );
+        let layout = Layout {
+            prefix: "0123456789abcdef/v1".into(),
+            out,
+            renditions: vec!["360p".into()],
+            master: "#EXTM3U\n".into(),
+        };
+        let (mut publisher, playable) = Progressive::start(store.clone(), layout);
+        tokio::time::timeout(Duration::from_secs(10), playable)
+            .await
+            .expect("playable despite two refused stores")
+            .unwrap();
+        assert!(store.missing.lock().unwrap().is_empty());
+        assert!(publisher.finish().await.is_ok());
     }
 }
