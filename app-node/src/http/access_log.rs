@@ -10,6 +10,7 @@
 use std::time::Instant;
 
 use axum::extract::{Request, State};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -21,15 +22,16 @@ pub async fn access_log(State(state): State<AppState>, req: Request, next: Next)
     let path = req.uri().path();
     let playback = path.starts_with("/media/") || path.starts_with("/static/");
     if playback && !state.config.http.log_media {
-        // Cheap: the URI shares its bytes, and nothing is formatted unless
-        // the response is a failure or DEBUG is on.
+        // Cheap: the URI and the header value share their bytes, and
+        // nothing is copied or formatted unless the response is a failure
+        // or DEBUG is on.
         let (method, uri, rid) = (req.method().clone(), req.uri().clone(), request_id(&req));
         let started = Instant::now();
         let resp = next.run(req).await;
         let status = resp.status();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let path = uri.path();
-        let rid = rid.as_deref().unwrap_or("-");
+        let rid = text(&rid);
         if status.is_client_error() || status.is_server_error() {
             tracing::info!(%method, path, request_id = rid, status = status.as_u16(), latency_ms = ms, "finished processing request");
         } else {
@@ -38,7 +40,7 @@ pub async fn access_log(State(state): State<AppState>, req: Request, next: Next)
         return resp;
     }
     let rid = request_id(&req);
-    let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = rid.as_deref().unwrap_or("-"));
+    let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = text(&rid));
     let started = Instant::now();
     let resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
@@ -53,9 +55,12 @@ pub async fn access_log(State(state): State<AppState>, req: Request, next: Next)
     resp
 }
 
-fn request_id(req: &Request) -> Option<String> {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+/// The balancer's `X-Request-Id`, kept without copying its bytes.
+fn request_id(req: &Request) -> Option<HeaderValue> {
+    req.headers().get("x-request-id").cloned()
+}
+
+/// The id as logged: `-` when absent or not plain text.
+fn text(rid: &Option<HeaderValue>) -> &str {
+    rid.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-")
 }

@@ -307,6 +307,17 @@ mod tests {
     const HEAD: &str = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n\
         #EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-MAP:URI=\"init_0.mp4\"\n";
 
+    /// A rendition folder as ffmpeg leaves it after its first segment.
+    fn one_segment(dir: &Path) {
+        write(dir, "init_0.mp4", "init");
+        write(dir, "seg_00000.m4s", "zero");
+        write(
+            dir,
+            "index.m3u8",
+            &format!("{HEAD}#EXTINF:4.000000,\nseg_00000.m4s\n"),
+        );
+    }
+
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join(name), text).unwrap();
@@ -394,13 +405,7 @@ mod tests {
         };
         let (mut publisher, playable) = Progressive::start(store.clone(), layout);
         let v = out.join("360p");
-        write(&v, "init_0.mp4", "init");
-        write(&v, "seg_00000.m4s", "zero");
-        write(
-            &v,
-            "index.m3u8",
-            &format!("{HEAD}#EXTINF:4.000000,\nseg_00000.m4s\n"),
-        );
+        one_segment(&v);
         tokio::time::timeout(Duration::from_secs(10), playable)
             .await
             .expect("told in time")
@@ -433,13 +438,7 @@ mod tests {
         store.refuse.store(2, std::sync::atomic::Ordering::SeqCst);
         let out = root.path().join("out");
         let v = out.join("360p");
-        write(&v, "init_0.mp4", "init");
-        write(&v, "seg_00000.m4s", "zero");
-        write(
-            &v,
-            "index.m3u8",
-            &format!("{HEAD}#EXTINF:4.000000,\nseg_00000.m4s\n"),
-        );
+        one_segment(&v);
         let layout = Layout {
             prefix: "0123456789abcdef/v1".into(),
             out,
