@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod media;
 pub mod metrics;
+pub mod qoe;
 pub mod state;
 pub mod storage;
 pub mod subtitles;

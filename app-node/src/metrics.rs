@@ -23,6 +23,8 @@ pub struct Metrics {
     /// Seconds from the start of an encoding attempt until its video was
     /// playable (every rung had its first segments stored).
     pub time_to_playable: Histogram,
+    /// Viewer experience as players report it.
+    pub qoe: crate::qoe::QoeMetrics,
 }
 
 impl Metrics {
@@ -83,7 +85,9 @@ impl Metrics {
         ] {
             registry.register(c).expect("unique metric");
         }
+        let qoe = crate::qoe::QoeMetrics::register(&registry);
         Metrics {
+            qoe,
             registry,
             requests,
             latency,

@@ -180,6 +180,7 @@ async fn the_sweeper_removes_abandoned_work_files_sources_and_scratch_only() {
             work_files: 2,
             staged_sources: 1,
             scratch: 1,
+            qoe_sessions: 0,
         }
     );
     assert!(!media.join(".staging/tree-old").exists());

@@ -10,4 +10,4 @@ mod throttle;
 
 pub use pool::{PasswordPool, PoolBusy};
 pub use secrets::{digest, hash_password, new_secret, same, verify_password, AuthError};
-pub use throttle::LoginThrottle;
+pub use throttle::{client_net, LoginThrottle};

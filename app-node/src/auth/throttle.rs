@@ -34,7 +34,7 @@ fn per_minute(n: u32) -> Quota {
 
 /// The network a client address stands for: the address itself for IPv4,
 /// its /64 for IPv6 (one host is commonly given a whole /64).
-fn client_net(ip: IpAddr) -> IpAddr {
+pub fn client_net(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {

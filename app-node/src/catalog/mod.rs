@@ -2,12 +2,14 @@
 //!
 //! Everything above this module talks to the traits here, one per concern:
 //! [`Videos`] (what viewers and uploaders see), [`Jobs`] (the work queue with
-//! leases) and [`Accounts`] (uploaders, tokens, sessions). One SQL
+//! leases), [`Accounts`] (uploaders, tokens, sessions) and [`Qoe`] (viewer
+//! sessions as their players report them). One SQL
 //! implementation serves SQLite, PostgreSQL and MySQL/MariaDB; which engine
 //! is chosen from the URL at start-up and is invisible above this module.
 
 mod error;
 mod model;
+mod qoe;
 mod sql;
 
 use std::sync::Arc;
@@ -21,6 +23,7 @@ pub use model::{
     FinishOutcome, HomePage, JobSource, NewVideo, Playable, Published, Rendition, StatusFilter,
     Subtitle, TokenInfo, Tombstone, Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
 };
+pub use qoe::QoeSession;
 
 /// Result alias for catalog calls.
 pub type Result<T> = std::result::Result<T, CatalogError>;
@@ -139,6 +142,25 @@ pub trait Accounts: Send + Sync {
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
 }
 
+/// Viewer sessions reported by players (QoE). Nodes fold reports into a
+/// session without locks: an update names the sequence number it started
+/// from, and whoever loses that race reads the session again.
+#[async_trait]
+pub trait Qoe: Send + Sync {
+    /// The stored session with this id.
+    async fn qoe_session(&self, sid: &str) -> Result<Option<QoeSession>>;
+    /// Stores a new session: `Conflict` if its id is taken, `NotFound` if
+    /// its video does not exist.
+    async fn insert_qoe_session(&self, s: &QoeSession) -> Result<()>;
+    /// Replaces a stored session if its `last_sn` is still `expected_sn`;
+    /// `false` (nothing changed) if another report got in first.
+    async fn update_qoe_session(&self, s: &QoeSession, expected_sn: i64) -> Result<bool>;
+    /// The newest `limit` sessions of one video.
+    async fn qoe_sessions_of(&self, video_id: &str, limit: u32) -> Result<Vec<QoeSession>>;
+    /// Removes sessions with no report for `age`; how many went.
+    async fn prune_qoe_sessions(&self, age: Duration) -> Result<u64>;
+}
+
 /// Reachability of the database, for readiness.
 #[async_trait]
 pub trait Health: Send + Sync {
@@ -184,6 +206,8 @@ pub struct Catalog {
     pub jobs: Arc<dyn Jobs>,
     /// Uploaders, tokens and sessions.
     pub accounts: Arc<dyn Accounts>,
+    /// Viewer sessions reported by players.
+    pub qoe: Arc<dyn Qoe>,
     /// Database reachability.
     pub health: Arc<dyn Health>,
 }
@@ -197,6 +221,7 @@ pub async fn open(url: &str, opts: &CatalogOptions) -> Result<Catalog> {
         videos: c.clone(),
         jobs: c.clone(),
         accounts: c.clone(),
+        qoe: c.clone(),
         health: c,
     })
 }

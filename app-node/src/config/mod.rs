@@ -49,6 +49,21 @@ pub struct Config {
     pub housekeeping: HousekeepingConfig,
     /// Balancers whose edge caches are told about deleted videos.
     pub edge: EdgeConfig,
+    /// Viewer experience reports from players.
+    pub qoe: QoeConfig,
+}
+
+/// Viewer experience (QoE) reports: CMCD event reports players send to
+/// `POST /api/qoe`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QoeConfig {
+    /// Whether the player reports and the node takes reports.
+    pub enabled: bool,
+    /// Report requests taken per client address per minute; beyond it 429.
+    pub reports_per_ip_per_min: u32,
+    /// Days a session is kept after its last report.
+    pub keep_days: u64,
 }
 
 /// The balancers' edge caches, from the node's side.
@@ -360,6 +375,11 @@ scratch_max_age_s = 172800
 
 [edge]
 purge_urls = []
+
+[qoe]
+enabled = true
+reports_per_ip_per_min = 600
+keep_days = 30
 "#;
 
 /// Longest wait or lease any key may ask for: 30 days, in seconds.

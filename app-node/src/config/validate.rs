@@ -176,6 +176,12 @@ impl Config {
                 return bad(key, "must be at least 1 second");
             }
         }
+        if self.qoe.reports_per_ip_per_min == 0 {
+            return bad("qoe.reports_per_ip_per_min", "must be positive");
+        }
+        if !(1..=3650).contains(&self.qoe.keep_days) {
+            return bad("qoe.keep_days", "must be between 1 and 3650");
+        }
         let hk = &self.housekeeping;
         if hk.interval_s == 0 {
             return bad("housekeeping.interval_s", "must be at least 1 second");

@@ -24,6 +24,8 @@ pub struct SweepReport {
     pub staged_sources: usize,
     /// Scratch entries of this node older than the scratch age limit.
     pub scratch: usize,
+    /// Viewer sessions with no report for `qoe.keep_days`.
+    pub qoe_sessions: u64,
 }
 
 /// State kept between sweeps.
@@ -100,6 +102,9 @@ pub async fn sweep_once(
         }
     }
     sweeper.orphans_seen = still_orphaned;
+
+    let keep = Duration::from_secs(state.config.qoe.keep_days.saturating_mul(86_400));
+    report.qoe_sessions = state.catalog.qoe.prune_qoe_sessions(keep).await?;
 
     report.scratch = crate::tidy::remove_entries(
         &state.config.tmp_dir(),

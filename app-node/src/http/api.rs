@@ -188,7 +188,7 @@ pub async fn list(
 }
 
 /// One video by id; ids we never issue are 404 without a catalog query.
-async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> {
+pub(super) async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> {
     if !valid_id(id) {
         return Err(ApiError::video_not_found());
     }

@@ -14,6 +14,7 @@ mod media;
 mod middleware;
 mod ops;
 mod pages;
+mod qoe;
 pub mod range;
 pub mod server;
 mod subtitles;
@@ -55,6 +56,13 @@ pub fn app(state: AppState) -> Router {
             "/api/videos/{id}/subtitles",
             axum::routing::post(subtitles::upload)
                 .layer(DefaultBodyLimit::max(subtitles::BODY_LIMIT)),
+        )
+        .route("/api/videos/{id}/qoe", get(qoe::summary))
+        .route(
+            "/api/qoe",
+            axum::routing::post(qoe::report).layer(axum::Extension(qoe::QoeLimiter::new(
+                state.config.qoe.reports_per_ip_per_min,
+            ))),
         )
         .route("/media/{id}/{*path}", get(media::serve))
         .route("/static/{file}", get(assets::asset))

@@ -99,6 +99,7 @@ async fn render_index(
             q => query,
             signed_in => sess.is_some(),
             csrf => sess.map(|s| s.csrf),
+            qoe => state.config.qoe.enabled,
         },
     )
     .ok_or_else(ApiError::page_failed)
@@ -145,6 +146,7 @@ pub async fn watch(
             v => j,
             signed_in => sess.is_some(),
             csrf => sess.map(|s| s.csrf),
+            qoe => state.config.qoe.enabled,
         },
     ))
 }

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use minijinja::Environment;
 
 /// Policy for every HTML page: only our own scripts, styles and media; hls.js
-/// needs `blob:` for its worker and media source.
+/// needs `blob:` for its worker and media source, and gives the caption
+/// `<track>` elements it makes an empty `data:` WebVTT file.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; \
+    img-src 'self' data:; media-src 'self' blob: data:; worker-src 'self' blob:; \
     connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
     form-action 'self'";
 

@@ -5,6 +5,14 @@ import { load, save } from './player-util.js';
 const $ = (id) => document.getElementById(id);
 const RATES = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
 const CAPTIONS_KEY = 'reel.captions';
+
+// The captions language this viewer last chose, or null for none. hls.js
+// is given it at creation: a track picked only once the manifest is parsed
+// is undone by hls.js's own start-up choice.
+export function preferredCaptions() {
+  const lang = load(CAPTIONS_KEY);
+  return lang && lang !== 'off' ? lang : null;
+}
 // "c" turns captions back on in the language last shown.
 const LAST_KEY = 'reel.captions.last';
 

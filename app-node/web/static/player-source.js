@@ -2,6 +2,9 @@
 // browser's own HLS (Safari, iOS) otherwise. Failures become words on the
 // player, never a silent black box.
 
+import { cmcdConfig } from './player-qoe.js';
+import { preferredCaptions } from './player-menus.js';
+
 const BANDWIDTH_KEY = 'reel-bandwidth';
 
 // Bits per second this browser last measured (kept from earlier videos),
@@ -32,6 +35,8 @@ export function attachSource(p) {
       // Start on the rung the known bandwidth carries, rather than on the
       // first one listed (the highest).
       ...(bandwidth ? { startLevel: -1, testBandwidth: false, abrEwmaDefaultEstimate: bandwidth } : {}),
+      cmcd: cmcdConfig(p.box),
+      ...(preferredCaptions() ? { subtitlePreference: { lang: preferredCaptions() } } : {}),
       // A video still being encoded has growing (EVENT) playlists, which
       // hls.js would otherwise join at their live edge.
       ...(p.box.dataset.processing ? { startPosition: 0 } : {}),

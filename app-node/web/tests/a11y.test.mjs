@@ -145,6 +145,8 @@ describe('accessibility', () => {
     await page.locator('#play').focus();
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => document.getElementById('video').paused);
-    assert.equal(await page.locator('#play').getAttribute('aria-label'), 'Play');
+    // The label follows the media element's `pause` event, a task after
+    // `paused` turns true.
+    await page.waitForFunction(() => document.getElementById('play').getAttribute('aria-label') === 'Play');
   });
 });

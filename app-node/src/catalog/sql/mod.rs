@@ -8,6 +8,7 @@ mod dialect;
 mod jobs;
 mod listing;
 mod migrate;
+mod qoe;
 mod videos;
 
 use std::str::FromStr;

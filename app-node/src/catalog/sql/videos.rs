@@ -227,7 +227,7 @@ impl Videos for SqlCatalog {
         if status.as_deref() != Some(VideoStatus::Deleting.as_str()) {
             return Ok(false);
         }
-        for table in ["subtitles", "renditions", "jobs"] {
+        for table in ["subtitles", "renditions", "jobs", "qoe_sessions"] {
             sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE video_id = ?")))
                 .bind(id)
                 .execute(&mut *tx)

@@ -1,0 +1,286 @@
+//! `POST /api/qoe` and `GET /api/videos/{id}/qoe` through the node's router:
+//! CMCD event reports become a per-video summary and metrics; bad bodies,
+//! floods and unknown videos get clear errors and change nothing.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::fixtures::add_video;
+use common::TestNode;
+
+const SID: &str = "5f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0";
+
+fn report(video: &str, sid: &str, rest: &str) -> String {
+    format!("br=(1800),cid=\"{video}\",sid=\"{sid}\",v=2,{rest}")
+}
+
+async fn post(
+    node: &TestNode,
+    body: impl Into<Body>,
+    content_type: &str,
+) -> (StatusCode, serde_json::Value) {
+    let req = Request::post("/api/qoe")
+        .header("content-type", content_type)
+        .body(body.into())
+        .unwrap();
+    let (s, _, b) = node.call(req).await;
+    (
+        s,
+        serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+async fn summary(
+    node: &TestNode,
+    id: &str,
+    token: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::get(format!("/api/videos/{id}/qoe"));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let (s, _, b) = node.call(req.body(Body::empty()).unwrap()).await;
+    (
+        s,
+        serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+#[tokio::test]
+async fn reports_become_a_summary_and_metrics() {
+    let node = TestNode::new(&[]).await;
+    let id = add_video(&node.state.catalog, "watched").await;
+    // Two viewers: one starts in 400 ms, plays 20 s with one 2 s stall; the
+    // other starts in 200 ms, plays 40 s, seeks (a wait that is not a
+    // stall) and leaves.
+    let a = [
+        "e=ps,sn=0,sta=s,ts=10000",
+        "e=ps,sn=1,sta=p,ts=10400",
+        "e=ps,sn=2,sta=r,ts=20400",
+        "e=ps,sn=3,sta=p,ts=22400",
+        "e=t,sn=4,sta=p,ts=32400",
+    ]
+    .map(|l| report(&id, SID, l))
+    .join("\n");
+    assert_eq!(
+        post(&node, a, "application/cmcd").await.0,
+        StatusCode::NO_CONTENT
+    );
+    let other = "0f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0";
+    for (i, l) in [
+        "e=ps,sn=0,sta=s,ts=50000",
+        "e=ps,sn=1,sta=p,ts=50200",
+        "e=ps,sn=2,sta=k,ts=70200",
+        "e=ps,sn=3,sta=r,ts=70300",
+        "e=ps,sn=4,sta=p,ts=71300",
+        "e=ce,sn=5,sta=p,ts=91300",
+    ]
+    .iter()
+    .enumerate()
+    {
+        // One report per request, as the player sends them.
+        let (s, b) = post(&node, report(&id, other, l), "application/cmcd").await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "report {i}: {b}");
+    }
+
+    let (s, _) = summary(&node, &id, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the summary is for uploaders");
+    let (s, j) = summary(&node, &id, Some(&node.token)).await;
+    assert_eq!(s, StatusCode::OK, "{j}");
+    assert_eq!(j["video_id"], id.as_str());
+    assert_eq!(
+        (j["sessions"].as_u64(), j["plays"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(j["failures"], 0);
+    assert_eq!(j["startup_s"]["p50"], 0.2);
+    assert_eq!(j["startup_s"]["p95"], 0.4);
+    assert!((j["startup_s"]["mean"].as_f64().unwrap() - 0.3).abs() < 1e-9);
+    assert_eq!(j["played_s"], 60.0);
+    assert_eq!(
+        (j["rebuffers"].as_i64(), j["rebuffer_s"].as_f64()),
+        (Some(1), Some(2.0))
+    );
+    assert_eq!(j["rebuffers_per_minute"], 1.0);
+    assert_eq!(j["average_bitrate_kbps"], 1800.0);
+
+    let (_, m) = node.get("/metrics").await;
+    assert_eq!(metric(&m, "reel_qoe_sessions_total"), 2.0);
+    assert_eq!(metric(&m, "reel_qoe_startup_seconds_count"), 2.0);
+    assert!((metric(&m, "reel_qoe_startup_seconds_sum") - 0.6).abs() < 1e-9);
+    assert_eq!(metric(&m, "reel_qoe_rebuffers_total"), 1.0);
+    assert_eq!(metric(&m, "reel_qoe_rebuffer_seconds_total"), 2.0);
+    assert_eq!(metric(&m, "reel_qoe_played_seconds_total"), 60.0);
+    assert_eq!(metric(&m, "reel_qoe_played_bits_total"), 60.0 * 1_800_000.0);
+    assert_eq!(
+        metric(&m, "reel_qoe_reports_total{outcome=\"applied\"}"),
+        11.0
+    );
+
+    // A retried send counts nowhere twice.
+    let again = report(&id, other, "e=ce,sn=5,sta=p,ts=91300");
+    assert_eq!(
+        post(&node, again, "application/cmcd").await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, m) = node.get("/metrics").await;
+    assert_eq!(metric(&m, "reel_qoe_played_seconds_total"), 60.0);
+    assert_eq!(metric(&m, "reel_qoe_reports_total{outcome=\"stale\"}"), 1.0);
+    assert_eq!(
+        summary(&node, &id, Some(&node.token)).await.1["played_s"],
+        60.0
+    );
+
+    let (s, j) = summary(&node, "ffffffffffffffff", Some(&node.token)).await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("video-not-found"))
+    );
+}
+
+#[tokio::test]
+async fn bad_reports_are_refused_whole_with_clear_errors() {
+    let node = TestNode::new(&[]).await;
+    let id = add_video(&node.state.catalog, "target").await;
+    let good = report(&id, SID, "e=ps,sn=0,sta=s,ts=1000");
+
+    let (s, j) = post(&node, good.clone(), "application/json").await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported-media-type")
+        )
+    );
+
+    let half_bad = format!("{good}\n{}", report(&id, SID, "e=ps,sn=1,sta=p"));
+    let (s, j) = post(&node, half_bad, "application/cmcd").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(j["error"]["code"], "bad-cmcd");
+    assert_eq!(j["error"]["message"], "line 2: `ts` is missing");
+    assert!(
+        node.state
+            .catalog
+            .qoe
+            .qoe_session(SID)
+            .await
+            .unwrap()
+            .is_none(),
+        "the good line of a refused body is not kept"
+    );
+
+    let (s, j) = post(&node, "sid=\"a\",cid=(", "application/cmcd").await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad-cmcd"))
+    );
+
+    let many = (0..=100)
+        .map(|n| report(&id, SID, &format!("e=t,sn={n},ts={}", 1000 + n)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (s, j) = post(&node, many, "application/cmcd").await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("too-many-reports"))
+    );
+
+    let (s, j) = post(
+        &node,
+        report("ffffffffffffffff", SID, "e=t,sn=0,ts=5"),
+        "application/cmcd",
+    )
+    .await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("video-not-found"))
+    );
+
+    let huge = format!("{good}\n{}", " ".repeat(70 * 1024));
+    let (s, j) = post(&node, huge, "application/cmcd").await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{j}");
+
+    let (s, _) = post(&node, vec![0xff_u8, 0xfe], "application/cmcd").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    assert!(node
+        .state
+        .catalog
+        .qoe
+        .qoe_sessions_of(&id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // The same report, sent properly, is taken.
+    assert_eq!(
+        post(&node, good, "application/cmcd; charset=utf-8").await.0,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn a_flood_from_one_address_is_limited() {
+    let node = TestNode::new(&[("qoe.reports_per_ip_per_min", "3")]).await;
+    let id = add_video(&node.state.catalog, "flooded").await;
+    for sn in 0..3 {
+        let b = report(&id, SID, &format!("e=t,sn={sn},ts={}", 1000 + sn));
+        assert_eq!(
+            post(&node, b, "application/cmcd").await.0,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let req = Request::post("/api/qoe")
+        .header("content-type", "application/cmcd")
+        .body(Body::from(report(&id, SID, "e=t,sn=9,ts=9000")))
+        .unwrap();
+    let (s, h, b) = node.call(req).await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert!(h.get("retry-after").is_some());
+    let sess = node
+        .state
+        .catalog
+        .qoe
+        .qoe_session(SID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sess.last_sn, 2, "the refused report was not folded");
+}
+
+#[tokio::test]
+async fn a_node_with_reports_off_says_gone_and_the_page_sends_none() {
+    let off = TestNode::new(&[("qoe.enabled", "false")]).await;
+    let (s, j) = post(
+        &off,
+        report("0123456789abcdef", SID, "e=t,sn=0,ts=5"),
+        "application/cmcd",
+    )
+    .await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (StatusCode::GONE, Some("qoe-off"))
+    );
+
+    let on = TestNode::new(&[]).await;
+    let v = on.publish_clip(320, 240, 2, false).await;
+    let id = v["id"].as_str().unwrap();
+    let (_, page) = on.get(&format!("/watch/{id}")).await;
+    assert!(page.contains("data-qoe=\"/api/qoe\""), "{page}");
+    let v = off.publish_clip(320, 240, 2, false).await;
+    let (_, page) = off
+        .get(&format!("/watch/{}", v["id"].as_str().unwrap()))
+        .await;
+    assert!(page.contains("id=\"player\"") && !page.contains("data-qoe"));
+}
