@@ -121,7 +121,7 @@ if [ "${total:-0}" = 0 ]; then
   echo "empty catalog: making the demo video (1080p, 30 s) and queueing it for the nodes…"
   mkdir -p ./data/demo
   [ -f ./data/demo/demo.mp4 ] || scripts/demo-video.sh ./data/demo/demo.mp4
-  id=$("${CLI[@]}" import ./data/demo/demo.mp4 --title "Reel demo" --no-wait)
+  id=$("${CLI[@]}" import ./data/demo/demo.mp4 --title "Reel demo" --owner uploader --no-wait)
   while :; do
     v=$(curl -fsS -m 5 "http://127.0.0.1:8080/api/videos/$id" || true)
     status=$(echo "$v" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')

@@ -67,7 +67,7 @@ if [ "${total:-0}" = 0 ]; then
   echo "empty catalog: making and importing the demo video (1080p, 30 s)…"
   mkdir -p "$DATA/demo"
   [ -f "$DATA/demo/demo.mp4" ] || scripts/demo-video.sh "$DATA/demo/demo.mp4"
-  "$NODE" --data-dir "$DATA" import "$DATA/demo/demo.mp4" --title "Reel demo" >/dev/null
+  "$NODE" --data-dir "$DATA" import "$DATA/demo/demo.mp4" --title "Reel demo" --owner uploader >/dev/null
 fi
 
 cat <<MSG

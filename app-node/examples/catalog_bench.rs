@@ -46,6 +46,7 @@ async fn fill(c: &catalog::Catalog) {
             id: new_id(),
             title: format!("Video number {i} about topic {}", i % 97),
             source: "bench".into(),
+            owner_id: None,
         };
         c.videos
             .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
@@ -145,7 +146,7 @@ async fn main() {
             async move {
                 let p = c
                     .videos
-                    .list(None, StatusFilter::Ready, 1, 24)
+                    .list(None, StatusFilter::Ready, None, 1, 24)
                     .await
                     .unwrap();
                 assert_eq!(p.videos.len(), 24);
@@ -157,7 +158,7 @@ async fn main() {
             async move {
                 let p = c
                     .videos
-                    .list(None, StatusFilter::Ready, 300, 24)
+                    .list(None, StatusFilter::Ready, None, 300, 24)
                     .await
                     .unwrap();
                 assert_eq!(p.videos.len(), 24);
@@ -169,7 +170,7 @@ async fn main() {
             async move {
                 let q = format!("topic {}", i % 97);
                 c.videos
-                    .list(Some(&q), StatusFilter::Ready, 1, 24)
+                    .list(Some(&q), StatusFilter::Ready, None, 1, 24)
                     .await
                     .unwrap();
             }
@@ -201,7 +202,7 @@ async fn main() {
         .await;
         let ids: Vec<String> = c
             .videos
-            .list(None, StatusFilter::Ready, 1, 100)
+            .list(None, StatusFilter::Ready, None, 1, 100)
             .await
             .unwrap()
             .videos

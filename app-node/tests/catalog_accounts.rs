@@ -6,16 +6,24 @@ mod common;
 use std::time::Duration;
 
 use common::db::TestDb;
-use reel_node::catalog;
+use reel_node::catalog::{self, Role};
 
 async fn accounts(db: TestDb) {
     let c = db.open_catalog().await;
-    let uid = c.accounts.add_user("alice", "hash-a").await.unwrap();
+    let uid = c
+        .accounts
+        .add_user("alice", "hash-a", Role::Uploader)
+        .await
+        .unwrap();
     assert!(matches!(
-        c.accounts.add_user("alice", "other").await,
+        c.accounts.add_user("alice", "other", Role::Uploader).await,
         Err(catalog::CatalogError::Conflict(_))
     ));
-    let bob = c.accounts.add_user("bob", "hash-b").await.unwrap();
+    let bob = c
+        .accounts
+        .add_user("bob", "hash-b", Role::Uploader)
+        .await
+        .unwrap();
     assert_ne!(uid, bob);
     assert_eq!(
         c.accounts.user_password("alice").await.unwrap(),
@@ -23,7 +31,9 @@ async fn accounts(db: TestDb) {
     );
     assert!(c.accounts.user_password("carol").await.unwrap().is_none());
     c.accounts.add_token("alice", "tok-hash").await.unwrap();
-    assert_eq!(c.accounts.token_user("tok-hash").await.unwrap(), Some(uid));
+    let alice = c.accounts.token_user("tok-hash").await.unwrap().unwrap();
+    assert_eq!((alice.id, alice.name.as_str()), (uid, "alice"));
+    assert_eq!(alice.role, Role::Uploader);
     assert!(c.accounts.token_user("nope").await.unwrap().is_none());
     assert!(matches!(
         c.accounts.add_token("carol", "t2").await,
@@ -33,9 +43,10 @@ async fn accounts(db: TestDb) {
         .add_session("sid", uid, "csrf", Duration::from_secs(3600))
         .await
         .unwrap();
+    let (user, csrf) = c.accounts.session("sid").await.unwrap().unwrap();
     assert_eq!(
-        c.accounts.session("sid").await.unwrap(),
-        Some((uid, "csrf".into()))
+        (user.id, user.role, csrf.as_str()),
+        (uid, Role::Uploader, "csrf")
     );
     c.accounts
         .add_session("old", uid, "csrf2", Duration::ZERO)
@@ -55,8 +66,15 @@ async fn accounts(db: TestDb) {
 /// remove a user with everything that lets them in.
 async fn tokens_list_revoke_and_user_removal(db: TestDb) {
     let c = db.open_catalog().await;
-    let alice = c.accounts.add_user("alice", "hash-a").await.unwrap();
-    c.accounts.add_user("bob", "hash-b").await.unwrap();
+    let alice = c
+        .accounts
+        .add_user("alice", "hash-a", Role::Uploader)
+        .await
+        .unwrap();
+    c.accounts
+        .add_user("bob", "hash-b", Role::Uploader)
+        .await
+        .unwrap();
     let (ha, hb, hc) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
     c.accounts.add_token("alice", &ha).await.unwrap();
     c.accounts.add_token("alice", &hb).await.unwrap();
@@ -72,7 +90,8 @@ async fn tokens_list_revoke_and_user_removal(db: TestDb) {
 
     assert!(c.accounts.revoke_token(&ha[..12]).await.unwrap());
     assert!(c.accounts.token_user(&ha).await.unwrap().is_none());
-    assert_eq!(c.accounts.token_user(&hb).await.unwrap(), Some(alice));
+    let owner = c.accounts.token_user(&hb).await.unwrap().map(|u| u.id);
+    assert_eq!(owner, Some(alice));
     assert!(!c.accounts.revoke_token(&ha[..12]).await.unwrap(), "twice");
     // Pattern characters or a short prefix never match anything.
     for bad in ["%", "bbbb", "bbbbbbbbbbb_"] {

@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::db::{Engine, TestDb};
-use common::fixtures::{add_video, publish, published};
+use common::fixtures::{add_owned_video, add_video, publish, published};
 use reel_node::catalog::{
-    self, new_version, Catalog, CatalogOptions, FinishOutcome, StatusFilter, Subtitle, VideoStatus,
+    self, new_version, Catalog, CatalogOptions, FinishOutcome, Role, StatusFilter, Subtitle,
+    VideoStatus,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -100,7 +101,11 @@ async fn deletes_go_through_a_tombstone(db: TestDb) {
     );
     let again = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
     assert_eq!(again.video.status, VideoStatus::Deleting);
-    let page = c.videos.list(None, StatusFilter::All, 1, 50).await.unwrap();
+    let page = c
+        .videos
+        .list(None, StatusFilter::All, None, 1, 50)
+        .await
+        .unwrap();
     let ids: Vec<&str> = page.videos.iter().map(|v| v.id.as_str()).collect();
     assert_eq!((ids, page.total), (vec![keep.as_str()], 1));
     assert!(
@@ -146,27 +151,39 @@ async fn list_search_filter_and_pages(db: TestDb) {
     for id in &ids[..5] {
         publish(&c, id, &new_version()).await;
     }
-    let all = c.videos.list(None, StatusFilter::All, 1, 24).await.unwrap();
+    let all = c
+        .videos
+        .list(None, StatusFilter::All, None, 1, 24)
+        .await
+        .unwrap();
     assert_eq!(all.total, 30);
     assert_eq!(all.videos.len(), 24);
     assert_eq!(all.videos[0].id, ids[29], "newest first");
-    let page2 = c.videos.list(None, StatusFilter::All, 2, 24).await.unwrap();
+    let page2 = c
+        .videos
+        .list(None, StatusFilter::All, None, 2, 24)
+        .await
+        .unwrap();
     assert_eq!(page2.videos.len(), 6);
     assert_eq!(page2.videos[5].id, ids[0]);
-    let past = c.videos.list(None, StatusFilter::All, 9, 24).await.unwrap();
+    let past = c
+        .videos
+        .list(None, StatusFilter::All, None, 9, 24)
+        .await
+        .unwrap();
     assert!(past.videos.is_empty());
     assert_eq!(past.total, 30);
 
     let ready = c
         .videos
-        .list(None, StatusFilter::Ready, 1, 24)
+        .list(None, StatusFilter::Ready, None, 1, 24)
         .await
         .unwrap();
     assert_eq!(ready.total, 5);
     assert!(ready.videos.iter().all(|v| v.renditions.len() == 2));
     let processing = c
         .videos
-        .list(None, StatusFilter::Processing, 1, 100)
+        .list(None, StatusFilter::Processing, None, 1, 100)
         .await
         .unwrap();
     assert_eq!(processing.total, 25);
@@ -175,32 +192,32 @@ async fn list_search_filter_and_pages(db: TestDb) {
     // Case-insensitive, and wildcards are text.
     let s = c
         .videos
-        .list(Some("sunset"), StatusFilter::All, 1, 24)
+        .list(Some("sunset"), StatusFilter::All, None, 1, 24)
         .await
         .unwrap();
     assert_eq!(s.total, 2);
     let s = c
         .videos
-        .list(Some("100%"), StatusFilter::All, 1, 24)
+        .list(Some("100%"), StatusFilter::All, None, 1, 24)
         .await
         .unwrap();
     assert_eq!(s.total, 1);
     assert_eq!(s.videos[0].title, "100% Sunset_Clip");
     let s = c
         .videos
-        .list(Some("t_c"), StatusFilter::All, 1, 24)
+        .list(Some("t_c"), StatusFilter::All, None, 1, 24)
         .await
         .unwrap();
     assert_eq!(s.total, 1, "_ must not match any character");
     let s = c
         .videos
-        .list(Some("%"), StatusFilter::All, 1, 24)
+        .list(Some("%"), StatusFilter::All, None, 1, 24)
         .await
         .unwrap();
     assert_eq!(s.total, 1);
     let s = c
         .videos
-        .list(Some("clip 0"), StatusFilter::Ready, 1, 24)
+        .list(Some("clip 0"), StatusFilter::Ready, None, 1, 24)
         .await
         .unwrap();
     assert_eq!(s.total, 5);
@@ -362,7 +379,7 @@ async fn two_workers_race_for_20_jobs(db: TestDb) {
     assert_eq!(per_worker.iter().sum::<i32>(), 20);
     let ready = c
         .videos
-        .list(None, StatusFilter::Ready, 1, 100)
+        .list(None, StatusFilter::Ready, None, 1, 100)
         .await
         .unwrap();
     assert_eq!(ready.total, 20);
@@ -387,10 +404,15 @@ async fn concurrent_migrations_do_not_race(db: TestDb) {
 async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
     let from = TestDb::new(Engine::Sqlite).await;
     let src = open(&from).await;
-    let uid = src.accounts.add_user("alice", "hash").await.unwrap();
+    let uid = src
+        .accounts
+        .add_user("alice", "hash", Role::Admin)
+        .await
+        .unwrap();
     src.accounts.add_token("alice", "tok").await.unwrap();
-    let mut ids = Vec::new();
-    for i in 0..7 {
+    // The first is alice's, the rest have no owner: both must arrive so.
+    let mut ids = vec![add_owned_video(&src, "Copied 0 — ü", Some(uid)).await];
+    for i in 1..7 {
         ids.push(add_video(&src, &format!("Copied {i} — ü")).await);
     }
     let v1 = new_version();
@@ -432,7 +454,7 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
     let dst = open(&db).await;
     let all = dst
         .videos
-        .list(None, StatusFilter::All, 1, 100)
+        .list(None, StatusFilter::All, None, 1, 100)
         .await
         .unwrap();
     assert_eq!(all.total, 7);
@@ -441,16 +463,26 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
     assert_eq!(v.renditions.len(), 2);
     assert_eq!(v.subtitles.len(), 1);
     assert_eq!(v.title, "Copied 0 — ü");
+    assert_eq!((v.owner_id, v.owner.as_deref()), (Some(uid), Some("alice")));
+    assert_eq!(
+        dst.videos.get(&ids[1]).await.unwrap().unwrap().owner_id,
+        None
+    );
     let f = dst.videos.get(&ids[1]).await.unwrap().unwrap();
     assert_eq!(
         (f.status, f.error.as_deref()),
         (VideoStatus::Failed, Some("not a video"))
     );
-    assert_eq!(dst.accounts.token_user("tok").await.unwrap(), Some(uid));
+    let alice = dst.accounts.token_user("tok").await.unwrap().unwrap();
+    assert_eq!((alice.id, alice.role), (uid, Role::Admin));
     // Queued jobs keep working in the new home.
     let job = dst.jobs.claim(LEASE, 3).await.unwrap().unwrap();
     assert!(ids[2..].contains(&job.video_id));
-    let bob = dst.accounts.add_user("bob", "h").await.unwrap();
+    let bob = dst
+        .accounts
+        .add_user("bob", "h", Role::Uploader)
+        .await
+        .unwrap();
     assert!(bob > uid, "new ids must not collide with copied ones");
 }
 

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::procs::{free_port, import_clip, start_with, token, Balancer};
+use common::procs::{free_port, import_clip_owned, start_with, token, Balancer};
 
 const ADMIN_TOKEN: &str = "edge-purge-test-token-0123";
 
@@ -53,8 +53,9 @@ async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
 /// after the delete.
 async fn cached_then_deleted(purge: bool) -> (u16, String) {
     let data = tempfile::tempdir().unwrap();
-    let id = import_clip(data.path(), 320, 180, 4, false, "Purged");
+    // The uploader's own video, so their token may delete it.
     let api_token = token(data.path());
+    let id = import_clip_owned(data.path(), 320, 180, 4, false, "Purged", Some("tester"));
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))

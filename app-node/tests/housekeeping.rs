@@ -130,6 +130,7 @@ async fn the_sweeper_removes_abandoned_work_files_sources_and_scratch_only() {
                 id: reel_node::catalog::new_id(),
                 title: title.into(),
                 source: "upload:x.mp4".into(),
+                owner_id: None,
             };
             state
                 .catalog

@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::fixtures::{add_video, publish};
+use common::fixtures::{add_owned_video, publish};
 use common::TestNode;
 use reel_node::auth::{digest, new_secret};
 use reel_node::catalog::new_version;
 
+/// A ready video of the test uploader, published behind the node's back.
 async fn ready(node: &TestNode, title: &str) -> String {
     let c = &node.state.catalog;
-    let id = add_video(c, title).await;
+    let tester = c.accounts.user("tester").await.unwrap().map(|u| u.id);
+    let id = add_owned_video(c, title, tester).await;
     publish(c, &id, &new_version()).await;
     id
 }

@@ -20,8 +20,9 @@ use async_trait::async_trait;
 pub use error::CatalogError;
 pub use model::{
     clean_title, new_id, new_version, staged_key, valid_id, valid_version, ClaimedJob,
-    FinishOutcome, HomePage, JobSource, NewVideo, Playable, Published, Rendition, StatusFilter,
-    Subtitle, TokenInfo, Tombstone, Video, VideoPage, VideoStatus, TOKEN_ID_LEN,
+    FinishOutcome, HomePage, JobSource, NewVideo, Playable, Published, Rendition, Role,
+    StatusFilter, Subtitle, TokenInfo, Tombstone, User, Video, VideoPage, VideoStatus,
+    TOKEN_ID_LEN,
 };
 pub use qoe::QoeSession;
 
@@ -35,11 +36,13 @@ pub trait Videos: Send + Sync {
     async fn create(&self, v: &NewVideo, source: &JobSource) -> Result<Video>;
     /// One video with its renditions and subtitles.
     async fn get(&self, id: &str) -> Result<Option<Video>>;
-    /// Newest first, filtered by title search and status.
+    /// Newest first, filtered by title search, status and, with `owner_id`,
+    /// to one uploader's videos.
     async fn list(
         &self,
         query: Option<&str>,
         filter: StatusFilter,
+        owner_id: Option<i64>,
         page: u32,
         per_page: u32,
     ) -> Result<VideoPage>;
@@ -113,20 +116,27 @@ pub trait Jobs: Send + Sync {
 /// are stored.
 #[async_trait]
 pub trait Accounts: Send + Sync {
-    /// Creates an uploader; fails with `Conflict` if the name is taken.
-    async fn add_user(&self, name: &str, password_hash: &str) -> Result<i64>;
+    /// Creates a user with a role; fails with `Conflict` if the name is
+    /// taken.
+    async fn add_user(&self, name: &str, password_hash: &str, role: Role) -> Result<i64>;
+    /// A user by name.
+    async fn user(&self, name: &str) -> Result<Option<User>>;
+    /// Changes a user's role; `false` if the name is unknown.
+    async fn set_role(&self, name: &str, role: Role) -> Result<bool>;
     /// Id and password hash of a user, by name.
     async fn user_password(&self, name: &str) -> Result<Option<(i64, String)>>;
     /// Stores the hash of a new API token for a user.
     async fn add_token(&self, user: &str, token_hash: &str) -> Result<()>;
-    /// The user owning a token hash.
-    async fn token_user(&self, token_hash: &str) -> Result<Option<i64>>;
+    /// The user owning a token hash, with their role as it is now (so a
+    /// changed role applies to tokens already handed out).
+    async fn token_user(&self, token_hash: &str) -> Result<Option<User>>;
     /// Tokens, oldest first, of one user or of everyone.
     async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>>;
     /// Deletes the token with this id; `false` if there is none. Takes
     /// effect on every node at once: tokens are looked up on each request.
     async fn revoke_token(&self, id: &str) -> Result<bool>;
-    /// Deletes a user with its tokens and sessions; `false` if unknown.
+    /// Deletes a user with its tokens and sessions; their videos stay, with
+    /// no owner. `false` if unknown.
     async fn remove_user(&self, name: &str) -> Result<bool>;
     /// Stores a login session that lives for `ttl`.
     async fn add_session(
@@ -136,8 +146,8 @@ pub trait Accounts: Send + Sync {
         csrf: &str,
         ttl: Duration,
     ) -> Result<()>;
-    /// A live session's user and CSRF token.
-    async fn session(&self, id_hash: &str) -> Result<Option<(i64, String)>>;
+    /// A live session's user (with their role as it is now) and CSRF token.
+    async fn session(&self, id_hash: &str) -> Result<Option<(User, String)>>;
     /// Ends a session.
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
 }

@@ -101,6 +101,12 @@ pub struct Video {
     /// Seconds from the start of the attempt that made it playable until
     /// it was.
     pub time_to_playable_s: Option<f64>,
+    /// Id of the uploader who created it; `None` for videos from before
+    /// ownership, CLI imports without an owner, and videos whose owner was
+    /// removed. Only admins may edit those.
+    pub owner_id: Option<i64>,
+    /// Name of that uploader, read with the video.
+    pub owner: Option<String>,
 }
 
 impl Video {
@@ -111,6 +117,13 @@ impl Video {
             Some(v) => format!("{}/{}", self.id, v),
             None => self.id.clone(),
         }
+    }
+
+    /// Whether the user `user_id` with `role` may rename it, delete it or
+    /// add tracks to it: its owner, or any admin. Ownerless videos are left
+    /// to admins, as nobody can prove they uploaded them.
+    pub fn editable_by(&self, user_id: i64, role: Role) -> bool {
+        role == Role::Admin || self.owner_id == Some(user_id)
     }
 }
 
@@ -170,6 +183,47 @@ pub struct NewVideo {
     pub title: String,
     /// Human-readable origin for the catalog.
     pub source: String,
+    /// The uploader creating it; `None` leaves it to admins alone.
+    pub owner_id: Option<i64>,
+}
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Uploads, and edits and deletes their own videos.
+    Uploader,
+    /// Edits and deletes any video, ownerless ones included.
+    Admin,
+}
+
+impl Role {
+    /// Text stored in the catalog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Uploader => "uploader",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses stored text; anything unknown grants the least.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "admin" => Role::Admin,
+            _ => Role::Uploader,
+        }
+    }
+}
+
+/// A user as the rest of the node sees it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Id, the owner id of their videos.
+    pub id: i64,
+    /// Login name.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
 }
 
 /// Where a job finds its input.

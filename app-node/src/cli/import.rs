@@ -21,8 +21,16 @@ fn bar() -> ProgressBar {
     pb
 }
 
-/// Runs the `import` command; exit code 0 when the video is ready.
-pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> anyhow::Result<i32> {
+/// Runs the `import` command; exit code 0 when the video is ready. With
+/// `owner`, that user owns the video; without, it has none (admins alone
+/// may edit it).
+pub async fn import(
+    cfg: Config,
+    source: &str,
+    title: &str,
+    no_wait: bool,
+    owner: Option<&str>,
+) -> anyhow::Result<i32> {
     let title = match crate::catalog::clean_title(title) {
         Ok(t) => t,
         Err((code, msg)) => {
@@ -31,6 +39,16 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
         }
     };
     let state = AppState::open(cfg).await?;
+    let owner_id = match owner {
+        None => None,
+        Some(name) => match state.catalog.accounts.user(name).await? {
+            Some(u) => Some(u.id),
+            None => {
+                eprintln!("error[not-found]: no user named {name}");
+                return Ok(2);
+            }
+        },
+    };
     let id = new_id();
     let looks_like_url = source.contains("://");
     let (job_source, origin) = if looks_like_url {
@@ -63,6 +81,7 @@ pub async fn import(cfg: Config, source: &str, title: &str, no_wait: bool) -> an
                 id,
                 title,
                 source: origin,
+                owner_id,
             },
             &job_source,
         )

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::catalog::Role;
 use crate::config::{self, Config, Overrides};
 
 /// Reel app node: serves pages, the JSON API and HLS media, and transcodes uploads.
@@ -55,6 +56,10 @@ pub enum Command {
         /// Queue it and return at once.
         #[arg(long)]
         no_wait: bool,
+        /// User who owns the video and may edit it; without it the video
+        /// has no owner and only admins may edit it.
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Manage uploaders.
     User {
@@ -112,10 +117,23 @@ pub enum StorageAction {
 /// `user` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum UserAction {
-    /// Add an uploader; the password is read from standard input.
+    /// Add a user (an uploader, who edits their own videos); the password
+    /// is read from standard input.
     Add {
         /// Login name.
         name: String,
+        /// Make them an admin, who may edit and delete any video.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Change a user's role; it applies to their tokens and sessions at
+    /// once.
+    Role {
+        /// Login name.
+        name: String,
+        /// The new role.
+        #[arg(value_parser = ["uploader", "admin"])]
+        role: String,
     },
     /// Remove an uploader with all their tokens and sessions (their videos
     /// stay).
@@ -226,10 +244,17 @@ pub async fn run(cli: Cli, mut cfg: Config) -> anyhow::Result<i32> {
             source,
             title,
             no_wait,
-        } => import::import(cfg, &source, &title, no_wait).await,
+            owner,
+        } => import::import(cfg, &source, &title, no_wait, owner.as_deref()).await,
         Command::User {
-            action: UserAction::Add { name },
-        } => users::add_user(cfg, &name).await,
+            action: UserAction::Add { name, admin },
+        } => {
+            let role = if admin { Role::Admin } else { Role::Uploader };
+            users::add_user(cfg, &name, role).await
+        }
+        Command::User {
+            action: UserAction::Role { name, role },
+        } => users::set_role(cfg, &name, Role::parse(&role)).await,
         Command::User {
             action: UserAction::Remove { name },
         } => users::remove_user(cfg, &name).await,

@@ -1,9 +1,9 @@
-//! `user add|remove` and `token create|list|revoke|check`.
+//! `user add|role|remove` and `token create|list|revoke|check`.
 
 use std::io::BufRead;
 
 use crate::auth::{digest, hash_password, new_secret};
-use crate::catalog::{Catalog, CatalogError, TOKEN_ID_LEN};
+use crate::catalog::{Catalog, CatalogError, Role, TOKEN_ID_LEN};
 use crate::config::Config;
 
 fn valid_name(name: &str) -> bool {
@@ -13,8 +13,9 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-/// Adds an uploader, reading the password from the first line of stdin.
-pub async fn add_user(cfg: Config, name: &str) -> anyhow::Result<i32> {
+/// Adds a user with `role`, reading the password from the first line of
+/// stdin.
+pub async fn add_user(cfg: Config, name: &str, role: Role) -> anyhow::Result<i32> {
     if !valid_name(name) {
         eprintln!("error[bad-name]: user names are 1-64 characters of letters, digits, _ - .");
         return Ok(2);
@@ -30,9 +31,9 @@ pub async fn add_user(cfg: Config, name: &str) -> anyhow::Result<i32> {
         }
     };
     let catalog = crate::catalog::open(&cfg.catalog_url(), &cfg.catalog_options()).await?;
-    match catalog.accounts.add_user(name, &hash).await {
+    match catalog.accounts.add_user(name, &hash, role).await {
         Ok(_) => {
-            eprintln!("user {name} added");
+            eprintln!("user {name} added ({})", role.as_str());
             Ok(0)
         }
         Err(CatalogError::Conflict(_)) => {
@@ -70,7 +71,19 @@ async fn open(cfg: &Config) -> anyhow::Result<Catalog> {
     Ok(crate::catalog::open(&cfg.catalog_url(), &cfg.catalog_options()).await?)
 }
 
-/// Removes an uploader; their tokens and sessions stop working at once.
+/// Changes a user's role.
+pub async fn set_role(cfg: Config, name: &str, role: Role) -> anyhow::Result<i32> {
+    if open(&cfg).await?.accounts.set_role(name, role).await? {
+        eprintln!("user {name} is now {}", role.as_str());
+        Ok(0)
+    } else {
+        eprintln!("error[not-found]: no user named {name}");
+        Ok(1)
+    }
+}
+
+/// Removes a user; their tokens and sessions stop working at once, and
+/// their videos stay without an owner (left to admins).
 pub async fn remove_user(cfg: Config, name: &str) -> anyhow::Result<i32> {
     if open(&cfg).await?.accounts.remove_user(name).await? {
         eprintln!("user {name} removed, with their tokens and sessions");

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -97,6 +97,7 @@ pub async fn create(
             id: new_id(),
             title,
             source: url.to_string(),
+            owner_id: Some(who.user_id),
         };
         state
             .catalog
@@ -113,6 +114,7 @@ pub async fn create(
             id,
             title: up.title,
             source: format!("upload:{}", up.file_name),
+            owner_id: Some(who.user_id),
         };
         match state
             .catalog
@@ -144,13 +146,25 @@ pub struct ListQuery {
     page: Option<u32>,
     per_page: Option<u32>,
     status: Option<String>,
+    mine: Option<String>,
 }
 
-/// `GET /api/videos`: newest first, every status unless `status=ready`.
+/// Whether `mine` asks for the caller's own videos.
+fn wants_mine(mine: Option<&str>) -> Result<bool, ApiError> {
+    match mine {
+        None | Some("") | Some("0") | Some("false") => Ok(false),
+        Some("1") | Some("true") => Ok(true),
+        Some(_) => Err(ApiError::bad_request("bad-mine", "mine may be 1 or 0")),
+    }
+}
+
+/// `GET /api/videos`: newest first, every status unless `status=ready`;
+/// with `mine=1`, only the caller's own videos (authentication required).
 pub async fn list(
     State(state): State<AppState>,
     Extension(listings): Extension<ListingCache>,
     Query(q): Query<ListQuery>,
+    headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page.unwrap_or(1).max(1);
     let per_page = q.per_page.unwrap_or(24).clamp(1, MAX_PER_PAGE);
@@ -165,25 +179,40 @@ pub async fn list(
             ))
         }
     };
-    let key = format!(
-        "api {filter:?} {page} {per_page} {}",
-        q.q.as_deref().unwrap_or("")
-    );
-    let body = listings
-        .get_or_render(key, async {
-            let p = state
-                .catalog
-                .videos
-                .list(q.q.as_deref(), filter, page, per_page)
-                .await?;
-            let videos: Vec<VideoJson> = p.videos.iter().map(VideoJson::from).collect();
-            let json =
-                json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page});
-            Ok(Bytes::from(
-                serde_json::to_vec(&json).expect("JSON of plain values"),
-            ))
-        })
-        .await?;
+    // Only asked for when needed: anonymous listings cost no account lookup.
+    let owner_id = if wants_mine(q.mine.as_deref())? {
+        Some(
+            Uploader::authenticate(&state, &Method::GET, &headers)
+                .await?
+                .user_id,
+        )
+    } else {
+        None
+    };
+    let render = async {
+        let p = state
+            .catalog
+            .videos
+            .list(q.q.as_deref(), filter, owner_id, page, per_page)
+            .await?;
+        let videos: Vec<VideoJson> = p.videos.iter().map(VideoJson::from).collect();
+        let json = json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page});
+        Ok(Bytes::from(
+            serde_json::to_vec(&json).expect("JSON of plain values"),
+        ))
+    };
+    // One uploader's own listing is theirs alone and must show their change
+    // at once: never kept.
+    let body = match owner_id {
+        Some(_) => render.await?,
+        None => {
+            let key = format!(
+                "api {filter:?} {page} {per_page} {}",
+                q.q.as_deref().unwrap_or("")
+            );
+            listings.get_or_render(key, render).await?
+        }
+    };
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
@@ -215,16 +244,14 @@ struct PatchJson {
     title: Option<String>,
 }
 
-/// `PATCH /api/videos/{id}`: change the title.
+/// `PATCH /api/videos/{id}`: change the title (its owner or an admin).
 pub async fn patch(
     State(state): State<AppState>,
-    _who: Uploader,
+    who: Uploader,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
-    if !valid_id(&id) {
-        return Err(ApiError::video_not_found());
-    }
+    who.check_may_edit(&load(&state, &id).await?)?;
     let body = read_json_body(req).await?;
     let p: PatchJson = parse_json(&body)?;
     let title = clean_title(p.title.as_deref())?;
@@ -234,9 +261,9 @@ pub async fn patch(
     Ok(Json(VideoJson::from(&load(&state, &id).await?)))
 }
 
-/// `DELETE /api/videos/{id}`: a tombstone first (viewers stop seeing the
-/// video and its job ends), then the media, then the row. Repeating it
-/// finishes a delete that stopped half-way.
+/// `DELETE /api/videos/{id}` (its owner or an admin): a tombstone first
+/// (viewers stop seeing the video and its job ends), then the media, then
+/// the row. Repeating it finishes a delete that stopped half-way.
 pub async fn delete(
     State(state): State<AppState>,
     who: Uploader,
@@ -245,6 +272,12 @@ pub async fn delete(
     if !valid_id(&id) {
         return Err(ApiError::video_not_found());
     }
+    // Read with any status: a delete stopped half-way is finished by a
+    // retry from the same owner.
+    let Some(video) = state.catalog.videos.get(&id).await? else {
+        return Err(ApiError::video_not_found());
+    };
+    who.check_may_edit(&video)?;
     match delete_video(&state.catalog, state.store.as_ref(), &id).await? {
         Deleted::NotFound => Err(ApiError::video_not_found()),
         Deleted::Purged | Deleted::Tombstoned => {

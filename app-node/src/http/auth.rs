@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 
 use super::error::ApiError;
 use crate::auth::{digest, same};
+use crate::catalog::{Role, User, Video};
 use crate::state::AppState;
 
 /// Name of the login session cookie.
@@ -13,11 +14,35 @@ pub const SESSION_COOKIE: &str = "reel_session";
 /// Header carrying the session's CSRF token on state-changing requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// An authenticated uploader.
+/// An authenticated uploader: who they are and what they may do, as the
+/// catalog says on this request.
 #[derive(Debug, Clone)]
 pub struct Uploader {
-    /// User id.
+    /// User id (the owner id of the videos they create).
     pub user_id: i64,
+    /// Their role.
+    pub role: Role,
+}
+
+impl Uploader {
+    fn of(user: &User) -> Self {
+        Uploader {
+            user_id: user.id,
+            role: user.role,
+        }
+    }
+
+    /// Refuses with 403 unless this uploader may change `video` (its owner
+    /// or an admin).
+    pub fn check_may_edit(&self, video: &Video) -> Result<(), ApiError> {
+        if video.editable_by(self.user_id, self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "only the video's owner or an admin may change it",
+            ))
+        }
+    }
 }
 
 /// The login session behind a cookie, if any.
@@ -25,10 +50,22 @@ pub struct Uploader {
 pub struct Session {
     /// User id.
     pub user_id: i64,
+    /// The user's role.
+    pub role: Role,
     /// Token forms and scripts must echo back.
     pub csrf: String,
     /// Digest of the session id (the catalog key).
     pub id_hash: String,
+}
+
+impl Session {
+    /// The signed-in uploader.
+    pub fn uploader(&self) -> Uploader {
+        Uploader {
+            user_id: self.user_id,
+            role: self.role,
+        }
+    }
 }
 
 /// Reads one cookie from the request headers.
@@ -54,8 +91,9 @@ pub async fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
         .accounts
         .session(&id_hash)
         .await?
-        .map(|(user_id, csrf)| Session {
-            user_id,
+        .map(|(user, csrf)| Session {
+            user_id: user.id,
+            role: user.role,
             csrf,
             id_hash,
         }))
@@ -69,7 +107,19 @@ impl FromRequestParts<AppState> for Uploader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        Uploader::authenticate(state, &parts.method, &parts.headers).await
+    }
+}
+
+impl Uploader {
+    /// The caller of a request with this method and these headers, by API
+    /// token or by session (whose CSRF header is checked on changes).
+    pub async fn authenticate(
+        state: &AppState,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Uploader, ApiError> {
+        if let Some(value) = headers.get(header::AUTHORIZATION) {
             let token = value
                 .to_str()
                 .ok()
@@ -83,11 +133,11 @@ impl FromRequestParts<AppState> for Uploader {
                     )
                 })?;
             return match state.catalog.accounts.token_user(&digest(token)).await? {
-                Some(user_id) => Ok(Uploader { user_id }),
+                Some(user) => Ok(Uploader::of(&user)),
                 None => Err(unauthorized("invalid-token", "the API token is not valid")),
             };
         }
-        let Some(s) = session(state, &parts.headers).await? else {
+        let Some(s) = session(state, headers).await? else {
             return Err(unauthorized(
                 "unauthorized",
                 "an uploader token (Authorization: Bearer) or login is required",
@@ -95,9 +145,8 @@ impl FromRequestParts<AppState> for Uploader {
         };
         // Cookies ride along on cross-site requests; a matching CSRF header
         // proves the request came from our own page.
-        if parts.method != Method::GET && parts.method != Method::HEAD {
-            let sent = parts
-                .headers
+        if method != Method::GET && method != Method::HEAD {
+            let sent = headers
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
@@ -109,6 +158,6 @@ impl FromRequestParts<AppState> for Uploader {
                 ));
             }
         }
-        Ok(Uploader { user_id: s.user_id })
+        Ok(s.uploader())
     }
 }

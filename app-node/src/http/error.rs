@@ -49,6 +49,11 @@ impl ApiError {
         )
     }
 
+    /// 403 for an authenticated caller who may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// 503 asking the client to retry.
     pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u32) -> Self {
         ApiError {

@@ -145,6 +145,8 @@ pub async fn watch(
             percent => (v.progress * 100.0).floor() as i64,
             v => j,
             signed_in => sess.is_some(),
+            // Controls that change the video only for those who may.
+            can_edit => sess.as_ref().is_some_and(|s| v.editable_by(s.user_id, s.role)),
             csrf => sess.map(|s| s.csrf),
             qoe => state.config.qoe.enabled,
         },

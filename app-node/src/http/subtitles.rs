@@ -122,7 +122,8 @@ fn clean_label(raw: Option<&str>, lang: &str) -> Result<String, ApiError> {
     Ok(t.to_string())
 }
 
-/// `POST /api/videos/{id}/subtitles` (multipart `lang`, `label`, `file`).
+/// `POST /api/videos/{id}/subtitles` (multipart `lang`, `label`, `file`),
+/// by the video's owner or an admin.
 pub async fn upload(
     State(state): State<AppState>,
     who: Uploader,
@@ -139,6 +140,8 @@ pub async fn upload(
         .await?
         .filter(|v| v.status != VideoStatus::Deleting)
         .ok_or_else(ApiError::video_not_found)?;
+    // Refused before the body is read: nobody else's track is ever parsed.
+    who.check_may_edit(&video)?;
     // Extracted by hand so a non-multipart body gets the API's JSON error.
     let mp = Multipart::from_request(req, &state)
         .await

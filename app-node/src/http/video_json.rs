@@ -63,6 +63,10 @@ pub struct VideoJson {
     pub storyboard_url: Option<String>,
     /// Player page.
     pub watch_url: String,
+    /// User name of the uploader who owns it; `null` when it has no owner
+    /// (imported before ownership or from the CLI, or its owner was
+    /// removed), which leaves it to admins.
+    pub owner: Option<String>,
     /// Rungs, highest first.
     pub renditions: Vec<RenditionJson>,
     /// Subtitle tracks.
@@ -99,6 +103,7 @@ impl From<&Video> for VideoJson {
             poster_url: (ready && v.has_poster).then(|| media("poster.jpg")),
             storyboard_url: (ready && v.has_storyboard).then(|| media("storyboard.vtt")),
             watch_url: format!("/watch/{}", v.id),
+            owner: v.owner.clone(),
             renditions: v
                 .renditions
                 .iter()

@@ -412,6 +412,7 @@ mod tests {
             id: id.clone(),
             title: "lapsed".into(),
             source: "test".into(),
+            owner_id: None,
         };
         let src = JobSource::Url("http://127.0.0.1/x.mp4".into());
         state.catalog.videos.create(&nv, &src).await.unwrap();

@@ -8,12 +8,18 @@ use reel_node::catalog::{
     new_id, Catalog, FinishOutcome, JobSource, NewVideo, Published, Rendition, Subtitle,
 };
 
-/// Adds a queued video (an import by URL) and returns its id.
+/// Adds a queued video (an import by URL) with no owner and returns its id.
 pub async fn add_video(c: &Catalog, title: &str) -> String {
+    add_owned_video(c, title, None).await
+}
+
+/// Adds a queued video owned by user `owner_id` and returns its id.
+pub async fn add_owned_video(c: &Catalog, title: &str, owner_id: Option<i64>) -> String {
     let nv = NewVideo {
         id: new_id(),
         title: title.into(),
         source: "test".into(),
+        owner_id,
     };
     c.videos
         .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))

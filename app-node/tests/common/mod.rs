@@ -18,6 +18,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use reel_node::auth::{digest, hash_password, new_secret};
+use reel_node::catalog::Role;
 use reel_node::config::{self, Config, Overrides};
 use reel_node::state::AppState;
 use tower::ServiceExt;
@@ -175,10 +176,14 @@ pub async fn serve(node: &TestNode) -> SocketAddr {
     addr
 }
 
-/// Adds user `tester` and returns a fresh API token.
+/// Adds user `tester` (an uploader) and returns a fresh API token.
 pub async fn add_uploader(state: &AppState) -> String {
     let hash = hash_password("tester-password").unwrap();
-    let _ = state.catalog.accounts.add_user("tester", &hash).await;
+    let _ = state
+        .catalog
+        .accounts
+        .add_user("tester", &hash, Role::Uploader)
+        .await;
     let token = new_secret();
     state
         .catalog

@@ -102,13 +102,27 @@ pub fn cli_with(
 /// Makes a `w`×`h` clip of `secs` seconds (with a tone when `audio`) in
 /// `data` and imports it with the CLI; returns the new video's id.
 pub fn import_clip(data: &Path, w: u32, h: u32, secs: u32, audio: bool, title: &str) -> String {
+    import_clip_owned(data, w, h, secs, audio, title, None)
+}
+
+/// [`import_clip`] owned by user `owner` (who may then change it through
+/// the API); without, the video has no owner.
+pub fn import_clip_owned(
+    data: &Path,
+    w: u32,
+    h: u32,
+    secs: u32,
+    audio: bool,
+    title: &str,
+    owner: Option<&str>,
+) -> String {
     let clip = data.join("in.mp4");
     super::make_clip(&clip, w, h, secs, audio, &[]);
-    let (code, out, err) = cli(
-        data,
-        &["import", clip.to_str().unwrap(), "--title", title],
-        "",
-    );
+    let mut args = vec!["import", clip.to_str().unwrap(), "--title", title];
+    if let Some(o) = owner {
+        args.extend(["--owner", o]);
+    }
+    let (code, out, err) = cli(data, &args, "");
     assert_eq!(code, 0, "{err}");
     out.trim().to_string()
 }

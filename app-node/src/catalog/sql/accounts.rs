@@ -8,7 +8,7 @@ use sqlx::FromRow;
 
 use super::SqlCatalog;
 use crate::catalog::model::valid_token_id;
-use crate::catalog::{Accounts, CatalogError, Result, TokenInfo, TOKEN_ID_LEN};
+use crate::catalog::{Accounts, CatalogError, Result, Role, TokenInfo, User, TOKEN_ID_LEN};
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -20,20 +20,43 @@ struct UserRow {
     password_hash: String,
 }
 
+/// A user as read from `users` (aliased `u`) with [`USER_COLS`].
+#[derive(FromRow)]
+struct UserInfoRow {
+    id: i64,
+    name: String,
+    role: String,
+}
+
+impl From<UserInfoRow> for User {
+    fn from(r: UserInfoRow) -> Self {
+        User {
+            id: r.id,
+            name: r.name,
+            role: Role::parse(&r.role),
+        }
+    }
+}
+
+/// The columns of a [`UserInfoRow`].
+const USER_COLS: &str = "u.id, u.name, u.role";
+
 #[derive(FromRow)]
 struct SessionRow {
-    user_id: i64,
+    #[sqlx(flatten)]
+    user: UserInfoRow,
     csrf: String,
 }
 
 #[async_trait]
 impl Accounts for SqlCatalog {
-    async fn add_user(&self, name: &str, password_hash: &str) -> Result<i64> {
-        let r = sqlx::query(
-            &self.sql("INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, NOW_MS)"),
-        )
+    async fn add_user(&self, name: &str, password_hash: &str, role: Role) -> Result<i64> {
+        let r = sqlx::query(&self.sql(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, NOW_MS)",
+        ))
         .bind(name)
         .bind(password_hash)
+        .bind(role.as_str())
         .execute(&self.pool)
         .await;
         match r {
@@ -48,6 +71,25 @@ impl Accounts for SqlCatalog {
             .await?
             .map(|(id, _)| id)
             .ok_or_else(|| CatalogError::NotFound(format!("user {name}")))
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<User>> {
+        let q = format!("SELECT {USER_COLS} FROM users u WHERE u.name = ?");
+        let row = sqlx::query_as::<_, UserInfoRow>(&self.sql(&q))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(User::from))
+    }
+
+    async fn set_role(&self, name: &str, role: Role) -> Result<bool> {
+        let r = sqlx::query(&self.sql("UPDATE users SET role = ? WHERE name = ?"))
+            .bind(role.as_str())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        // Rows matched on every engine (see `set_title`).
+        Ok(r.rows_affected() == 1)
     }
 
     async fn user_password(&self, name: &str) -> Result<Option<(i64, String)>> {
@@ -76,13 +118,16 @@ impl Accounts for SqlCatalog {
         Ok(())
     }
 
-    async fn token_user(&self, token_hash: &str) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar(&self.sql("SELECT user_id FROM api_tokens WHERE token_hash = ?"))
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+    async fn token_user(&self, token_hash: &str) -> Result<Option<User>> {
+        let q = format!(
+            "SELECT {USER_COLS} FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = ?"
+        );
+        let row = sqlx::query_as::<_, UserInfoRow>(&self.sql(&q))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(User::from))
     }
 
     async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>> {
@@ -122,8 +167,13 @@ impl Accounts for SqlCatalog {
             return Ok(false);
         };
         // Children first and in one transaction, rather than trusting every
-        // engine's foreign-key cascade to be switched on.
+        // engine's foreign-key cascade to be switched on. Their videos stay,
+        // ownerless (and so left to admins).
         let mut tx = self.pool.begin().await?;
+        sqlx::query(&self.sql("UPDATE videos SET owner_id = NULL WHERE owner_id = ?"))
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
         for table in ["sessions", "api_tokens", "users"] {
             let col = if table == "users" { "id" } else { "user_id" };
             sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE {col} = ?")))
@@ -159,15 +209,16 @@ impl Accounts for SqlCatalog {
         Ok(())
     }
 
-    async fn session(&self, id_hash: &str) -> Result<Option<(i64, String)>> {
-        let row =
-            sqlx::query_as::<_, SessionRow>(&self.sql(
-                "SELECT user_id, csrf FROM sessions WHERE id_hash = ? AND expires_at > NOW_MS",
-            ))
+    async fn session(&self, id_hash: &str) -> Result<Option<(User, String)>> {
+        let q = format!(
+            "SELECT {USER_COLS}, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = ? AND s.expires_at > NOW_MS"
+        );
+        let row = sqlx::query_as::<_, SessionRow>(&self.sql(&q))
             .bind(id_hash)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| (r.user_id, r.csrf)))
+        Ok(row.map(|r| (r.user.into(), r.csrf)))
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {

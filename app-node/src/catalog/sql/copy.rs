@@ -37,6 +37,7 @@ const TABLES: &[Table] = &[
             ("id", Col::Int),
             ("name", Col::Text),
             ("password_hash", Col::Text),
+            ("role", Col::Text),
             ("created_at", Col::Int),
         ],
     },
@@ -69,6 +70,7 @@ const TABLES: &[Table] = &[
             ("media_version", Col::OptText),
             ("playable", Col::Int),
             ("time_to_playable_s", Col::OptReal),
+            ("owner_id", Col::OptInt),
         ],
     },
     Table {

@@ -20,15 +20,10 @@
 use sqlx::FromRow;
 
 use super::dialect::like_pattern;
-use super::videos::VideoRow;
+use super::videos::{VideoRow, OWNER_JOIN, V_COLS};
 use super::SqlCatalog;
 use crate::catalog::model::{HomePage, StatusFilter, Video, VideoPage, VideoStatus};
 use crate::catalog::Result;
-
-/// The `videos` columns of a [`VideoRow`], read from the table aliased `v`.
-const V_COLS: &str = "v.id, v.title, v.status, v.progress, v.error, v.source, v.created_at, \
-                      v.duration_s, v.width, v.height, v.has_poster, v.has_storyboard, \
-                      v.media_version, v.playable, v.time_to_playable_s";
 
 /// The order of every listing: newest first, ties broken by id so pages
 /// never overlap.
@@ -45,25 +40,82 @@ struct Counted {
     total: i64,
 }
 
-/// A WHERE clause and its text parameters, in order.
+/// A parameter of a listing's WHERE clause, bound with its own type (an
+/// owner id bound as text would not compare with a BIGINT on PostgreSQL).
+#[derive(Debug, Clone, PartialEq)]
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// A WHERE clause and its parameters, in order.
 struct Filter {
     clause: String,
-    params: Vec<String>,
+    params: Vec<Param>,
 }
 
 impl Filter {
     /// Videos with `status_clause` whose title contains `query`.
     fn new(query: Option<&str>, status_clause: &str) -> Self {
+        Self::owned(query, status_clause, None)
+    }
+
+    /// As [`Filter::new`], and only those of `owner_id` when given.
+    fn owned(query: Option<&str>, status_clause: &str, owner_id: Option<i64>) -> Self {
         let mut clauses = vec![status_clause.to_string()];
         let mut params = Vec::new();
+        if let Some(id) = owner_id {
+            clauses.push("owner_id = ?".into());
+            params.push(Param::Int(id));
+        }
         if let Some(q) = query.map(str::trim).filter(|q| !q.is_empty()) {
             clauses.push("LOWER(title) LIKE ? ESCAPE '!'".into());
-            params.push(like_pattern(q));
+            params.push(Param::Text(like_pattern(q)));
         }
         Filter {
             clause: format!("WHERE {}", clauses.join(" AND ")),
             params,
         }
+    }
+}
+
+type AnyArgs<'q> = sqlx::any::AnyArguments<'q>;
+
+/// Binds a listing's parameters, in order, to any kind of query.
+fn bind_all<'q, Q>(mut q: Q, params: &'q [Param]) -> Q
+where
+    Q: BindParam<'q>,
+{
+    for p in params {
+        q = match p {
+            Param::Text(t) => q.bind_text(t),
+            Param::Int(i) => q.bind_int(*i),
+        };
+    }
+    q
+}
+
+/// The two query kinds a listing binds its parameters to.
+trait BindParam<'q>: Sized {
+    fn bind_text(self, t: &'q str) -> Self;
+    fn bind_int(self, i: i64) -> Self;
+}
+
+impl<'q, O> BindParam<'q> for sqlx::query::QueryAs<'q, sqlx::Any, O, AnyArgs<'q>> {
+    fn bind_text(self, t: &'q str) -> Self {
+        self.bind(t)
+    }
+    fn bind_int(self, i: i64) -> Self {
+        self.bind(i)
+    }
+}
+
+impl<'q, O> BindParam<'q> for sqlx::query::QueryScalar<'q, sqlx::Any, O, AnyArgs<'q>> {
+    fn bind_text(self, t: &'q str) -> Self {
+        self.bind(t)
+    }
+    fn bind_int(self, i: i64) -> Self {
+        self.bind(i)
     }
 }
 
@@ -111,21 +163,20 @@ impl SqlCatalog {
         &self,
         query: Option<&str>,
         filter: StatusFilter,
+        owner_id: Option<i64>,
         page: u32,
         per_page: u32,
     ) -> Result<VideoPage> {
-        let f = Filter::new(query, status_clause(filter));
+        let f = Filter::owned(query, status_clause(filter), owner_id);
         let q = format!(
             "SELECT {V_COLS}, (SELECT COUNT(*) FROM videos {clause}) AS total
-             FROM {ids} JOIN videos v ON v.id = k.id",
+             FROM {ids} JOIN videos v ON v.id = k.id {OWNER_JOIN}",
             clause = f.clause,
             ids = page_ids(&f, true),
         );
         let q = self.sql(&q);
-        let mut rows = sqlx::query_as::<_, Counted>(&q);
-        for p in f.params.iter().chain(&f.params) {
-            rows = rows.bind(p);
-        }
+        let rows = sqlx::query_as::<_, Counted>(&q);
+        let rows = bind_all(bind_all(rows, &f.params), &f.params);
         let rows = rows
             .bind(per_page as i64)
             .bind(offset(page, per_page))
@@ -145,10 +196,7 @@ impl SqlCatalog {
     async fn count(&self, f: &Filter) -> Result<i64> {
         let q = format!("SELECT COUNT(*) FROM videos {}", f.clause);
         let q = self.sql(&q);
-        let mut count = sqlx::query_scalar::<_, i64>(&q);
-        for p in &f.params {
-            count = count.bind(p);
-        }
+        let count = bind_all(sqlx::query_scalar::<_, i64>(&q), &f.params);
         Ok(count.fetch_one(&self.pool).await?)
     }
 
@@ -163,27 +211,21 @@ impl SqlCatalog {
     ) -> Result<HomePage> {
         let ready = Filter::new(query, status_clause(StatusFilter::Ready));
         let mut q = format!(
-            "SELECT {V_COLS} FROM {} JOIN videos v ON v.id = k.id",
+            "SELECT {V_COLS} FROM {} JOIN videos v ON v.id = k.id {OWNER_JOIN}",
             page_ids(&ready, true)
         );
         let processing = (page <= 1).then(|| Filter::new(query, PROCESSING));
         if let Some(p) = &processing {
             q.push_str(&format!(
-                " UNION ALL SELECT {V_COLS} FROM {} JOIN videos v ON v.id = k.id",
+                " UNION ALL SELECT {V_COLS} FROM {} JOIN videos v ON v.id = k.id {OWNER_JOIN}",
                 page_ids(p, false)
             ));
         }
         let q = self.sql(&q);
-        let mut rows = sqlx::query_as::<_, VideoRow>(&q);
-        for p in &ready.params {
-            rows = rows.bind(p);
-        }
+        let mut rows = bind_all(sqlx::query_as::<_, VideoRow>(&q), &ready.params);
         rows = rows.bind(per_page as i64 + 1).bind(offset(page, per_page));
         if let Some(p) = &processing {
-            for v in &p.params {
-                rows = rows.bind(v);
-            }
-            rows = rows.bind(per_page as i64);
+            rows = bind_all(rows, &p.params).bind(per_page as i64);
         }
         let (mut ready, mut processing): (Vec<Video>, Vec<Video>) = rows
             .fetch_all(&self.pool)
@@ -214,7 +256,17 @@ mod tests {
             f.clause,
             "WHERE status = 'ready' AND LOWER(title) LIKE ? ESCAPE '!'"
         );
-        assert_eq!(f.params, ["%100!%!_x%"]);
+        assert_eq!(f.params, [Param::Text("%100!%!_x%".into())]);
         assert_eq!(Filter::new(Some("  "), "s").params.len(), 0);
+    }
+
+    #[test]
+    fn an_owner_narrows_the_listing_before_the_search() {
+        let f = Filter::owned(Some("sea"), "status <> 'deleting'", Some(7));
+        assert_eq!(
+            f.clause,
+            "WHERE status <> 'deleting' AND owner_id = ? AND LOWER(title) LIKE ? ESCAPE '!'"
+        );
+        assert_eq!(f.params, [Param::Int(7), Param::Text("%sea%".into())]);
     }
 }

@@ -13,11 +13,16 @@ use crate::catalog::model::{
 };
 use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
 
-/// The `videos` columns a [`Video`] is read from.
-pub(super) const VIDEO_COLS: &str =
-    "id, title, status, progress, error, source, created_at, duration_s, \
-                          width, height, has_poster, has_storyboard, media_version, playable, \
-                          time_to_playable_s";
+/// The columns a [`Video`] is read from: the table `videos` aliased `v`,
+/// joined with [`OWNER_JOIN`] for the owner's name.
+pub(super) const V_COLS: &str = "v.id, v.title, v.status, v.progress, v.error, v.source, \
+                                 v.created_at, v.duration_s, v.width, v.height, v.has_poster, \
+                                 v.has_storyboard, v.media_version, v.playable, \
+                                 v.time_to_playable_s, v.owner_id, o.name AS owner";
+
+/// Joins the owner (aliased `o`) of the video aliased `v`; ownerless
+/// videos are kept.
+pub(super) const OWNER_JOIN: &str = "LEFT JOIN users o ON o.id = v.owner_id";
 
 /// One row of `videos`, read by column name.
 #[derive(FromRow)]
@@ -37,6 +42,8 @@ pub(super) struct VideoRow {
     media_version: Option<String>,
     playable: i64,
     time_to_playable_s: Option<f64>,
+    owner_id: Option<i64>,
+    owner: Option<String>,
 }
 
 impl From<VideoRow> for Video {
@@ -59,6 +66,8 @@ impl From<VideoRow> for Video {
             media_version: r.media_version,
             playable: r.playable != 0,
             time_to_playable_s: r.time_to_playable_s,
+            owner_id: r.owner_id,
+            owner: r.owner,
         }
     }
 }
@@ -119,12 +128,14 @@ impl Videos for SqlCatalog {
     async fn create(&self, v: &NewVideo, source: &JobSource) -> Result<Video> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&self.sql(
-            "INSERT INTO videos (id, title, status, progress, source, created_at, updated_at)
-             VALUES (?, ?, 'queued', 0, ?, NOW_MS, NOW_MS)",
+            "INSERT INTO videos
+                 (id, title, status, progress, source, owner_id, created_at, updated_at)
+             VALUES (?, ?, 'queued', 0, ?, ?, NOW_MS, NOW_MS)",
         ))
         .bind(&v.id)
         .bind(&v.title)
         .bind(&v.source)
+        .bind(v.owner_id)
         .execute(&mut *tx)
         .await?;
         sqlx::query(&self.sql(
@@ -143,7 +154,7 @@ impl Videos for SqlCatalog {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Video>> {
-        let q = format!("SELECT {VIDEO_COLS} FROM videos WHERE id = ?");
+        let q = format!("SELECT {V_COLS} FROM videos v {OWNER_JOIN} WHERE v.id = ?");
         let row = sqlx::query_as::<_, VideoRow>(&self.sql(&q))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -159,10 +170,12 @@ impl Videos for SqlCatalog {
         &self,
         query: Option<&str>,
         filter: StatusFilter,
+        owner_id: Option<i64>,
         page: u32,
         per_page: u32,
     ) -> Result<VideoPage> {
-        self.list_page(query, filter, page, per_page).await
+        self.list_page(query, filter, owner_id, page, per_page)
+            .await
     }
 
     async fn home(&self, query: Option<&str>, page: u32, per_page: u32) -> Result<HomePage> {
