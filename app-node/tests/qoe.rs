@@ -6,8 +6,21 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::fixtures::add_video;
+use common::fixtures::{add_owned_video, add_video};
 use common::TestNode;
+
+/// A video owned by the node's test uploader.
+async fn owned_video(node: &TestNode, title: &str) -> String {
+    let me = node
+        .state
+        .catalog
+        .accounts
+        .user("tester")
+        .await
+        .unwrap()
+        .unwrap();
+    add_owned_video(&node.state.catalog, title, Some(me.id)).await
+}
 
 const SID: &str = "5f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0";
 
@@ -56,7 +69,7 @@ fn metric(text: &str, name: &str) -> f64 {
 #[tokio::test]
 async fn reports_become_a_summary_and_metrics() {
     let node = TestNode::new(&[]).await;
-    let id = add_video(&node.state.catalog, "watched").await;
+    let id = owned_video(&node, "watched").await;
     // Two viewers: one starts in 400 ms, plays 20 s with one 2 s stall; the
     // other starts in 200 ms, plays 40 s, seeks (a wait that is not a
     // stall) and leaves.
@@ -92,6 +105,13 @@ async fn reports_become_a_summary_and_metrics() {
 
     let (s, _) = summary(&node, &id, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "the summary is for uploaders");
+    // Another uploader's video: its numbers are not theirs to see.
+    let theirs = add_video(&node.state.catalog, "not mine").await;
+    let (s, j) = summary(&node, &theirs, Some(&node.token)).await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
     let (s, j) = summary(&node, &id, Some(&node.token)).await;
     assert_eq!(s, StatusCode::OK, "{j}");
     assert_eq!(j["video_id"], id.as_str());

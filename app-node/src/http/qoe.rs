@@ -132,14 +132,19 @@ pub async fn report(
     }
 }
 
-/// `GET /api/videos/{id}/qoe`: one video's viewer experience, for
-/// uploaders.
+/// `GET /api/videos/{id}/qoe`: one video's viewer experience, for its
+/// owner and admins.
 pub async fn summary(
     State(state): State<AppState>,
-    _who: Uploader,
+    who: Uploader,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let video = super::api::load(&state, &id).await?;
+    if !video.editable_by(who.user_id, who.role) {
+        return Err(ApiError::forbidden(
+            "only the video's owner or an admin may see its viewer numbers",
+        ));
+    }
     let sessions = state
         .catalog
         .qoe
