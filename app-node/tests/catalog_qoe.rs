@@ -10,7 +10,11 @@ use std::time::Duration;
 use common::db::TestDb;
 use common::fixtures::add_video;
 use reel_node::catalog::CatalogError;
-use reel_node::qoe::{parse_body, record};
+use reel_node::qoe::{parse_body, record, RecordError};
+
+/// The node's clock for a fold: far enough on that the player's times are
+/// what limit the time credited.
+const NOW: i64 = 1_000_000_000;
 
 const SID: &str = "0b7e6f1a-2c43-4d8e-9f10-aa55cc77ee99";
 
@@ -37,7 +41,7 @@ async fn sessions_fold_once_and_go_with_their_video(db: TestDb) {
         100,
     )
     .unwrap();
-    let d = record(c.qoe.as_ref(), &first).await.unwrap();
+    let d = record(c.qoe.as_ref(), &first, NOW, &|| true).await.unwrap();
     assert_eq!((d.applied, d.new_sessions), (3, 1));
     let later = parse_body(
         &body(
@@ -50,11 +54,15 @@ async fn sessions_fold_once_and_go_with_their_video(db: TestDb) {
         100,
     )
     .unwrap();
-    let d = record(c.qoe.as_ref(), &later).await.unwrap();
+    let d = record(c.qoe.as_ref(), &later, NOW + 60_000, &|| true)
+        .await
+        .unwrap();
     assert_eq!((d.applied, d.stale, d.new_sessions), (2, 0, 0));
     assert_eq!(d.startups_ms, vec![300]);
     // The player sends the same report again (its first send timed out).
-    let d = record(c.qoe.as_ref(), &later).await.unwrap();
+    let d = record(c.qoe.as_ref(), &later, NOW + 60_000, &|| true)
+        .await
+        .unwrap();
     assert_eq!((d.applied, d.stale), (0, 2));
 
     let s = c.qoe.qoe_session(SID).await.unwrap().unwrap();
@@ -97,9 +105,16 @@ async fn sessions_fold_once_and_go_with_their_video(db: TestDb) {
     ));
     let unknown = parse_body("cid=\"ffffffffffffffff\",sid=\"x1\",v=2,e=t,sn=0,ts=5", 100).unwrap();
     assert!(matches!(
-        record(c.qoe.as_ref(), &unknown).await,
-        Err(CatalogError::NotFound(_))
+        record(c.qoe.as_ref(), &unknown, NOW, &|| true).await,
+        Err(RecordError::UnknownVideo(_))
     ));
+    // A client over its new-session budget opens nothing.
+    let fresh = parse_body(&format!("cid=\"{id}\",sid=\"x2\",v=2,e=t,sn=0,ts=5"), 100).unwrap();
+    assert!(matches!(
+        record(c.qoe.as_ref(), &fresh, NOW, &|| false).await,
+        Err(RecordError::TooManySessions)
+    ));
+    assert!(c.qoe.qoe_session("x2").await.unwrap().is_none());
 
     // Newest first, limited.
     let mut other = s.clone();
@@ -112,7 +127,7 @@ async fn sessions_fold_once_and_go_with_their_video(db: TestDb) {
     // Old sessions are pruned; recent ones stay.
     assert_eq!(
         c.qoe
-            .prune_qoe_sessions(Duration::from_secs(86_400))
+            .prune_qoe_sessions(Duration::from_secs(86_400), Duration::from_secs(86_400))
             .await
             .unwrap(),
         0
@@ -124,15 +139,32 @@ async fn sessions_fold_once_and_go_with_their_video(db: TestDb) {
     assert!(c.qoe.qoe_sessions_of(&id, 10).await.unwrap().is_empty());
 
     let id2 = add_video(&c, "old").await;
-    let mut old = s.clone();
-    old.video_id = id2.clone();
-    c.qoe.insert_qoe_session(&old).await.unwrap();
+    let mut played = s.clone();
+    played.video_id = id2.clone();
+    c.qoe.insert_qoe_session(&played).await.unwrap();
+    let unplayed = reel_node::catalog::QoeSession {
+        sid: "unplayed".into(),
+        played_ms: 0,
+        played_kbit: 0.0,
+        startup_ms: None,
+        ..played.clone()
+    };
+    c.qoe.insert_qoe_session(&unplayed).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
+    let prune = |age: Duration, unplayed_age: Duration| {
+        let c = c.clone();
+        async move { c.qoe.prune_qoe_sessions(age, unplayed_age).await.unwrap() }
+    };
+    // Sessions that never played go first…
     assert_eq!(
-        c.qoe
-            .prune_qoe_sessions(Duration::from_millis(1))
-            .await
-            .unwrap(),
+        prune(Duration::from_secs(86_400), Duration::from_millis(1)).await,
+        1
+    );
+    assert!(c.qoe.qoe_session("unplayed").await.unwrap().is_none());
+    assert!(c.qoe.qoe_session(SID).await.unwrap().is_some());
+    // …the others when they are old.
+    assert_eq!(
+        prune(Duration::from_millis(1), Duration::from_millis(1)).await,
         1
     );
 }
@@ -143,7 +175,7 @@ async fn concurrent_folds_lose_nothing(db: TestDb) {
     let c = db.open_catalog().await;
     let id = add_video(&c, "crowd").await;
     let start = parse_body(&body(&id, &["e=ps,sn=0,sta=p,ts=1000000,br=(1000)"]), 100).unwrap();
-    record(c.qoe.as_ref(), &start).await.unwrap();
+    record(c.qoe.as_ref(), &start, NOW, &|| true).await.unwrap();
     let mut tasks = Vec::new();
     for sn in 1..=12 {
         let c = c.clone();
@@ -152,9 +184,14 @@ async fn concurrent_folds_lose_nothing(db: TestDb) {
             &[&format!("e=t,sn={sn},sta=p,ts={}", 1_000_000 + sn * 1000)],
         );
         tasks.push(tokio::spawn(async move {
-            record(c.qoe.as_ref(), &parse_body(&b, 100).unwrap())
-                .await
-                .unwrap()
+            record(
+                c.qoe.as_ref(),
+                &parse_body(&b, 100).unwrap(),
+                NOW + sn * 1000,
+                &|| true,
+            )
+            .await
+            .unwrap()
         }));
     }
     let (mut applied, mut stale, mut credited) = (0, 0, 0);

@@ -2,14 +2,16 @@
 -- per session id, folded as reports arrive: the last report seen (sequence
 -- number, time, player state, bitrate) and the session's running totals.
 -- Times are Unix milliseconds; the player's clock for last_ts and
--- started_ts, the database's for created_at and updated_at.
+-- started_ts, the folding node's for seen_ms, the database's for created_at
+-- and updated_at.
 CREATE TABLE qoe_sessions (
-    sid          VARCHAR(64) NOT NULL PRIMARY KEY,
+    sid          VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     video_id     VARCHAR(32) NOT NULL,
     created_at   BIGINT NOT NULL,
     updated_at   BIGINT NOT NULL,
     last_sn      BIGINT NOT NULL,
     last_ts      BIGINT NOT NULL,
+    seen_ms      BIGINT NOT NULL,
     last_state   VARCHAR(8) NOT NULL,
     bitrate_kbps DOUBLE NOT NULL DEFAULT 0,
     started_ts   BIGINT,

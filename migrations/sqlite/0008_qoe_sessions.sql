@@ -2,7 +2,8 @@
 -- per session id, folded as reports arrive: the last report seen (sequence
 -- number, time, player state, bitrate) and the session's running totals.
 -- Times are Unix milliseconds; the player's clock for last_ts and
--- started_ts, the database's for created_at and updated_at.
+-- started_ts, the folding node's for seen_ms, the database's for created_at
+-- and updated_at.
 CREATE TABLE qoe_sessions (
     sid          TEXT PRIMARY KEY NOT NULL,
     video_id     TEXT NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
@@ -10,6 +11,7 @@ CREATE TABLE qoe_sessions (
     updated_at   INTEGER NOT NULL,
     last_sn      INTEGER NOT NULL,
     last_ts      INTEGER NOT NULL,
+    seen_ms      INTEGER NOT NULL,
     last_state   TEXT NOT NULL,
     bitrate_kbps REAL NOT NULL DEFAULT 0,
     started_ts   INTEGER,

@@ -167,8 +167,9 @@ pub trait Qoe: Send + Sync {
     async fn update_qoe_session(&self, s: &QoeSession, expected_sn: i64) -> Result<bool>;
     /// The newest `limit` sessions of one video.
     async fn qoe_sessions_of(&self, video_id: &str, limit: u32) -> Result<Vec<QoeSession>>;
-    /// Removes sessions with no report for `age`; how many went.
-    async fn prune_qoe_sessions(&self, age: Duration) -> Result<u64>;
+    /// Removes sessions with no report for `age`, and those that never
+    /// played with none for `unplayed_age`; how many went.
+    async fn prune_qoe_sessions(&self, age: Duration, unplayed_age: Duration) -> Result<u64>;
 }
 
 /// Reachability of the database, for readiness.

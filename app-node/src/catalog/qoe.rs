@@ -14,6 +14,10 @@ pub struct QoeSession {
     pub last_sn: i64,
     /// Player's clock at the last report, Unix milliseconds.
     pub last_ts: i64,
+    /// The folding node's clock when the last report was folded, Unix
+    /// milliseconds: no more viewing time is credited between two folds
+    /// than passed in between.
+    pub seen_ms: i64,
     /// Player state since the last report (a CMCD `sta` token).
     pub last_state: String,
     /// Encoded bitrate of the rung playing since the last report, kbit/s.
@@ -33,6 +37,7 @@ pub struct QoeSession {
     pub played_kbit: f64,
     /// Whether the current wait began with a seek.
     pub seek_wait: bool,
-    /// Whether the player reported a fatal error.
+    /// Whether the player reported a fatal error (it may have recovered
+    /// since: see `last_state`).
     pub failed: bool,
 }

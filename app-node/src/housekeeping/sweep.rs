@@ -11,6 +11,9 @@ use crate::catalog::VideoStatus;
 use crate::state::AppState;
 
 /// Prefix of staged sources in the store (see `catalog::staged_key`).
+/// How long a viewer session that never played is kept after its last
+/// report (players that opened a page and left, or made-up sessions).
+const UNPLAYED_KEEP: Duration = Duration::from_secs(24 * 3600);
 const STAGED_PREFIX: &str = "incoming";
 
 /// What one sweep removed.
@@ -24,7 +27,8 @@ pub struct SweepReport {
     pub staged_sources: usize,
     /// Scratch entries of this node older than the scratch age limit.
     pub scratch: usize,
-    /// Viewer sessions with no report for `qoe.keep_days`.
+    /// Viewer sessions with no report for `qoe.keep_days` (a day for
+    /// those that never played).
     pub qoe_sessions: u64,
 }
 
@@ -103,13 +107,23 @@ pub async fn sweep_once(
     }
     sweeper.orphans_seen = still_orphaned;
 
-    let keep = Duration::from_secs(state.config.qoe.keep_days.saturating_mul(86_400));
-    report.qoe_sessions = state.catalog.qoe.prune_qoe_sessions(keep).await?;
-
     report.scratch = crate::tidy::remove_entries(
         &state.config.tmp_dir(),
         Some(Duration::from_secs(hk.scratch_max_age_s)),
     )
     .await;
+
+    // Last, and not fatal to the sweep: viewer sessions are the least
+    // important thing here.
+    let keep = Duration::from_secs(state.config.qoe.keep_days.saturating_mul(86_400));
+    match state
+        .catalog
+        .qoe
+        .prune_qoe_sessions(keep, UNPLAYED_KEEP)
+        .await
+    {
+        Ok(n) => report.qoe_sessions = n,
+        Err(e) => tracing::warn!(code = e.code(), "pruning viewer sessions failed: {e}"),
+    }
     Ok(report)
 }

@@ -28,6 +28,7 @@ use axum::routing::get;
 use axum::Router;
 
 pub use error::ApiError;
+pub use qoe::NEW_SESSIONS_PER_MIN as QOE_NEW_SESSIONS_PER_MIN;
 pub use video_json::{rfc3339, VideoJson};
 
 use crate::state::AppState;

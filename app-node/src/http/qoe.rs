@@ -18,30 +18,38 @@ use super::auth::Uploader;
 use super::client::Client;
 use super::error::ApiError;
 use crate::auth::client_net;
-use crate::qoe::{parse_body, record, summarize};
+use crate::qoe::{parse_body, record, summarize, RecordError};
 use crate::state::AppState;
 
-/// Most reports one request may carry (a player sends one to a few).
-pub const MAX_REPORTS: usize = 100;
+/// Most reports one request may carry (the player sends one at a time).
+pub const MAX_REPORTS: usize = 20;
 /// Sessions summed up by the per-video summary: the newest ones.
 pub const SUMMARY_SESSIONS: u32 = 10_000;
+/// New viewer sessions one client network may open a minute (a viewer
+/// opens one per page view, and one more per player restart).
+pub const NEW_SESSIONS_PER_MIN: u32 = 30;
 /// Client networks remembered before idle ones are dropped.
 const PRUNE_AT: usize = 10_000;
 
-/// Report requests allowed per client network, shared by the route.
+/// Per client network: report requests, and new sessions, a minute.
 #[derive(Clone)]
 pub struct QoeLimiter {
-    buckets: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    requests: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    sessions: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     checks: Arc<AtomicU64>,
 }
 
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
 impl QoeLimiter {
-    /// `per_min` requests a minute per client network, as a burst that
-    /// refills evenly.
+    /// `per_min` report requests a minute per client network, as a burst
+    /// that refills evenly.
     pub fn new(per_min: u32) -> Self {
-        let n = NonZeroU32::new(per_min).unwrap_or(NonZeroU32::MIN);
         QoeLimiter {
-            buckets: Arc::new(RateLimiter::keyed(Quota::per_minute(n))),
+            requests: Arc::new(RateLimiter::keyed(per_minute(per_min))),
+            sessions: Arc::new(RateLimiter::keyed(per_minute(NEW_SESSIONS_PER_MIN))),
             checks: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -52,30 +60,65 @@ impl QoeLimiter {
             .checks
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(1024)
-            && self.buckets.len() > PRUNE_AT
         {
-            self.buckets.retain_recent();
+            for b in [&self.requests, &self.sessions] {
+                if b.len() > PRUNE_AT {
+                    b.retain_recent();
+                }
+            }
         }
-        self.buckets.check_key(&client_net(ip)).map_err(|n| {
+        self.requests.check_key(&client_net(ip)).map_err(|n| {
             n.wait_time_from(DefaultClock::default().now())
                 .as_secs()
                 .max(1)
         })
     }
+
+    /// Whether `ip` may open one more session now.
+    fn may_open(&self, ip: IpAddr) -> bool {
+        self.sessions.check_key(&client_net(ip)).is_ok()
+    }
 }
 
+/// Only `application/cmcd`: a cross-site page cannot send that type without
+/// a preflight, which the node does not answer, so other sites cannot make
+/// their visitors report.
 fn is_cmcd(headers: &HeaderMap) -> bool {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let essence = ct.split(';').next().unwrap_or("").trim();
-    // `text/plain` is what `navigator.sendBeacon` sends for a string.
-    essence.eq_ignore_ascii_case("application/cmcd") || essence.eq_ignore_ascii_case("text/plain")
+    essence.eq_ignore_ascii_case("application/cmcd")
 }
 
-/// `POST /api/qoe`: a body of CMCD event reports, one per line. 204 when
-/// folded in; 410 tells players to stop when reporting is off.
+/// Browsers say where a request comes from; reports come from our own
+/// pages (`same-origin`) or from no page at all (`none`, or no header).
+fn from_elsewhere(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !matches!(v, "same-origin" | "none"))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn too_many(message: String, secs: u64) -> Response {
+    let mut r =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message).into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+/// `POST /api/qoe`: CMCD event reports of one session, one per line. 204
+/// when folded in; 410 tells players to stop (reports are off, or the
+/// video is gone).
 pub async fn report(
     State(state): State<AppState>,
     Extension(limiter): Extension<QoeLimiter>,
@@ -83,7 +126,7 @@ pub async fn report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let outcome = |o: &str| state.metrics.qoe.reports.with_label_values(&[o]);
+    let refused = |reason: &str| state.metrics.qoe.refused.with_label_values(&[reason]).inc();
     if !state.config.qoe.enabled {
         return Err(ApiError::new(
             StatusCode::GONE,
@@ -92,19 +135,22 @@ pub async fn report(
         ));
     }
     if let Err(secs) = limiter.check(client.ip) {
-        outcome("limited").inc();
-        let mut r = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
+        refused("limited");
+        return Ok(too_many(
             format!("too many reports; try again in {secs} s"),
-        )
-        .into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return Ok(r);
+            secs,
+        ));
+    }
+    if from_elsewhere(&headers) {
+        refused("cross-site");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross-site",
+            "reports are taken from this site's own pages only",
+        ));
     }
     if !is_cmcd(&headers) {
-        outcome("refused").inc();
+        refused("media-type");
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -112,23 +158,47 @@ pub async fn report(
         ));
     }
     let text = std::str::from_utf8(&body).map_err(|_| {
-        outcome("refused").inc();
+        refused("bad-report");
         ApiError::bad_request("bad-cmcd", "the body is not UTF-8 text")
     })?;
     let reports = parse_body(text, MAX_REPORTS).map_err(|e| {
-        outcome("refused").inc_by(1);
+        refused("bad-report");
         ApiError::bad_request(e.code(), e.to_string())
     })?;
-    match record(state.catalog.qoe.as_ref(), &reports).await {
+    if reports.iter().any(|r| r.sid != reports[0].sid) {
+        refused("bad-report");
+        return Err(ApiError::bad_request(
+            "one-session-per-request",
+            "all reports of a request must be of one session (sid)",
+        ));
+    }
+    let may_open = || limiter.may_open(client.ip);
+    match record(state.catalog.qoe.as_ref(), &reports, now_ms(), &may_open).await {
         Ok(delta) => {
             state.metrics.qoe.observe(&delta);
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        Err(crate::catalog::CatalogError::NotFound(_)) => {
-            outcome("refused").inc_by(reports.len() as u64);
-            Err(ApiError::video_not_found())
+        Err(RecordError::UnknownVideo(id)) => {
+            refused("unknown-video");
+            Err(ApiError::new(
+                StatusCode::GONE,
+                "video-gone",
+                format!("no video {id}: stop reporting"),
+            ))
         }
-        Err(e) => Err(e.into()),
+        Err(RecordError::TooManySessions) => {
+            refused("too-many-sessions");
+            Ok(too_many(
+                "too many new sessions from this address".into(),
+                60,
+            ))
+        }
+        Err(RecordError::Contended(sid)) => Err(ApiError::unavailable(
+            "session-contended",
+            format!("session {sid} is being changed; try again"),
+            1,
+        )),
+        Err(RecordError::Catalog(e)) => Err(e.into()),
     }
 }
 

@@ -84,8 +84,10 @@ pub struct Report {
     pub sn: i64,
     /// Player state (`sta`), when sent.
     pub state: Option<PlayerState>,
-    /// Encoded bitrate of the current rung, kbit/s (`br`), when sent.
+    /// Encoded bitrate of the rung being loaded, kbit/s (`br`), when sent.
     pub bitrate_kbps: Option<f64>,
+    /// Name of a custom event (`cen`, with `e=ce`), when sent.
+    pub custom_event: Option<String>,
 }
 
 /// Why a body was refused.
@@ -209,8 +211,9 @@ fn parse_line(line: &str, n: usize) -> Result<Report, CmcdError> {
         line: n,
         why: e.to_string(),
     })?;
-    // Event mode exists from version 2 on; a report without `v` is v1.
-    if integer(&dict, "v", n)?.unwrap_or(1) < 2 {
+    // Event mode exists from version 2 on (a report without `v` is v1); a
+    // later version may give keys other meanings.
+    if integer(&dict, "v", n)? != Some(2) {
         return Err(CmcdError::Invalid { line: n, key: "v" });
     }
     let sid = required(text(&dict, "sid", n)?, "sid", n)?;
@@ -246,6 +249,13 @@ fn parse_line(line: &str, n: usize) -> Result<Report, CmcdError> {
             key: "sta",
         })?),
     };
+    let custom_event = text(&dict, "cen", n)?;
+    if custom_event.as_ref().is_some_and(|c| c.len() > 64) {
+        return Err(CmcdError::Invalid {
+            line: n,
+            key: "cen",
+        });
+    }
     let bitrate_kbps = number(&dict, "br", n)?;
     if bitrate_kbps.is_some_and(|b| !(0.0..=1_000_000.0).contains(&b)) {
         return Err(CmcdError::Invalid { line: n, key: "br" });
@@ -258,6 +268,7 @@ fn parse_line(line: &str, n: usize) -> Result<Report, CmcdError> {
         sn,
         state,
         bitrate_kbps,
+        custom_event,
     })
 }
 

@@ -15,13 +15,20 @@ use crate::catalog::QoeSession;
 pub const MAX_GAP_MS: i64 = 60_000;
 /// Longest startup believed; beyond it the viewer most likely left the tab.
 pub const MAX_STARTUP_MS: i64 = 300_000;
+/// Viewing time a fold may credit beyond the time that passed on the node's
+/// clock since the session's last fold: a report is delayed by the network
+/// and the player's queue, and nodes' clocks differ a little.
+pub const CLOCK_SLACK_MS: i64 = 5_000;
+/// The custom event (`cen`) our player sends when the viewer leaves the
+/// page.
+pub const LEAVE_EVENT: &str = "leave";
 
 /// What folding some reports changed, for the node's metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Delta {
     /// Reports applied.
     pub applied: u64,
-    /// Reports skipped: duplicates or out of order.
+    /// Reports skipped: duplicates, out of order, or of another video.
     pub stale: u64,
     /// Sessions seen for the first time.
     pub new_sessions: u64,
@@ -35,7 +42,7 @@ pub struct Delta {
     pub played_ms: i64,
     /// Kilobits of media played.
     pub played_kbit: f64,
-    /// Sessions that failed.
+    /// Sessions that hit their first fatal error.
     pub failures: u64,
 }
 
@@ -54,13 +61,15 @@ impl Delta {
     }
 }
 
-/// A session as its first report opens it: nothing credited yet.
-pub fn open(first: &Report) -> QoeSession {
+/// A session as its first report opens it, at `now_ms` on the node's
+/// clock: nothing credited yet.
+pub fn open(first: &Report, now_ms: i64) -> QoeSession {
     QoeSession {
         sid: first.sid.clone(),
         video_id: first.cid.clone(),
         last_sn: -1,
         last_ts: first.ts,
+        seen_ms: now_ms,
         last_state: PlayerState::Preloading.token().to_string(),
         bitrate_kbps: 0.0,
         started_ts: None,
@@ -74,28 +83,56 @@ pub fn open(first: &Report) -> QoeSession {
     }
 }
 
-/// Applies `reports` (all of this session, any order) to `s`.
-pub fn fold(s: &mut QoeSession, reports: &[&Report]) -> Delta {
+/// Applies `reports` (all of this session, any order) to `s`, at `now_ms`
+/// on the node's clock.
+pub fn fold(s: &mut QoeSession, reports: &[&Report], now_ms: i64) -> Delta {
     let mut sorted: Vec<&Report> = reports.to_vec();
     sorted.sort_by_key(|r| r.sn);
     let mut d = Delta::default();
+    // However the player's clock runs, a session gains no more time than
+    // passed here (plus a little): made-up reports cannot add hours.
+    let mut budget = (now_ms - s.seen_ms).max(0) + CLOCK_SLACK_MS;
     for r in sorted {
         if r.sn <= s.last_sn {
             d.stale += 1;
             continue;
         }
-        apply(s, r, &mut d);
+        apply(s, r, &mut budget, &mut d);
         d.applied += 1;
+    }
+    if d.applied > 0 {
+        s.seen_ms = s.seen_ms.max(now_ms);
     }
     d
 }
 
-fn apply(s: &mut QoeSession, r: &Report, d: &mut Delta) {
+/// Whether writing `after` over `before` would change anything that counts:
+/// only the last report's number and time moved, in a state that credits
+/// nothing (so the next interval measured from the older time credits
+/// nothing either). Such folds are not written, which spares the database
+/// the reports of paused and idle players.
+pub fn worth_writing(before: &QoeSession, after: &QoeSession) -> bool {
+    let idle = match PlayerState::parse(&after.last_state) {
+        Some(PlayerState::Playing) => false,
+        Some(PlayerState::Rebuffering) => after.seek_wait,
+        _ => true,
+    };
+    let same = QoeSession {
+        last_sn: before.last_sn,
+        last_ts: before.last_ts,
+        seen_ms: before.seen_ms,
+        ..after.clone()
+    } == *before;
+    !(idle && same && before.last_state == after.last_state)
+}
+
+fn apply(s: &mut QoeSession, r: &Report, budget: &mut i64, d: &mut Delta) {
     let before = PlayerState::parse(&s.last_state).unwrap_or(PlayerState::Preloading);
-    // A clock that went backwards credits nothing.
-    let dt = (r.ts - s.last_ts).clamp(0, MAX_GAP_MS);
+    // A clock that went backwards credits nothing for that step.
+    let dt = (r.ts - s.last_ts).clamp(0, MAX_GAP_MS).min(*budget);
     match before {
         PlayerState::Playing => {
+            *budget -= dt;
             s.played_ms += dt;
             d.played_ms += dt;
             #[allow(clippy::cast_precision_loss)]
@@ -104,14 +141,24 @@ fn apply(s: &mut QoeSession, r: &Report, d: &mut Delta) {
             d.played_kbit += kbit;
         }
         PlayerState::Rebuffering if !s.seek_wait => {
+            *budget -= dt;
             s.rebuffer_ms += dt;
             d.rebuffer_ms += dt;
         }
         _ => {}
     }
-    let after = r.state.unwrap_or(before);
+    let after = if r.custom_event.as_deref() == Some(LEAVE_EVENT) {
+        PlayerState::Quit
+    } else {
+        r.state.unwrap_or(before)
+    };
     match after {
-        PlayerState::Starting if s.started_ts.is_none() => s.started_ts = Some(r.ts),
+        // Each request to play before the first frame starts the clock
+        // again: a viewer who pressed play, paused and came back later did
+        // not wait all that time.
+        PlayerState::Starting if s.startup_ms.is_none() && before != PlayerState::Starting => {
+            s.started_ts = Some(r.ts);
+        }
         PlayerState::Playing => {
             if let (None, Some(start)) = (s.startup_ms, s.started_ts) {
                 let ms = (r.ts - start).clamp(0, MAX_STARTUP_MS);
@@ -141,7 +188,7 @@ fn apply(s: &mut QoeSession, r: &Report, d: &mut Delta) {
         s.bitrate_kbps = br;
     }
     s.last_state = after.token().to_string();
-    s.last_ts = s.last_ts.max(r.ts);
+    s.last_ts = r.ts;
     s.last_sn = r.sn;
 }
 
@@ -158,13 +205,17 @@ mod tests {
             sn,
             state: sta.map(|t| PlayerState::parse(t).unwrap()),
             bitrate_kbps: br,
+            custom_event: None,
         }
     }
 
+    /// Node clock far enough on that only the player's times count.
+    const LATER: i64 = 10_000_000;
+
     fn run(reports: &[Report]) -> (QoeSession, Delta) {
-        let mut s = open(&reports[0]);
+        let mut s = open(&reports[0], 0);
         let refs: Vec<&Report> = reports.iter().collect();
-        let d = fold(&mut s, &refs);
+        let d = fold(&mut s, &refs, LATER);
         (s, d)
     }
 
@@ -219,21 +270,93 @@ mod tests {
         assert_eq!(s.startup_ms, Some(250));
         // A retried send of the same reports changes nothing.
         let again: Vec<&Report> = reports.iter().collect();
-        let d2 = fold(&mut s, &again);
+        let d2 = fold(&mut s, &again, LATER + 1);
         assert_eq!((d2.applied, d2.stale), (0, 3));
         assert_eq!(d2.played_ms, 0);
     }
 
     #[test]
-    fn gaps_are_capped_and_clocks_going_back_credit_nothing() {
+    fn gaps_are_capped_and_a_clock_going_back_loses_one_step_only() {
         let (s, _) = run(&[
-            r(0, 0, Some("s"), Some(1000.0)),
+            r(0, 1, Some("s"), Some(1000.0)),
             r(1, 10, Some("p"), None),
             r(2, 10 + 3_600_000, None, None),
             r(3, 5, None, None),
+            r(4, 1_005, None, None),
         ]);
-        assert_eq!(s.played_ms, MAX_GAP_MS);
-        assert_eq!(s.last_ts, 10 + 3_600_000);
+        assert_eq!(s.played_ms, MAX_GAP_MS + 1_000);
+        assert_eq!(s.last_ts, 1_005);
+    }
+
+    #[test]
+    fn no_more_time_is_credited_than_passed_on_the_node() {
+        // Ten reports claiming ten minutes of play, all arriving within one
+        // second of the session's first fold.
+        let mut reports = vec![r(0, 1, Some("s"), Some(1000.0)), r(1, 2, Some("p"), None)];
+        reports.extend((2..12).map(|n| r(n, n * 60_000, None, None)));
+        let mut s = open(&reports[0], 0);
+        let refs: Vec<&Report> = reports.iter().collect();
+        let d = fold(&mut s, &refs, 1_000);
+        assert_eq!(d.applied, 12);
+        assert_eq!(s.played_ms, 1_000 + CLOCK_SLACK_MS);
+        assert_eq!(s.seen_ms, 1_000);
+    }
+
+    #[test]
+    fn startup_counts_from_the_last_request_to_play() {
+        let (s, _) = run(&[
+            r(0, 1_000, Some("s"), None),
+            r(1, 2_000, Some("a"), None),
+            r(2, 90_000, Some("s"), None),
+            r(3, 90_300, Some("p"), None),
+        ]);
+        assert_eq!(s.startup_ms, Some(300));
+    }
+
+    #[test]
+    fn leaving_ends_the_playing_interval() {
+        let mut leave = r(3, 5_000, Some("p"), None);
+        leave.event = "ce".into();
+        leave.custom_event = Some(LEAVE_EVENT.into());
+        let (s, _) = run(&[
+            r(0, 1, Some("s"), Some(1000.0)),
+            r(1, 1_000, Some("p"), None),
+            r(2, 3_000, None, None),
+            leave,
+            // Back from the page cache: the time away is not viewing.
+            r(4, 50_000, Some("p"), None),
+            r(5, 51_000, None, None),
+        ]);
+        assert_eq!(s.played_ms, 4_000 + 1_000);
+    }
+
+    #[test]
+    fn idle_reports_are_not_worth_a_write() {
+        let (s, _) = run(&[
+            r(0, 1, Some("s"), None),
+            r(1, 500, Some("p"), None),
+            r(2, 900, Some("a"), None),
+        ]);
+        let mut later = s.clone();
+        let refs = [r(3, 10_900, None, None)];
+        fold(&mut later, &refs.iter().collect::<Vec<_>>(), LATER + 10_000);
+        assert!(!worth_writing(&s, &later), "a paused player's timer report");
+        let mut resumed = s.clone();
+        let refs = [r(3, 10_900, Some("p"), None)];
+        fold(
+            &mut resumed,
+            &refs.iter().collect::<Vec<_>>(),
+            LATER + 10_000,
+        );
+        assert!(worth_writing(&s, &resumed), "a change of state");
+        let mut playing = resumed.clone();
+        let refs = [r(4, 20_900, None, None)];
+        fold(
+            &mut playing,
+            &refs.iter().collect::<Vec<_>>(),
+            LATER + 20_000,
+        );
+        assert!(worth_writing(&resumed, &playing), "time played");
     }
 
     #[test]

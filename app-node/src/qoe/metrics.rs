@@ -6,11 +6,23 @@ use prometheus::{Counter, Histogram, HistogramOpts, IntCounter, IntCounterVec, O
 
 use super::fold::Delta;
 
+/// Reasons a report request is refused, as `reel_qoe_refused_total` labels.
+pub const REFUSALS: [&str; 6] = [
+    "limited",
+    "cross-site",
+    "media-type",
+    "bad-report",
+    "unknown-video",
+    "too-many-sessions",
+];
+
 /// QoE counters and the startup histogram.
 #[derive(Clone)]
 pub struct QoeMetrics {
-    /// Reports by outcome: applied, stale, refused, limited.
-    pub reports: IntCounterVec,
+    /// Reports folded, by outcome: applied, stale.
+    reports: IntCounterVec,
+    /// Report requests refused, by reason.
+    pub refused: IntCounterVec,
     sessions: IntCounter,
     startup: Histogram,
     rebuffers: IntCounter,
@@ -33,8 +45,19 @@ impl QoeMetrics {
     pub fn register(registry: &Registry) -> Self {
         let m = QoeMetrics {
             reports: IntCounterVec::new(
-                Opts::new("reel_qoe_reports_total", "CMCD event reports by outcome"),
+                Opts::new(
+                    "reel_qoe_reports_total",
+                    "CMCD event reports folded: applied, or stale (repeats, out of order)",
+                ),
                 &["outcome"],
+            )
+            .expect("valid metric"),
+            refused: IntCounterVec::new(
+                Opts::new(
+                    "reel_qoe_refused_total",
+                    "Report requests refused, by reason",
+                ),
+                &["reason"],
             )
             .expect("valid metric"),
             sessions: int_counter("reel_qoe_sessions_total", "Viewer sessions begun"),
@@ -58,11 +81,12 @@ impl QoeMetrics {
             ),
             failures: int_counter(
                 "reel_qoe_failures_total",
-                "Sessions stopped by a fatal playback error",
+                "Sessions that hit a fatal playback error (the player may have recovered)",
             ),
         };
         for c in [
             Box::new(m.reports.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.refused.clone()),
             Box::new(m.sessions.clone()),
             Box::new(m.startup.clone()),
             Box::new(m.rebuffers.clone()),
@@ -74,8 +98,11 @@ impl QoeMetrics {
             registry.register(c).expect("metric registered once");
         }
         // Every outcome shows from the start, at 0.
-        for outcome in ["applied", "stale", "refused", "limited"] {
+        for outcome in ["applied", "stale"] {
             m.reports.with_label_values(&[outcome]);
+        }
+        for reason in REFUSALS {
+            m.refused.with_label_values(&[reason]);
         }
         m
     }

@@ -12,5 +12,5 @@ pub mod summary;
 pub use cmcd::{parse_body, CmcdError, PlayerState, Report};
 pub use fold::Delta;
 pub use metrics::QoeMetrics;
-pub use record::record;
+pub use record::{record, RecordError};
 pub use summary::{summarize, Summary};

@@ -102,6 +102,7 @@ mod tests {
             video_id: "v".into(),
             last_sn: 0,
             last_ts: 0,
+            seen_ms: 0,
             last_state: "p".into(),
             bitrate_kbps: 0.0,
             started_ts: Some(0),

@@ -2,22 +2,58 @@
 // reports (play state changes, bitrate changes, errors, and every 10 s) to
 // the node, which folds them into per-video numbers and metrics.
 
-// One report at a time, in the order they happened: the node then folds
-// them in order whichever node gets each. `keepalive` lets the last one out
-// while the page closes. A failed send answers 503, so hls.js keeps the
-// report and sends it again with the next.
-function inOrder() {
-  let last = Promise.resolve();
-  return (req) => {
-    const sent = last.then(() => fetch(req.url, {
-      method: req.method || 'POST',
-      headers: req.headers,
-      body: req.body,
-      keepalive: true,
-      credentials: 'omit',
-    })).then((r) => ({ status: r.status }), () => ({ status: 503 }));
-    last = sent;
-    return sent;
+// Sends reports one at a time, in the order they happened, numbered by this
+// page (hls.js starts its count again whenever the player reloads its
+// source). A report that fails for a passing reason (no network, 429, 5xx)
+// is sent again, before any later one, a few times with growing waits; the
+// node answering 410 (reports off, video gone) stops them all. hls.js is
+// always told a report went, so it never resends one out of order itself.
+function reportSender() {
+  const queue = [];
+  let next = 0;
+  let busy = false;
+  let gone = false;
+  let leaving = false;
+  const post = (item) => fetch(item.url, {
+    method: 'POST',
+    headers: item.headers,
+    body: item.body,
+    // Lets the last reports out while the page closes.
+    keepalive: true,
+    credentials: 'omit',
+    signal: AbortSignal.timeout(10_000),
+  }).then((r) => r.status, () => 0);
+  const pump = async () => {
+    if (busy) return;
+    busy = true;
+    while (queue.length && !gone) {
+      const item = queue[0];
+      // eslint-disable-next-line no-await-in-loop
+      const status = await post(item);
+      if (status === 410) {
+        gone = true;
+      } else if ((status === 0 || status === 429 || status >= 500) && item.tries < 4) {
+        item.tries += 1;
+        // eslint-disable-next-line no-await-in-loop
+        await new Promise((ok) => { setTimeout(ok, 1000 * 2 ** item.tries); });
+      } else {
+        queue.shift();
+      }
+    }
+    busy = false;
+  };
+  return {
+    send(req) {
+      if (gone) return Promise.resolve({ status: 410 });
+      const body = String(req.body || '').split('\n')
+        .map((line) => line.replace(/(^|,)sn=\d+/, (_m, lead) => `${lead}sn=${next++}`))
+        .join('\n');
+      const item = { url: req.url, headers: req.headers, body, tries: 0 };
+      // The page is going: no time to wait for earlier sends.
+      if (leaving) post(item); else { queue.push(item); pump(); }
+      return Promise.resolve({ status: 204 });
+    },
+    setLeaving(on) { leaving = on; },
   };
 }
 
@@ -26,12 +62,16 @@ function inOrder() {
 export function cmcdConfig(box) {
   const target = box.dataset.qoe;
   if (!target) return undefined;
+  const sender = reportSender();
   let reporter = null;
   // Leaving the page closes the interval being played, so the last seconds
-  // count too.
+  // count, and time spent away (in the browser's page cache) does not.
   window.addEventListener('pagehide', () => {
-    if (reporter) reporter.recordCustomEvent('leave');
+    if (!reporter) return;
+    sender.setLeaving(true);
+    reporter.recordCustomEvent('leave');
   });
+  window.addEventListener('pageshow', (e) => { if (e.persisted) sender.setLeaving(false); });
   return {
     version: 2,
     contentId: box.dataset.id,
@@ -43,9 +83,9 @@ export function cmcdConfig(box) {
       events: ['ps', 'bc', 'e', 't', 'ce'],
       interval: 10,
       batchSize: 1,
-      includeKeys: ['br', 'cid', 'e', 'ec', 'sid', 'sn', 'sta', 'ts', 'v'],
+      includeKeys: ['br', 'cen', 'cid', 'e', 'ec', 'sid', 'sn', 'sta', 'ts', 'v'],
     }],
-    loader: inOrder(),
+    loader: (req) => sender.send(req),
     reporterCallback: (r) => { reporter = r; },
   };
 }

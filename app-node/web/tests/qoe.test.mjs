@@ -85,7 +85,8 @@ describe('QoE from a real player', () => {
     await page.waitForFunction(() => document.getElementById('video').currentTime > 12,
       null, { timeout: 60_000 });
     await page.click('#play');
-    await page.waitForFunction(() => document.getElementById('video').paused);
+    // The `pause` event (a task after `paused` turns true) has been seen.
+    await page.waitForFunction(() => window.__seen.playedMs > 0 && !window.__seen.playingSince);
     const player = await page.evaluate(() => {
       const { hls } = window.reelPlayer;
       const s = window.__seen;
@@ -136,7 +137,10 @@ describe('QoE from a real player', () => {
     assert.ok(within(metric(m, 'reel_qoe_startup_seconds_sum') * 1000, player.startupMs, 0.1));
     const avgKbps = metric(m, 'reel_qoe_played_bits_total') / metric(m, 'reel_qoe_played_seconds_total') / 1000;
     assert.ok(within(avgKbps, player.kbps, 0.1), `metrics bitrate ${avgKbps}`);
-    assert.equal(metric(m, 'reel_qoe_reports_total{outcome="refused"}'), 0);
+    assert.equal(metric(m, 'reel_qoe_reports_total{outcome="stale"}'), 0);
+    for (const reason of ['limited', 'cross-site', 'media-type', 'bad-report', 'unknown-video', 'too-many-sessions']) {
+      assert.equal(metric(m, `reel_qoe_refused_total{reason="${reason}"}`), 0, reason);
+    }
 
     // CMCD v2 event reports, one per request, of this session; media URLs
     // carry nothing (the edge cache keys stay shared).
@@ -147,6 +151,23 @@ describe('QoE from a real player', () => {
       assert.match(r.body, /(^|,)v=2(,|$)/m);
     }
     assert.ok(reports.some((r) => /(^|,)sta=p(,|$)/m.test(r.body)), 'a playing state was reported');
+    // Numbered by the page, in order, from 0; the last one says the viewer left.
+    const sns = reports.map((r) => Number(/(?:^|,)sn=(\d+)/.exec(r.body)[1]));
+    assert.deepEqual(sns, sns.map((_n, i) => i), `sequence numbers ${sns}`);
+    // The last report says the viewer left. It goes out while the page
+    // unloads, when the browser may no longer show the page's requests: then
+    // the node has folded one more report than were seen here.
+    const left = /cen="leave"/.test(reports[reports.length - 1].body);
+    const want = reports.length + (left ? 0 : 1);
+    const until = Date.now() + 15_000;
+    let applied;
+    for (;;) {
+      const text = await (await fetch(`${node.base}/metrics`)).text();
+      applied = metric(text, 'reel_qoe_reports_total{outcome="applied"}');
+      if (applied >= want || Date.now() > until) break;
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+    assert.equal(applied, want, `reports folded ${applied}, seen ${reports.length}, leave seen: ${left}`);
     assert.ok(mediaUrls.length > 0 && mediaUrls.every((u) => !u.includes('CMCD')), 'media requests carry no CMCD');
   });
 });

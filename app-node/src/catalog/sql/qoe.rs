@@ -10,7 +10,8 @@ use sqlx::FromRow;
 use super::SqlCatalog;
 use crate::catalog::{CatalogError, Qoe, QoeSession, Result};
 
-const COLUMNS: &str = "sid, video_id, last_sn, last_ts, last_state, bitrate_kbps, started_ts, \
+const COLUMNS: &str =
+    "sid, video_id, last_sn, last_ts, seen_ms, last_state, bitrate_kbps, started_ts, \
      startup_ms, rebuffers, rebuffer_ms, played_ms, played_kbit, seek_wait, failed";
 
 #[derive(FromRow)]
@@ -19,6 +20,7 @@ struct Row {
     video_id: String,
     last_sn: i64,
     last_ts: i64,
+    seen_ms: i64,
     last_state: String,
     bitrate_kbps: f64,
     started_ts: Option<i64>,
@@ -38,6 +40,7 @@ impl From<Row> for QoeSession {
             video_id: r.video_id,
             last_sn: r.last_sn,
             last_ts: r.last_ts,
+            seen_ms: r.seen_ms,
             last_state: r.last_state,
             bitrate_kbps: r.bitrate_kbps,
             started_ts: r.started_ts,
@@ -66,13 +69,14 @@ impl Qoe for SqlCatalog {
     async fn insert_qoe_session(&self, s: &QoeSession) -> Result<()> {
         let q = format!(
             "INSERT INTO qoe_sessions ({COLUMNS}, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW_MS, NOW_MS)"
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW_MS, NOW_MS)"
         );
         let r = sqlx::query(&self.sql(&q))
             .bind(&s.sid)
             .bind(&s.video_id)
             .bind(s.last_sn)
             .bind(s.last_ts)
+            .bind(s.seen_ms)
             .bind(&s.last_state)
             .bind(s.bitrate_kbps)
             .bind(s.started_ts)
@@ -99,13 +103,14 @@ impl Qoe for SqlCatalog {
 
     async fn update_qoe_session(&self, s: &QoeSession, expected_sn: i64) -> Result<bool> {
         let r = sqlx::query(&self.sql(
-            "UPDATE qoe_sessions SET last_sn = ?, last_ts = ?, last_state = ?, \
+            "UPDATE qoe_sessions SET last_sn = ?, last_ts = ?, seen_ms = ?, last_state = ?, \
              bitrate_kbps = ?, started_ts = ?, startup_ms = ?, rebuffers = ?, \
              rebuffer_ms = ?, played_ms = ?, played_kbit = ?, seek_wait = ?, failed = ?, \
              updated_at = NOW_MS WHERE sid = ? AND last_sn = ?",
         ))
         .bind(s.last_sn)
         .bind(s.last_ts)
+        .bind(s.seen_ms)
         .bind(&s.last_state)
         .bind(s.bitrate_kbps)
         .bind(s.started_ts)
@@ -136,12 +141,16 @@ impl Qoe for SqlCatalog {
         Ok(rows.into_iter().map(QoeSession::from).collect())
     }
 
-    async fn prune_qoe_sessions(&self, age: Duration) -> Result<u64> {
-        let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
-        let r = sqlx::query(&self.sql("DELETE FROM qoe_sessions WHERE updated_at < NOW_MS - ?"))
-            .bind(age_ms)
-            .execute(&self.pool)
-            .await?;
+    async fn prune_qoe_sessions(&self, age: Duration, unplayed_age: Duration) -> Result<u64> {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+        let r = sqlx::query(&self.sql(
+            "DELETE FROM qoe_sessions WHERE updated_at < NOW_MS - ? \
+             OR (played_ms = 0 AND startup_ms IS NULL AND updated_at < NOW_MS - ?)",
+        ))
+        .bind(ms(age))
+        .bind(ms(unplayed_age))
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected())
     }
 }
