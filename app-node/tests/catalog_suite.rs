@@ -424,6 +424,17 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
         .unwrap()
         .unwrap();
     src.jobs.fail(&failed, "not a video", None).await.unwrap();
+    let watched = reel_node::qoe::parse_body(
+        &format!(
+            "cid=\"{}\",sid=\"viewer\",v=2,e=ps,sn=0,sta=s,ts=10,br=(900)",
+            ids[0]
+        ),
+        1,
+    )
+    .unwrap();
+    reel_node::qoe::record(src.qoe.as_ref(), &watched, 0, &|| true)
+        .await
+        .unwrap();
 
     let quiet = |_: &str, _: u64, _: u64| {};
     // Refused while a node still works on the source.
@@ -464,6 +475,12 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
     assert_eq!(v.subtitles.len(), 1);
     assert_eq!(v.title, "Copied 0 — ü");
     assert_eq!((v.owner_id, v.owner.as_deref()), (Some(uid), Some("alice")));
+    let session = dst.qoe.qoe_session("viewer").await.unwrap().unwrap();
+    assert_eq!(
+        (session.video_id.as_str(), session.started_ts),
+        (ids[0].as_str(), Some(10))
+    );
+    assert_eq!(session.bitrate_kbps, 900.0);
     assert_eq!(
         dst.videos.get(&ids[1]).await.unwrap().unwrap().owner_id,
         None

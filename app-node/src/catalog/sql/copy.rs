@@ -116,6 +116,29 @@ const TABLES: &[Table] = &[
             ("updated_at", Col::Int),
         ],
     },
+    Table {
+        name: "qoe_sessions",
+        key: &["sid"],
+        cols: &[
+            ("sid", Col::Text),
+            ("video_id", Col::Text),
+            ("created_at", Col::Int),
+            ("updated_at", Col::Int),
+            ("last_sn", Col::Int),
+            ("last_ts", Col::Int),
+            ("seen_ms", Col::Int),
+            ("last_state", Col::Text),
+            ("bitrate_kbps", Col::Real),
+            ("started_ts", Col::OptInt),
+            ("startup_ms", Col::OptInt),
+            ("rebuffers", Col::Int),
+            ("rebuffer_ms", Col::Int),
+            ("played_ms", Col::Int),
+            ("played_kbit", Col::Real),
+            ("seek_wait", Col::Int),
+            ("failed", Col::Int),
+        ],
+    },
 ];
 
 /// Rows read per round trip.
