@@ -308,3 +308,56 @@ async fn with_the_cache_off_every_get_reaches_a_node() {
     let m = c.metrics().await;
     assert_eq!(cache_count(&m, "hit") + cache_count(&m, "coalesced"), 0.0);
 }
+
+/// Players on other sites read media through the balancer: the node's
+/// CORS headers survive the edge cache (a stored answer keeps them on every
+/// hit), and a preflight (OPTIONS, never cached) reaches a node and comes
+/// back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_headers_survive_the_cache_and_preflights_reach_a_node() {
+    let c = Cluster::start(&[]).await;
+    let seg = c.segments[0].clone();
+    let origin = [("origin", "http://other.example")];
+    for want in ["MISS", "HIT", "HIT"] {
+        let (status, cache, _, h) = c.get(&seg, &origin).await;
+        assert_eq!((status, cache.as_str()), (200, want), "{seg}");
+        assert_eq!(h["access-control-allow-origin"], "*", "{want}");
+        assert_eq!(
+            h["access-control-expose-headers"],
+            "Content-Length, Content-Range, Accept-Ranges"
+        );
+    }
+    // A range answered from the stored object keeps them too.
+    let (status, cache, body, h) = c.get(&seg, &[("range", "bytes=0-99"), origin[0]]).await;
+    assert_eq!((status, cache.as_str(), body.len()), (206, "HIT", 100));
+    assert_eq!(h["access-control-allow-origin"], "*");
+    // The master playlist, which carries the admission cookie.
+    let (status, _, _, h) = c.get(&c.master, &origin).await;
+    assert_eq!(status, 200);
+    assert_eq!(h["access-control-allow-origin"], "*");
+
+    let before = c.node_requests(&seg).await;
+    for _ in 0..2 {
+        let r = c
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{seg}", c.lb.base))
+            .header("origin", "http://other.example")
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "range")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let h = r.headers();
+        assert_eq!(h["x-cache"], "MISS", "a preflight is never a cache hit");
+        assert_eq!(h["access-control-allow-origin"], "*");
+        assert_eq!(h["access-control-allow-methods"], "GET, HEAD, OPTIONS");
+        assert_eq!(h["access-control-allow-headers"], "Range");
+        assert_eq!(h["access-control-max-age"], "600");
+    }
+    assert_eq!(
+        c.node_requests(&seg).await - before,
+        2,
+        "both preflights reached a node"
+    );
+}

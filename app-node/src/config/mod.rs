@@ -51,6 +51,43 @@ pub struct Config {
     pub edge: EdgeConfig,
     /// Viewer experience reports from players.
     pub qoe: QoeConfig,
+    /// The player on other sites: `/embed/{id}` in their frames.
+    pub embed: EmbedConfig,
+    /// Cross-origin reads of `/media` and `/oembed` by other sites' players.
+    pub cors: CorsConfig,
+}
+
+/// `/embed/{id}`, the player alone for other sites' `<iframe>`s.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedConfig {
+    /// CSP `frame-ancestors` sources of the embed page: the sites that may
+    /// frame it (`"*"`, `"'self'"`, `"https://blog.example"`,
+    /// `"https://*.example.org"`), or `["'none'"]` to allow none. Every
+    /// other page keeps `frame-ancestors 'none'`.
+    pub frame_ancestors: Vec<String>,
+}
+
+impl EmbedConfig {
+    /// The sources as one CSP directive value.
+    pub fn frame_ancestors_value(&self) -> String {
+        self.frame_ancestors.join(" ")
+    }
+}
+
+/// Cross-origin resource sharing for players on other sites.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// `Access-Control-Allow-Origin` of `/media` and `/oembed`: `"*"` (any
+    /// site), one origin (`"https://blog.example"`), or `""` to send no
+    /// CORS headers. One value, not a list: the answer is then the same for
+    /// every requester, so the balancer's edge cache (which keys on the path
+    /// alone) can keep one copy of each file without `Vary: Origin`.
+    pub allow_origin: String,
+    /// Seconds a browser may keep a preflight's answer
+    /// (`Access-Control-Max-Age`).
+    pub preflight_max_age_s: u64,
 }
 
 /// Viewer experience (QoE) reports: CMCD event reports players send to
@@ -380,6 +417,13 @@ purge_urls = []
 enabled = true
 reports_per_ip_per_min = 600
 keep_days = 30
+
+[embed]
+frame_ancestors = ["*"]
+
+[cors]
+allow_origin = "*"
+preflight_max_age_s = 600
 "#;
 
 /// Longest wait or lease any key may ask for: 30 days, in seconds.
@@ -474,5 +518,46 @@ mod tests {
             pairs: vec![("worker.retry_backoff_s".into(), "0".into())],
         };
         assert!(load(None, Vec::new(), &o).is_ok(), "no backoff is allowed");
+    }
+
+    #[test]
+    fn embed_and_cors_values_are_checked() {
+        let load1 = |key: &str, value: &str| {
+            let o = Overrides {
+                pairs: vec![(key.into(), value.into())],
+            };
+            load(None, Vec::new(), &o)
+        };
+        for (key, value) in [
+            ("embed.frame_ancestors", "[]"),
+            (
+                "embed.frame_ancestors",
+                r#"["'none'", "https://a.example"]"#,
+            ),
+            (
+                "embed.frame_ancestors",
+                r#"["https://a.example; script-src *"]"#,
+            ),
+            ("embed.frame_ancestors", r#"["'unsafe-inline'"]"#),
+            ("cors.allow_origin", "https://a.example/"),
+            ("cors.allow_origin", "https://a.example, https://b.example"),
+            ("cors.allow_origin", "null"),
+            ("cors.preflight_max_age_s", "0"),
+        ] {
+            let err = load1(key, value).unwrap_err();
+            assert!(err.to_string().contains(key), "{key} = {value}: {err}");
+        }
+        let c = load1(
+            "embed.frame_ancestors",
+            r#"["'self'", "https://*.example.org:8443"]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.embed.frame_ancestors_value(),
+            "'self' https://*.example.org:8443"
+        );
+        assert_eq!(c.cors.allow_origin, "*");
+        assert!(load1("cors.allow_origin", "https://blog.example:8443").is_ok());
+        assert!(load1("cors.allow_origin", "").is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! Checks of values serde cannot make: ranges, supported kinds, and how
 //! keys relate to each other.
 
-use super::{parse_net, Config, ConfigError, MAX_WAIT_S};
+use super::{parse_net, Config, ConfigError, CorsConfig, EmbedConfig, MAX_WAIT_S};
 
 impl Config {
     /// Checks values serde cannot: ranges and supported kinds.
@@ -221,6 +221,74 @@ impl Config {
                 "http.trusted_proxies",
                 &format!("{p:?} is not an IP address or CIDR network"),
             );
+        }
+        self.embed.check()?;
+        self.cors.check()
+    }
+}
+
+fn invalid(key: &str, why: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        layer: String::new(),
+        reason: why.to_string(),
+    }
+}
+
+impl EmbedConfig {
+    /// Each entry must be one CSP source expression, so that no value can
+    /// end the directive (`;`) and add another policy to the embed page.
+    fn check(&self) -> Result<(), ConfigError> {
+        let key = "embed.frame_ancestors";
+        let list = &self.frame_ancestors;
+        if list.is_empty() {
+            return Err(invalid(
+                key,
+                "must not be empty (use [\"'none'\"] to allow no site)",
+            ));
+        }
+        if list.len() > 1 && list.iter().any(|s| s == "'none'") {
+            return Err(invalid(key, "'none' must be the only entry"));
+        }
+        for s in list {
+            let keyword = matches!(s.as_str(), "'self'" | "'none'" | "*");
+            let host_source = !s.is_empty()
+                && s.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | ':' | '/' | '_')
+                });
+            if !keyword && !host_source {
+                return Err(invalid(
+                    key,
+                    &format!(
+                        "{s:?} is not a CSP source (\"*\", \"'self'\", \"'none'\", \"https:\" or \"https://host[:port]\")"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CorsConfig {
+    /// `""`, `"*"` or exactly one serialised origin (no path, no slash).
+    fn check(&self) -> Result<(), ConfigError> {
+        let o = self.allow_origin.as_str();
+        let origin_ok = o.is_empty()
+            || o == "*"
+            || reqwest::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.origin().ascii_serialization() == o
+            });
+        if !origin_ok {
+            return Err(invalid(
+                "cors.allow_origin",
+                "must be \"*\", \"\" (off) or one origin such as \"https://blog.example\" (no path)",
+            ));
+        }
+        if !(1..=86_400).contains(&self.preflight_max_age_s) {
+            return Err(invalid(
+                "cors.preflight_max_age_s",
+                "must be between 1 and 86400",
+            ));
         }
         Ok(())
     }

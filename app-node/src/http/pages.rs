@@ -9,6 +9,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::auth::{session, Session};
+use super::client::Client;
+use super::embed::{public_origin, share_size};
 use super::error::ApiError;
 use super::listing_cache::ListingCache;
 use super::templates::{html, page, render};
@@ -120,6 +122,7 @@ fn page_query(query: Option<&str>, page: u32) -> String {
 pub async fn watch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    client: Client,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if !valid_id(&id) {
@@ -136,10 +139,22 @@ pub async fn watch(
     };
     let sess = session(&state, &headers).await?;
     let j = VideoJson::from(&v);
+    // The oEmbed discovery link names this page by the address the viewer
+    // used, as consumers that found the page will.
+    let oembed_url = public_origin(&client, &headers).map(|origin| {
+        let watch = format!("{origin}/watch/{}", v.id);
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("url", &watch)
+            .append_pair("format", "json")
+            .finish();
+        format!("{origin}/oembed?{q}")
+    });
+    let (embed_width, embed_height) = share_size(&v);
     Ok(page(
         "watch.html",
         context! {
-            src => j.hls_url.as_ref().map(|u| format!("{u}?v={}", tracks_tag(&v))),
+            src => player_src(&v),
+            oembed_url, embed_width, embed_height,
             date => j.created_at.get(..10).unwrap_or("").to_string(),
             duration => v.duration_s.map(clock),
             percent => (v.progress * 100.0).floor() as i64,
@@ -151,6 +166,14 @@ pub async fn watch(
             qoe => state.config.qoe.enabled,
         },
     ))
+}
+
+/// The player's master playlist URL, tagged with the subtitle tracks;
+/// `None` until the video is playable.
+pub(super) fn player_src(v: &Video) -> Option<String> {
+    VideoJson::from(v)
+        .hls_url
+        .map(|u| format!("{u}?v={}", tracks_tag(v)))
 }
 
 /// Changes whenever the subtitle tracks do. The master playlist may be

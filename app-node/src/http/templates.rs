@@ -23,6 +23,11 @@ fn env() -> &'static Environment<'static> {
             ("base.html", include_str!("../../web/templates/base.html")),
             ("index.html", include_str!("../../web/templates/index.html")),
             ("watch.html", include_str!("../../web/templates/watch.html")),
+            (
+                "player.html",
+                include_str!("../../web/templates/player.html"),
+            ),
+            ("embed.html", include_str!("../../web/templates/embed.html")),
             ("login.html", include_str!("../../web/templates/login.html")),
             (
                 "upload.html",
@@ -41,6 +46,17 @@ pub fn page(name: &str, ctx: minijinja::Value) -> Response {
         Some(body) => html(body),
         None => (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response(),
     }
+}
+
+/// The frame-ancestors directive of [`CSP`], which keeps every page out of
+/// other sites' frames (clickjacking).
+const NO_FRAMING: &str = "frame-ancestors 'none'";
+
+/// The page policy with `frame-ancestors` set to `sources` instead of
+/// `'none'`: for the embed page alone, which exists to be framed. The
+/// sources are validated at config load (one CSP source each, no `;`).
+pub fn csp_framed_by(sources: &str) -> String {
+    CSP.replace(NO_FRAMING, &format!("frame-ancestors {sources}"))
 }
 
 /// A page's HTML; `None` (logged) on a template bug.
@@ -75,4 +91,21 @@ pub fn html(body: impl Into<Body>) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_framing_directive_changes_for_embeds() {
+        assert!(CSP.contains(NO_FRAMING));
+        let framed = csp_framed_by("https://blog.example 'self'");
+        assert!(framed.contains("frame-ancestors https://blog.example 'self';"));
+        assert!(!framed.contains(NO_FRAMING));
+        assert_eq!(
+            framed.replace("frame-ancestors https://blog.example 'self'", NO_FRAMING),
+            CSP
+        );
+    }
 }

@@ -11,7 +11,8 @@ export function initResume(p) {
   const saved = Number(load(key));
   let lastSave = 0;
 
-  if (saved >= MIN_S) {
+  // A link at a time says where to start: no offer to go elsewhere.
+  if (saved >= MIN_S && !p.start) {
     btn.textContent = `Resume at ${clock(saved)}`;
     btn.hidden = false;
     btn.addEventListener('click', () => {

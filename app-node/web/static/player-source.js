@@ -40,6 +40,9 @@ export function attachSource(p) {
       // A video still being encoded has growing (EVENT) playlists, which
       // hls.js would otherwise join at their live edge.
       ...(p.box.dataset.processing ? { startPosition: 0 } : {}),
+      // A link at a time: hls.js loads from there rather than seeking
+      // after fetching the first segments.
+      ...(p.start ? { startPosition: p.start } : {}),
     });
     let retries = 0;
     hls.on(Hls.Events.ERROR, (_event, data) => {
@@ -79,6 +82,9 @@ export function attachSource(p) {
     say(`This video cannot be played in this browser (${why}).`);
   });
   if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    if (p.start) {
+      video.addEventListener('loadedmetadata', () => { video.currentTime = p.start; }, { once: true });
+    }
     video.src = src;
   } else {
     say('This browser cannot play HLS video.');

@@ -53,9 +53,10 @@ after(async () => {
 });
 
 describe('accessibility', () => {
-  it('the catalog, watch, sign-in and upload pages have no serious or critical axe violations', async () => {
+  it('the catalog, watch, embed, sign-in and upload pages have no serious or critical axe violations', async () => {
     const found = {};
-    for (const [name, path] of [['catalog', '/'], ['watch', `/watch/${id}`], ['sign-in', '/login']]) {
+    for (const [name, path] of [['catalog', '/'], ['watch', `/watch/${id}`], ['embed', `/embed/${id}`],
+      ['embed, missing', '/embed/0123456789abcdef'], ['sign-in', '/login']]) {
       await page.goto(node.base + path);
       found[name] = await audit();
     }
@@ -69,7 +70,9 @@ describe('accessibility', () => {
     await page.goto(`${node.base}/watch/${id}`);
     found['watch, signed in'] = await audit();
     await page.context().clearCookies();
-    assert.deepEqual(found, { catalog: [], watch: [], 'sign-in': [], upload: [], 'watch, signed in': [] });
+    assert.deepEqual(found, {
+      catalog: [], watch: [], embed: [], 'embed, missing': [], 'sign-in': [], upload: [], 'watch, signed in': [],
+    });
   });
 
   it('every player control has a descriptive name as soon as the page loads', async () => {
