@@ -51,6 +51,32 @@ pub struct Config {
     pub edge: EdgeConfig,
     /// Viewer experience reports from players.
     pub qoe: QoeConfig,
+    /// Webhook endpoints told when videos become ready, fail or are deleted.
+    pub webhooks: WebhooksConfig,
+}
+
+/// Webhooks: `video.ready`, `video.failed` and `video.deleted` POSTed as
+/// signed JSON to each endpoint. The signing secret comes only from
+/// `REEL_WEBHOOKS__SECRET`, never from a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Endpoint URLs (`https://example.com/hooks/reel`); each gets every
+    /// event. Empty turns webhooks off.
+    pub urls: Vec<String>,
+    /// Seconds allowed to open a connection to an endpoint.
+    pub connect_timeout_s: u64,
+    /// Seconds allowed for a whole attempt, answer included.
+    pub timeout_s: u64,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: i64,
+    /// Seconds before the first retry; each further retry waits twice as
+    /// long.
+    pub retry_backoff_s: u64,
+    /// Longest wait between two attempts, seconds.
+    pub retry_backoff_max_s: u64,
+    /// Milliseconds between looks for due deliveries when idle.
+    pub poll_ms: u64,
 }
 
 /// Viewer experience (QoE) reports: CMCD event reports players send to
@@ -380,6 +406,15 @@ purge_urls = []
 enabled = true
 reports_per_ip_per_min = 600
 keep_days = 30
+
+[webhooks]
+urls = []
+connect_timeout_s = 5
+timeout_s = 10
+max_attempts = 8
+retry_backoff_s = 10
+retry_backoff_max_s = 3600
+poll_ms = 1000
 "#;
 
 /// Longest wait or lease any key may ask for: 30 days, in seconds.
@@ -474,5 +509,54 @@ mod tests {
             pairs: vec![("worker.retry_backoff_s".into(), "0".into())],
         };
         assert!(load(None, Vec::new(), &o).is_ok(), "no backoff is allowed");
+    }
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let o = Overrides {
+            pairs: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        load(None, Vec::new(), &o)
+    }
+
+    #[test]
+    fn webhook_endpoints_pass_the_ssrf_guard() {
+        for bad in [
+            "ftp://example.com/x",
+            "not a url",
+            "http://127.0.0.1:9/hook",
+            "http://[::1]/hook",
+            "http://10.1.2.3/hook",
+            "https://user:pw@example.com/hook",
+        ] {
+            let err = with(&[("webhooks.urls", bad)]).unwrap_err().to_string();
+            assert!(err.contains("webhooks.urls"), "{bad}: {err}");
+        }
+        let c = with(&[("webhooks.urls", "https://example.com/hook")]).unwrap();
+        assert_eq!(c.webhooks.urls, vec!["https://example.com/hook"]);
+        let loopback = [
+            ("webhooks.urls", "http://127.0.0.1:9/hook"),
+            ("ingest.allow_private_networks", "true"),
+        ];
+        assert!(with(&loopback).is_ok());
+    }
+
+    #[test]
+    fn webhook_limits_and_the_secret_key_are_refused() {
+        for (key, value) in [
+            ("webhooks.timeout_s", "0"),
+            ("webhooks.max_attempts", "0"),
+            ("webhooks.retry_backoff_s", "7200"),
+            ("webhooks.poll_ms", "1"),
+        ] {
+            let err = with(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        // The secret is never a key: a file that sets it is refused rather
+        // than holding a secret nobody reads.
+        let err = parse_config_str("[webhooks]\nsecret = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("secret"), "{err}");
     }
 }

@@ -196,6 +196,8 @@ pub(crate) async fn publish(
             if let Some(t) = published.time_to_playable_s {
                 state.metrics.time_to_playable.observe(t);
             }
+            crate::webhooks::announce_id(state, crate::webhooks::EventType::Ready, &job.video_id)
+                .await;
             retire_other_versions(state, job, version).await
         }
         Ok(FinishOutcome::LeaseLost) => {

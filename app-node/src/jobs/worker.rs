@@ -94,6 +94,14 @@ pub async fn process_job(
                 .jobs
                 .fail(&job, &e.user_message(), retry_in)
                 .await?;
+            if retry_in.is_none() {
+                crate::webhooks::announce_id(
+                    state,
+                    crate::webhooks::EventType::Failed,
+                    &job.video_id,
+                )
+                .await;
+            }
             if let (None, JobSource::Stored(key)) = (retry_in, &job.source) {
                 // Failed for good: the staged upload has no further use.
                 state.store.delete(key).await?;

@@ -17,12 +17,12 @@ use crate::catalog::model::{
 };
 use crate::catalog::{Jobs, Result};
 
-fn lease_token() -> String {
+pub(super) fn lease_token() -> String {
     let bytes: [u8; 16] = rand::thread_rng().gen();
     hex::encode(bytes)
 }
 
-fn ms(d: Duration) -> i64 {
+pub(super) fn ms(d: Duration) -> i64 {
     d.as_millis().min(i64::MAX as u128) as i64
 }
 
@@ -153,13 +153,13 @@ impl SqlCatalog {
 }
 
 /// A pooled connection, inside a transaction or not.
-enum Conn {
+pub(super) enum Conn {
     Tx(sqlx::Transaction<'static, sqlx::Any>),
     Plain(sqlx::pool::PoolConnection<sqlx::Any>),
 }
 
 impl Conn {
-    fn as_mut(&mut self) -> &mut sqlx::AnyConnection {
+    pub(super) fn as_mut(&mut self) -> &mut sqlx::AnyConnection {
         match self {
             Conn::Tx(t) => t,
             Conn::Plain(c) => c,
