@@ -4,13 +4,14 @@
 -- event outlives its video. A claimed row is leased by pushing
 -- next_attempt_at past the send's timeout, so a sender that dies mid-send
 -- leaves it due again. Times are Unix milliseconds on the database's clock.
+-- Text is VARCHAR, not TEXT, so sqlx reads it as text on every engine.
 CREATE TABLE webhook_deliveries (
     id              VARCHAR(32) NOT NULL PRIMARY KEY,
     event_id        VARCHAR(32) NOT NULL,
     event_type      VARCHAR(32) NOT NULL,
     video_id        VARCHAR(32) NOT NULL,
-    url             TEXT NOT NULL,
-    payload         MEDIUMTEXT NOT NULL,
+    url             VARCHAR(2100) NOT NULL,
+    payload         VARCHAR(8000) NOT NULL,
     state           VARCHAR(16) NOT NULL DEFAULT 'pending',
     attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,

@@ -238,6 +238,12 @@ impl Config {
         };
         let w = &self.webhooks;
         for raw in &w.urls {
+            if raw.len() > 2000 {
+                return bad(
+                    "webhooks.urls",
+                    format!("an endpoint URL is longer than 2000 bytes: {:.60}…", raw),
+                );
+            }
             let url = match url::Url::parse(raw) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
                 _ => return bad("webhooks.urls", format!("{raw:?} is not an http(s):// URL")),
