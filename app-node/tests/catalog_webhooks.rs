@@ -21,7 +21,9 @@ fn ev(n: u8) -> WebhookEvent {
 }
 
 fn urls(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("https://hooks{i}.example/r")).collect()
+    (0..n)
+        .map(|i| format!("https://hooks{i}.example/r"))
+        .collect()
 }
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -55,9 +57,15 @@ async fn enqueue_once_per_endpoint_and_lease_each_claim(db: TestDb) {
     let listed = w.deliveries(10).await.unwrap();
     let by_id = |id: &str| listed.iter().find(|d| d.id == id).unwrap().clone();
     let ok = by_id(&first[0].id);
-    assert_eq!((ok.state, ok.attempts, ok.last_status), (DeliveryState::Delivered, 1, Some(204)));
+    assert_eq!(
+        (ok.state, ok.attempts, ok.last_status),
+        (DeliveryState::Delivered, 1, Some(204))
+    );
     let bad = by_id(&first[1].id);
-    assert_eq!((bad.state, bad.last_status), (DeliveryState::Failed, Some(500)));
+    assert_eq!(
+        (bad.state, bad.last_status),
+        (DeliveryState::Failed, Some(500))
+    );
     assert_eq!(bad.last_error.as_deref(), Some("webhook-status: 500"));
     // Neither is due again.
     assert!(w.claim_deliveries(LEASE, 10).await.unwrap().is_empty());
@@ -76,7 +84,12 @@ async fn backoff_and_lapsed_leases_follow_the_database_clock(db: TestDb) {
     w.enqueue_webhook(&ev(3), &urls(1)).await.unwrap();
     let a1 = w.claim_deliveries(LEASE, 1).await.unwrap().remove(0);
     assert!(w
-        .delivery_failed(&a1, None, "webhook-timeout", Some(Duration::from_millis(1500)))
+        .delivery_failed(
+            &a1,
+            None,
+            "webhook-timeout",
+            Some(Duration::from_millis(1500))
+        )
         .await
         .unwrap());
     // Not due until the backoff has passed.
@@ -91,7 +104,10 @@ async fn backoff_and_lapsed_leases_follow_the_database_clock(db: TestDb) {
         .unwrap()
         .remove(0);
     assert_eq!((a2.id.as_str(), a2.attempt), (a1.id.as_str(), 2));
-    assert_eq!(a2.event_id, a1.event_id, "the event id stays on every attempt");
+    assert_eq!(
+        a2.event_id, a1.event_id,
+        "the event id stays on every attempt"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     let a3 = w.claim_deliveries(LEASE, 1).await.unwrap().remove(0);
     assert_eq!(a3.attempt, 3);
