@@ -544,6 +544,19 @@ mod tests {
     }
 
     #[test]
+    fn secrets_in_the_environment_are_not_reported_as_typos() {
+        let env = [
+            ("REEL_WEBHOOKS__SECRET", "s"),
+            ("REEL_WEBHOOKS__SECRT", "s"),
+            ("REEL_EDGE__PURGE_TOKEN", "t"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(unknown_env(env.clone()), vec!["REEL_WEBHOOKS__SECRT"]);
+        // Nor do they become settings.
+        assert!(load(None, env, &Overrides::default()).is_ok());
+    }
+
+    #[test]
     fn webhook_limits_and_the_secret_key_are_refused() {
         for (key, value) in [
             ("webhooks.timeout_s", "0"),

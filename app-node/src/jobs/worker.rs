@@ -95,12 +95,7 @@ pub async fn process_job(
                 .fail(&job, &e.user_message(), retry_in)
                 .await?;
             if retry_in.is_none() {
-                crate::webhooks::announce_id(
-                    state,
-                    crate::webhooks::EventType::Failed,
-                    &job.video_id,
-                )
-                .await;
+                crate::webhooks::announce_failed(state, &job.video_id).await;
             }
             if let (None, JobSource::Stored(key)) = (retry_in, &job.source) {
                 // Failed for good: the staged upload has no further use.

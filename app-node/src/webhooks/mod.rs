@@ -208,6 +208,21 @@ pub async fn announce_id(state: &AppState, kind: EventType, id: &str) {
     }
 }
 
+/// Announces `video.failed` if the video did fail: a worker whose lease
+/// was lost records nothing, and the video goes on elsewhere.
+pub async fn announce_failed(state: &AppState, id: &str) {
+    if state.config.webhooks.urls.is_empty() {
+        return;
+    }
+    match state.catalog.videos.get(id).await {
+        Ok(Some(v)) if v.status == crate::catalog::VideoStatus::Failed => {
+            announce(state, EventType::Failed, &v).await
+        }
+        Ok(_) => tracing::debug!(video = id, "not failed after all; no webhook event"),
+        Err(e) => tracing::warn!(video = id, "webhook event not queued: {e}"),
+    }
+}
+
 /// The signature header's value for one attempt: `v1=` and the hex
 /// HMAC-SHA256, keyed by the secret, of `"{timestamp}.{body}"`. The
 /// timestamp is signed so a captured request cannot be replayed later
