@@ -76,6 +76,20 @@ async fn enqueue_once_per_endpoint_and_lease_each_claim(db: TestDb) {
     let listed = w.deliveries(10).await.unwrap();
     assert_eq!(listed[0].event_id, ev(2).event_id);
     assert_eq!(w.deliveries(1).await.unwrap().len(), 1);
+
+    // Pruning takes settled deliveries only, and only old enough ones.
+    assert_eq!(
+        w.prune_deliveries(Duration::from_secs(3600)).await.unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        w.prune_deliveries(Duration::from_millis(1)).await.unwrap(),
+        2
+    );
+    let left = w.deliveries(10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].state, DeliveryState::Pending);
 }
 
 async fn backoff_and_lapsed_leases_follow_the_database_clock(db: TestDb) {

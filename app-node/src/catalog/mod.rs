@@ -201,6 +201,9 @@ pub trait Webhooks: Send + Sync {
     ) -> Result<bool>;
     /// The newest `limit` deliveries, newest first.
     async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>>;
+    /// Removes delivered and failed deliveries last changed at least `age`
+    /// ago (pending ones stay however old); how many went.
+    async fn prune_deliveries(&self, age: Duration) -> Result<u64>;
 }
 
 /// Reachability of the database, for readiness.

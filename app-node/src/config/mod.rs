@@ -77,6 +77,8 @@ pub struct WebhooksConfig {
     pub retry_backoff_max_s: u64,
     /// Milliseconds between looks for due deliveries when idle.
     pub poll_ms: u64,
+    /// Days delivered and failed deliveries stay listed.
+    pub keep_days: u64,
 }
 
 /// Viewer experience (QoE) reports: CMCD event reports players send to
@@ -415,6 +417,7 @@ max_attempts = 8
 retry_backoff_s = 10
 retry_backoff_max_s = 3600
 poll_ms = 1000
+keep_days = 30
 "#;
 
 /// Longest wait or lease any key may ask for: 30 days, in seconds.

@@ -291,6 +291,9 @@ impl Config {
         if !(10..=60_000).contains(&w.poll_ms) {
             return bad("webhooks.poll_ms", "must be between 10 and 60000".into());
         }
+        if !(1..=3650).contains(&w.keep_days) {
+            return bad("webhooks.keep_days", "must be between 1 and 3650".into());
+        }
         Ok(())
     }
 }

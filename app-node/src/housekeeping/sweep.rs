@@ -26,6 +26,8 @@ pub struct SweepReport {
     pub scratch: usize,
     /// Viewer sessions with no report for `qoe.keep_days`.
     pub qoe_sessions: u64,
+    /// Settled webhook deliveries older than `webhooks.keep_days`.
+    pub webhook_deliveries: u64,
 }
 
 /// State kept between sweeps.
@@ -105,6 +107,8 @@ pub async fn sweep_once(
 
     let keep = Duration::from_secs(state.config.qoe.keep_days.saturating_mul(86_400));
     report.qoe_sessions = state.catalog.qoe.prune_qoe_sessions(keep).await?;
+    let keep = Duration::from_secs(state.config.webhooks.keep_days.saturating_mul(86_400));
+    report.webhook_deliveries = state.catalog.webhooks.prune_deliveries(keep).await?;
 
     report.scratch = crate::tidy::remove_entries(
         &state.config.tmp_dir(),

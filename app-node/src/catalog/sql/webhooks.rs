@@ -240,4 +240,15 @@ impl Webhooks for SqlCatalog {
             .await?;
         Ok(rows.into_iter().map(Delivery::from).collect())
     }
+
+    async fn prune_deliveries(&self, age: Duration) -> Result<u64> {
+        let r = sqlx::query(&self.sql(
+            "DELETE FROM webhook_deliveries
+             WHERE state IN ('delivered', 'failed') AND updated_at < NOW_MS - ?",
+        ))
+        .bind(ms(age))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
 }
