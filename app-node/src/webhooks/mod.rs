@@ -142,10 +142,25 @@ struct Payload<'a> {
     video: VideoBody<'a>,
 }
 
-/// A new event about `video`, with a fresh random id and its JSON body.
+/// Longest wait for the catalog on the way to or from the outbox.
+const CATALOG_LIMIT: Duration = Duration::from_secs(30);
+
+/// A new event about `video` with its JSON body. Its id is random, except
+/// for `video.deleted`: a video is deleted once, and a retried delete (one
+/// that stopped half-way) must not announce a second event, so that id is
+/// derived from the video's and the outbox keeps the first.
 pub fn event(kind: EventType, video: &Video) -> WebhookEvent {
-    let bytes: [u8; 16] = rand::thread_rng().gen();
-    let event_id = hex::encode(bytes);
+    let event_id = match kind {
+        EventType::Deleted => {
+            use sha2::Digest;
+            let h = Sha256::digest(format!("video.deleted\n{}", video.id));
+            hex::encode(&h[..16])
+        }
+        EventType::Ready | EventType::Failed => {
+            let bytes: [u8; 16] = rand::thread_rng().gen();
+            hex::encode(bytes)
+        }
+    };
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let status = match kind {
         EventType::Deleted => "deleted",
@@ -185,7 +200,7 @@ pub async fn announce(state: &AppState, kind: EventType, video: &Video) {
     }
     let ev = event(kind, video);
     let call = state.catalog.webhooks.enqueue_webhook(&ev, urls);
-    match crate::catalog::within(Duration::from_secs(30), "webhook enqueue", call).await {
+    match crate::catalog::within(CATALOG_LIMIT, "webhook enqueue", call).await {
         Ok(()) => {
             tracing::debug!(video = %video.id, event = %ev.event_id, kind = kind.as_str(), "webhook queued")
         }
@@ -201,7 +216,8 @@ pub async fn announce_id(state: &AppState, kind: EventType, id: &str) {
     if state.config.webhooks.urls.is_empty() {
         return;
     }
-    match state.catalog.videos.get(id).await {
+    let get = state.catalog.videos.get(id);
+    match crate::catalog::within(CATALOG_LIMIT, "a video", get).await {
         Ok(Some(v)) => announce(state, kind, &v).await,
         Ok(None) => tracing::warn!(video = id, "webhook event not queued: the video is gone"),
         Err(e) => tracing::warn!(video = id, "webhook event not queued: {e}"),
@@ -214,7 +230,8 @@ pub async fn announce_failed(state: &AppState, id: &str) {
     if state.config.webhooks.urls.is_empty() {
         return;
     }
-    match state.catalog.videos.get(id).await {
+    let get = state.catalog.videos.get(id);
+    match crate::catalog::within(CATALOG_LIMIT, "a video", get).await {
         Ok(Some(v)) if v.status == crate::catalog::VideoStatus::Failed => {
             announce(state, EventType::Failed, &v).await
         }
@@ -259,6 +276,53 @@ mod tests {
         );
         assert_ne!(s, sign(b"Jefe", 1700000001, b"{}"));
         assert_ne!(s, sign(b"other", 1700000000, b"{}"));
+    }
+
+    fn test_video() -> Video {
+        Video {
+            id: String::new(),
+            title: String::new(),
+            status: crate::catalog::VideoStatus::Ready,
+            progress: 1.0,
+            error: None,
+            source: String::new(),
+            created_at_ms: 0,
+            duration_s: None,
+            width: None,
+            height: None,
+            has_poster: false,
+            has_storyboard: false,
+            renditions: Vec::new(),
+            subtitles: Vec::new(),
+            media_version: None,
+            playable: true,
+            time_to_playable_s: None,
+            owner_id: None,
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn a_deleted_video_has_one_event_id() {
+        let v = Video {
+            id: "0123456789abcdef".into(),
+            title: "t".into(),
+            status: crate::catalog::VideoStatus::Deleting,
+            ..test_video()
+        };
+        let (a, b) = (event(EventType::Deleted, &v), event(EventType::Deleted, &v));
+        assert_eq!(a.event_id, b.event_id);
+        assert_eq!(a.event_id.len(), 32);
+        let other = Video {
+            id: "fedcba9876543210".into(),
+            ..v.clone()
+        };
+        assert_ne!(a.event_id, event(EventType::Deleted, &other).event_id);
+        let (r1, r2) = (event(EventType::Ready, &v), event(EventType::Ready, &v));
+        assert_ne!(r1.event_id, r2.event_id);
+        let body: serde_json::Value = serde_json::from_str(&a.payload).unwrap();
+        assert_eq!(body["id"], a.event_id.as_str());
+        assert_eq!(body["video"]["status"], "deleted");
     }
 
     #[test]

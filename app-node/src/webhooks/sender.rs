@@ -10,7 +10,7 @@ use url::Url;
 use super::{
     backoff, sign, WebhookError, ID_HEADER, SECRET_ENV, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use crate::catalog::{Catalog, ClaimedDelivery};
+use crate::catalog::{within, Catalog, ClaimedDelivery};
 use crate::config::{Config, WebhooksConfig};
 use crate::failure::FailureKind;
 use crate::ingest::{check_url, GuardedResolver, IngestError};
@@ -19,7 +19,11 @@ use crate::state::AppState;
 /// Deliveries claimed (and sent at once) per round.
 const BATCH: u32 = 16;
 
-/// Extra lease beyond the attempt's own deadline, for recording the answer.
+/// Longest wait for one catalog call.
+const CATALOG_LIMIT: Duration = Duration::from_secs(10);
+
+/// Extra lease beyond the attempt's own deadline, for recording the answer
+/// (at least the catalog call's limit).
 const LEASE_MARGIN: Duration = Duration::from_secs(15);
 
 /// Sends webhook deliveries; cheap to clone.
@@ -151,10 +155,8 @@ impl Sender {
     /// Claims due deliveries, sends them at once and records each answer.
     /// How many were claimed (0: nothing due).
     pub async fn deliver_due(&self, catalog: &Catalog) -> Result<usize, WebhookError> {
-        let claimed = catalog
-            .webhooks
-            .claim_deliveries(self.lease(), BATCH)
-            .await?;
+        let claim = catalog.webhooks.claim_deliveries(self.lease(), BATCH);
+        let claimed = within(CATALOG_LIMIT, "a webhook claim", claim).await?;
         let n = claimed.len();
         let sends = claimed.into_iter().map(|d| async move {
             if let Err(e) = self.attempt(catalog, &d).await {
@@ -181,7 +183,8 @@ impl Sender {
             Ok(status) => {
                 tracing::info!(delivery = %d.id, event = %d.event_id, kind = %d.event_type,
                     attempt = d.attempt, status, "webhook delivered");
-                hooks.delivery_succeeded(d, *status).await?
+                let call = hooks.delivery_succeeded(d, *status);
+                within(CATALOG_LIMIT, "a webhook outcome", call).await?
             }
             Err(e) => {
                 let again = e.kind() == FailureKind::Transient && d.attempt < self.max_attempts;
@@ -190,7 +193,8 @@ impl Sender {
                 tracing::warn!(delivery = %d.id, event = %d.event_id, kind = %d.event_type,
                     attempt = d.attempt, code = e.code(), ?retry_in, "webhook attempt failed: {e}");
                 let why = format!("{}: {e}", e.code());
-                hooks.delivery_failed(d, e.status(), &why, retry_in).await?
+                let call = hooks.delivery_failed(d, e.status(), &why, retry_in);
+                within(CATALOG_LIMIT, "a webhook outcome", call).await?
             }
         };
         if !recorded {
