@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::db::TestDb;
-use reel_node::catalog::{DeliveryState, WebhookEvent};
+use common::fixtures::{add_video, published};
+use reel_node::catalog::{Announcement, DeliveryState, FinishOutcome, WebhookEvent};
 
 fn ev(n: u8) -> WebhookEvent {
     WebhookEvent {
@@ -161,7 +162,57 @@ async fn concurrent_claimers_never_share_a_delivery(db: TestDb) {
     assert_eq!(total + rest.len(), 12);
 }
 
+/// Events handed to a publish or a final failure are queued in its
+/// transaction: with it, and not at all when the lease is gone.
+async fn events_go_with_the_change_they_announce(db: TestDb) {
+    let c = db.open_catalog().await;
+    let a = |n: u8| Announcement {
+        event: ev(n),
+        urls: urls(2),
+    };
+    let ready = add_video(&c, "ready").await;
+    let job = c.jobs.claim_for(&ready, LEASE, 3).await.unwrap().unwrap();
+    let mut p = published("v1");
+    p.announce = Some(a(20));
+    assert_eq!(
+        c.jobs.finish(&job, &p).await.unwrap(),
+        FinishOutcome::Published
+    );
+    // Finishing again under the same, now ended, lease queues nothing.
+    p.announce = Some(a(21));
+    assert_eq!(
+        c.jobs.finish(&job, &p).await.unwrap(),
+        FinishOutcome::LeaseLost
+    );
+
+    let failed = add_video(&c, "failed").await;
+    let job = c.jobs.claim_for(&failed, LEASE, 3).await.unwrap().unwrap();
+    c.jobs
+        .give_up(&job, "not a video", Some(&a(22)))
+        .await
+        .unwrap();
+    c.jobs
+        .give_up(&job, "not a video", Some(&a(23)))
+        .await
+        .unwrap();
+    let v = c.videos.get(&failed).await.unwrap().unwrap();
+    assert_eq!(v.error.as_deref(), Some("not a video"));
+
+    let events: HashSet<String> = c
+        .webhooks
+        .deliveries(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event_id)
+        .collect();
+    let want: HashSet<String> = [ev(20).event_id, ev(22).event_id].into();
+    assert_eq!(events, want);
+    assert_eq!(c.webhooks.deliveries(100).await.unwrap().len(), 4);
+}
+
 crate::on_every_engine!(
+    events_go_with_the_change_they_announce,
     enqueue_once_per_endpoint_and_lease_each_claim,
     backoff_and_lapsed_leases_follow_the_database_clock,
     concurrent_claimers_never_share_a_delivery

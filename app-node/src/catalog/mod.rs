@@ -27,7 +27,7 @@ pub use model::{
     TOKEN_ID_LEN,
 };
 pub use qoe::QoeSession;
-pub use webhooks::{ClaimedDelivery, Delivery, DeliveryState, WebhookEvent};
+pub use webhooks::{Announcement, ClaimedDelivery, Delivery, DeliveryState, WebhookEvent};
 
 /// Result alias for catalog calls.
 pub type Result<T> = std::result::Result<T, CatalogError>;
@@ -109,6 +109,15 @@ pub trait Jobs: Send + Sync {
     /// reason. Whether to retry is the caller's policy.
     async fn fail(&self, job: &ClaimedJob, message: &str, retry_in: Option<Duration>)
         -> Result<()>;
+    /// Fails the video for good, like `fail` with no retry, and queues
+    /// `announce` (its `video.failed` event) in the same transaction; both
+    /// only if the lease is still held.
+    async fn give_up(
+        &self,
+        job: &ClaimedJob,
+        message: &str,
+        announce: Option<&Announcement>,
+    ) -> Result<()>;
     /// Gives a job back without counting the attempt (graceful shutdown).
     async fn release(&self, job: &ClaimedJob) -> Result<()>;
     /// Job counts by state, for metrics.

@@ -16,6 +16,17 @@ pub struct WebhookEvent {
     pub payload: String,
 }
 
+/// An event with the endpoints it goes to, handed to a state change so
+/// that its deliveries are queued in the same transaction: the change and
+/// its announcement happen together or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// The event.
+    pub event: WebhookEvent,
+    /// One delivery each.
+    pub urls: Vec<String>,
+}
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {

@@ -190,14 +190,15 @@ pub(crate) async fn publish(
     job: &ClaimedJob,
     published: Published,
 ) -> Result<(), JobError> {
+    let mut published = published;
+    published.announce =
+        crate::webhooks::ready_announcement(state, &job.video_id, &published).await;
     let version = &published.version;
     match state.catalog.jobs.finish(job, &published).await {
         Ok(FinishOutcome::Published) => {
             if let Some(t) = published.time_to_playable_s {
                 state.metrics.time_to_playable.observe(t);
             }
-            crate::webhooks::announce_id(state, crate::webhooks::EventType::Ready, &job.video_id)
-                .await;
             retire_other_versions(state, job, version).await
         }
         Ok(FinishOutcome::LeaseLost) => {
@@ -365,6 +366,7 @@ async fn prepare(
         renditions: encoded.renditions,
         subtitles,
         time_to_playable_s: (!made_playable).then(|| attempt.started.elapsed().as_secs_f64()),
+        announce: None,
     })
 }
 
@@ -399,6 +401,7 @@ mod tests {
             renditions: Vec::new(),
             subtitles: Vec::new(),
             time_to_playable_s: None,
+            announce: None,
         }
     }
 

@@ -2,7 +2,8 @@
 //! signed JSON to each endpoint in `webhooks.urls`.
 //!
 //! Events go into the catalog's outbox ([`crate::catalog::Webhooks`]) where
-//! the video changes state; [`run_sender`] on every node claims due
+//! the video changes state (`video.ready` and `video.failed` in the same
+//! transaction as the change); [`run_sender`] on every node claims due
 //! deliveries and sends them, at least once each: a receiver drops repeats
 //! by the event id, which stays the same on every attempt.
 
@@ -15,7 +16,7 @@ use rand::Rng;
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::catalog::{CatalogError, Video, WebhookEvent};
+use crate::catalog::{Announcement, CatalogError, Published, Video, VideoStatus, WebhookEvent};
 use crate::failure::FailureKind;
 use crate::state::AppState;
 
@@ -189,10 +190,71 @@ pub fn event(kind: EventType, video: &Video) -> WebhookEvent {
     }
 }
 
-/// Puts an event about `video` into the outbox for every endpoint. Called
-/// right after the state change it announces: if this node dies in between,
-/// the event is lost (the change itself stands). An outbox failure is
-/// logged, never returned: the change it announces has already happened.
+/// An event about `video` as it will be once a change is committed, for
+/// the catalog to queue in that change's transaction; `None` without
+/// endpoints.
+pub fn announcement(state: &AppState, kind: EventType, video: &Video) -> Option<Announcement> {
+    let urls = &state.config.webhooks.urls;
+    (!urls.is_empty()).then(|| Announcement {
+        event: event(kind, video),
+        urls: urls.clone(),
+    })
+}
+
+/// The `video.ready` event of a publish about to be committed: the video
+/// as read now, with what the publish will record. `None` without
+/// endpoints, or (logged) if the video cannot be read; the publish goes on.
+pub async fn ready_announcement(
+    state: &AppState,
+    video_id: &str,
+    p: &Published,
+) -> Option<Announcement> {
+    let mut v = read_for_event(state, video_id).await?;
+    v.status = VideoStatus::Ready;
+    v.error = None;
+    v.duration_s = Some(p.duration_s);
+    v.width = Some(p.width);
+    v.height = Some(p.height);
+    announcement(state, EventType::Ready, &v)
+}
+
+/// The `video.failed` event of a failure about to be committed, with its
+/// reason; like [`ready_announcement`].
+pub async fn failed_announcement(
+    state: &AppState,
+    video_id: &str,
+    message: &str,
+) -> Option<Announcement> {
+    let mut v = read_for_event(state, video_id).await?;
+    v.status = VideoStatus::Failed;
+    v.error = Some(message.to_string());
+    announcement(state, EventType::Failed, &v)
+}
+
+async fn read_for_event(state: &AppState, video_id: &str) -> Option<Video> {
+    if state.config.webhooks.urls.is_empty() {
+        return None;
+    }
+    let get = state.catalog.videos.get(video_id);
+    match crate::catalog::within(CATALOG_LIMIT, "a video", get).await {
+        Ok(Some(v)) => Some(v),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(
+                video = video_id,
+                "no webhook event (the video could not be read): {e}"
+            );
+            None
+        }
+    }
+}
+
+/// Puts an event about `video` into the outbox for every endpoint, on its
+/// own: used where the change it announces has its own steps (a delete),
+/// right after it. If this node dies in between, the event is lost (the
+/// change itself stands); `video.deleted` has an id derived from the video,
+/// so announcing it again from a retried delete queues nothing new. An
+/// outbox failure is logged, never returned.
 pub async fn announce(state: &AppState, kind: EventType, video: &Video) {
     let urls = &state.config.webhooks.urls;
     if urls.is_empty() {
@@ -208,35 +270,6 @@ pub async fn announce(state: &AppState, kind: EventType, video: &Video) {
             video = %video.id, kind = kind.as_str(), code = e.code(),
             "webhook event not queued: {e}"
         ),
-    }
-}
-
-/// Announces an event about the video `id` as the catalog has it now.
-pub async fn announce_id(state: &AppState, kind: EventType, id: &str) {
-    if state.config.webhooks.urls.is_empty() {
-        return;
-    }
-    let get = state.catalog.videos.get(id);
-    match crate::catalog::within(CATALOG_LIMIT, "a video", get).await {
-        Ok(Some(v)) => announce(state, kind, &v).await,
-        Ok(None) => tracing::warn!(video = id, "webhook event not queued: the video is gone"),
-        Err(e) => tracing::warn!(video = id, "webhook event not queued: {e}"),
-    }
-}
-
-/// Announces `video.failed` if the video did fail: a worker whose lease
-/// was lost records nothing, and the video goes on elsewhere.
-pub async fn announce_failed(state: &AppState, id: &str) {
-    if state.config.webhooks.urls.is_empty() {
-        return;
-    }
-    let get = state.catalog.videos.get(id);
-    match crate::catalog::within(CATALOG_LIMIT, "a video", get).await {
-        Ok(Some(v)) if v.status == crate::catalog::VideoStatus::Failed => {
-            announce(state, EventType::Failed, &v).await
-        }
-        Ok(_) => tracing::debug!(video = id, "not failed after all; no webhook event"),
-        Err(e) => tracing::warn!(video = id, "webhook event not queued: {e}"),
     }
 }
 

@@ -134,12 +134,25 @@ impl SqlCatalog {
 
     async fn enqueue_once(&self, event: &WebhookEvent, urls: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        self.insert_deliveries(&mut tx, event, urls).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds the deliveries of `event` that are not there yet, inside the
+    /// caller's transaction (the state change the event announces).
+    pub(super) async fn insert_deliveries(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        event: &WebhookEvent,
+        urls: &[String],
+    ) -> Result<()> {
         for url in urls {
             let id = delivery_id(&event.event_id, url);
             let have: Option<String> =
                 sqlx::query_scalar(&self.sql("SELECT id FROM webhook_deliveries WHERE id = ?"))
                     .bind(&id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             if have.is_some() {
                 continue;
@@ -155,10 +168,9 @@ impl SqlCatalog {
             .bind(&event.video_id)
             .bind(url)
             .bind(&event.payload)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 }
