@@ -261,11 +261,29 @@ async fn failed_and_deleted_videos_are_announced() {
     })
     .await;
 
+    let before = node.state.catalog.videos.get(&id).await.unwrap().unwrap();
     let req = Request::delete(format!("/api/videos/{id}"))
         .header("authorization", format!("Bearer {}", node.token))
         .body(Body::empty())
         .unwrap();
     assert_eq!(node.call(req).await.0, StatusCode::NO_CONTENT);
+    // Announced again (a retried delete, the sweeper): nothing new queued.
+    reel_node::webhooks::announce(
+        &node.state,
+        reel_node::webhooks::EventType::Deleted,
+        &before,
+    )
+    .await;
+    assert_eq!(
+        node.state
+            .catalog
+            .webhooks
+            .deliveries(10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     deliver_until(&node, Duration::from_secs(20), || {
         rx.lock().unwrap().seen.len() >= 2
     })
@@ -402,4 +420,29 @@ async fn the_background_task_signs_with_the_secret_from_the_environment() {
     let seen = rx.lock().unwrap().seen.clone();
     assert_signed(&seen[0]);
     assert_eq!(json(&seen[0])["video"]["id"], v.id.as_str());
+}
+
+#[tokio::test]
+async fn a_delete_finished_by_the_sweeper_is_announced() {
+    let (url, rx) = receiver(vec![Answer::Status(204)]).await;
+    let node = node_for(&url, &[("worker.lease_s", "2")]).await;
+    let v = add_ready_video(&node).await;
+    // The node that began the delete died before finishing or announcing.
+    node.state.catalog.videos.begin_delete(&v.id).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let mut sweeper = reel_node::housekeeping::Sweeper::default();
+    let r = reel_node::housekeeping::sweep_once(&node.state, &mut sweeper)
+        .await
+        .unwrap();
+    assert_eq!(r.deletes_finished, 1);
+    deliver_until(&node, Duration::from_secs(20), || {
+        !rx.lock().unwrap().seen.is_empty()
+    })
+    .await;
+    let seen = rx.lock().unwrap().seen.clone();
+    assert_eq!(seen.len(), 1);
+    assert_signed(&seen[0]);
+    let j = json(&seen[0]);
+    assert_eq!(j["type"], "video.deleted");
+    assert_eq!(j["video"]["id"], v.id.as_str());
 }
