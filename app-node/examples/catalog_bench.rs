@@ -68,6 +68,7 @@ async fn fill(c: &catalog::Catalog) {
                 ],
                 subtitles: Vec::new(),
                 time_to_playable_s: None,
+                announce: None,
             };
             c.jobs.finish(&job, &p).await.unwrap();
         }

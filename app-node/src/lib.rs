@@ -18,3 +18,4 @@ pub mod state;
 pub mod storage;
 pub mod subtitles;
 pub mod tidy;
+pub mod webhooks;

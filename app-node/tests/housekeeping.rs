@@ -182,6 +182,7 @@ async fn the_sweeper_removes_abandoned_work_files_sources_and_scratch_only() {
             staged_sources: 1,
             scratch: 1,
             qoe_sessions: 0,
+            webhook_deliveries: 0,
         }
     );
     assert!(!media.join(".staging/tree-old").exists());

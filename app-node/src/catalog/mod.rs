@@ -3,7 +3,8 @@
 //! Everything above this module talks to the traits here, one per concern:
 //! [`Videos`] (what viewers and uploaders see), [`Jobs`] (the work queue with
 //! leases), [`Accounts`] (uploaders, tokens, sessions) and [`Qoe`] (viewer
-//! sessions as their players report them). One SQL
+//! sessions as their players report them) and [`Webhooks`] (the outbox of
+//! webhook deliveries). One SQL
 //! implementation serves SQLite, PostgreSQL and MySQL/MariaDB; which engine
 //! is chosen from the URL at start-up and is invisible above this module.
 
@@ -11,6 +12,7 @@ mod error;
 mod model;
 mod qoe;
 mod sql;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,7 @@ pub use model::{
     TOKEN_ID_LEN,
 };
 pub use qoe::QoeSession;
+pub use webhooks::{Announcement, ClaimedDelivery, Delivery, DeliveryState, WebhookEvent};
 
 /// Result alias for catalog calls.
 pub type Result<T> = std::result::Result<T, CatalogError>;
@@ -106,6 +109,15 @@ pub trait Jobs: Send + Sync {
     /// reason. Whether to retry is the caller's policy.
     async fn fail(&self, job: &ClaimedJob, message: &str, retry_in: Option<Duration>)
         -> Result<()>;
+    /// Fails the video for good, like `fail` with no retry, and queues
+    /// `announce` (its `video.failed` event) in the same transaction; both
+    /// only if the lease is still held.
+    async fn give_up(
+        &self,
+        job: &ClaimedJob,
+        message: &str,
+        announce: Option<&Announcement>,
+    ) -> Result<()>;
     /// Gives a job back without counting the attempt (graceful shutdown).
     async fn release(&self, job: &ClaimedJob) -> Result<()>;
     /// Job counts by state, for metrics.
@@ -172,6 +184,38 @@ pub trait Qoe: Send + Sync {
     async fn prune_qoe_sessions(&self, age: Duration, unplayed_age: Duration) -> Result<u64>;
 }
 
+/// The outbox of webhook deliveries, shared by every node. Claims lease a
+/// row by moving its due time past the attempt's deadline (on the
+/// database's clock), so two senders never make the same attempt at once
+/// and a sender that dies mid-send leaves the row due again.
+#[async_trait]
+pub trait Webhooks: Send + Sync {
+    /// Adds one pending delivery of `event` per endpoint in `urls`, due at
+    /// once, in one transaction. Enqueueing the same event again adds
+    /// nothing for endpoints it already has.
+    async fn enqueue_webhook(&self, event: &WebhookEvent, urls: &[String]) -> Result<()>;
+    /// Claims up to `limit` due deliveries, oldest first, each for one
+    /// attempt that must end within `lease`; their attempt count goes up.
+    async fn claim_deliveries(&self, lease: Duration, limit: u32) -> Result<Vec<ClaimedDelivery>>;
+    /// Records an accepted attempt; `false` if the claim was lost.
+    async fn delivery_succeeded(&self, d: &ClaimedDelivery, status: u16) -> Result<bool>;
+    /// Records a failed attempt: due again after `retry_in` (on the
+    /// database's clock), or failed for good with `None`. The backoff is the
+    /// caller's policy. `false` if the claim was lost.
+    async fn delivery_failed(
+        &self,
+        d: &ClaimedDelivery,
+        status: Option<u16>,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool>;
+    /// The newest `limit` deliveries, newest first.
+    async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>>;
+    /// Removes delivered and failed deliveries last changed at least `age`
+    /// ago (pending ones stay however old); how many went.
+    async fn prune_deliveries(&self, age: Duration) -> Result<u64>;
+}
+
 /// Reachability of the database, for readiness.
 #[async_trait]
 pub trait Health: Send + Sync {
@@ -219,6 +263,8 @@ pub struct Catalog {
     pub accounts: Arc<dyn Accounts>,
     /// Viewer sessions reported by players.
     pub qoe: Arc<dyn Qoe>,
+    /// The outbox of webhook deliveries.
+    pub webhooks: Arc<dyn Webhooks>,
     /// Database reachability.
     pub health: Arc<dyn Health>,
 }
@@ -233,6 +279,7 @@ pub async fn open(url: &str, opts: &CatalogOptions) -> Result<Catalog> {
         jobs: c.clone(),
         accounts: c.clone(),
         qoe: c.clone(),
+        webhooks: c.clone(),
         health: c,
     })
 }

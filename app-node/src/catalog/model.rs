@@ -298,6 +298,9 @@ pub struct Published {
     /// time until playable unless it was made playable earlier (a ladder
     /// too short to be watched before it ended).
     pub time_to_playable_s: Option<f64>,
+    /// The `video.ready` webhook event, queued in the same transaction as
+    /// the flip to ready (none when no endpoints are configured).
+    pub announce: Option<super::Announcement>,
 }
 
 /// What a video being encoded can already be watched with: the version its

@@ -141,6 +141,7 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
         state.clone(),
         shutdown.clone(),
     ));
+    let webhooks = tokio::spawn(crate::webhooks::run_sender(state.clone(), shutdown.clone()));
     if let Some(listener) = listener {
         let addr = listener.local_addr()?;
         // Scripts and tests read this line to find the port.
@@ -160,6 +161,7 @@ pub async fn serve(mut cfg: Config, http: bool) -> anyhow::Result<i32> {
         let _ = w.await;
     }
     let _ = sweeper.await;
+    let _ = webhooks.await;
     tracing::info!("stopped");
     Ok(0)
 }

@@ -204,6 +204,10 @@ fn extract(fig: &Figment) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// Secrets read straight from the environment, never config keys (the
+/// file is committed); known, so not reported as typos.
+pub const SECRET_ENV: &[&str] = &["REEL_EDGE__PURGE_TOKEN", "REEL_WEBHOOKS__SECRET"];
+
 /// `REEL_*` variables that are not node settings (typos, or meant for the
 /// balancer), for the caller to report once logging is set up.
 pub fn unknown_env(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
@@ -215,7 +219,8 @@ pub fn unknown_env(env: impl IntoIterator<Item = (String, String)>) -> Vec<Strin
         .filter_map(|(name, _)| {
             let rest = name.strip_prefix("REEL_")?;
             let key = rest.to_ascii_lowercase().replace("__", ".");
-            (rest != "CONFIG" && !has_path(&defaults, &key)).then_some(name)
+            (rest != "CONFIG" && !SECRET_ENV.contains(&name.as_str()) && !has_path(&defaults, &key))
+                .then_some(name)
         })
         .collect();
     out.sort();

@@ -55,6 +55,8 @@ pub struct Config {
     pub embed: EmbedConfig,
     /// Cross-origin reads of `/media` and `/oembed` by other sites' players.
     pub cors: CorsConfig,
+    /// Webhook endpoints told when videos become ready, fail or are deleted.
+    pub webhooks: WebhooksConfig,
 }
 
 /// `/embed/{id}`, the player alone for other sites' `<iframe>`s.
@@ -88,6 +90,32 @@ pub struct CorsConfig {
     /// Seconds a browser may keep a preflight's answer
     /// (`Access-Control-Max-Age`).
     pub preflight_max_age_s: u64,
+}
+
+/// Webhooks: `video.ready`, `video.failed` and `video.deleted` POSTed as
+/// signed JSON to each endpoint. The signing secret comes only from
+/// `REEL_WEBHOOKS__SECRET`, never from a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Endpoint URLs (`https://example.com/hooks/reel`); each gets every
+    /// event. Empty turns webhooks off.
+    pub urls: Vec<String>,
+    /// Seconds allowed to open a connection to an endpoint.
+    pub connect_timeout_s: u64,
+    /// Seconds allowed for a whole attempt, answer included.
+    pub timeout_s: u64,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: i64,
+    /// Seconds before the first retry; each further retry waits twice as
+    /// long.
+    pub retry_backoff_s: u64,
+    /// Longest wait between two attempts, seconds.
+    pub retry_backoff_max_s: u64,
+    /// Milliseconds between looks for due deliveries when idle.
+    pub poll_ms: u64,
+    /// Days delivered and failed deliveries stay listed.
+    pub keep_days: u64,
 }
 
 /// Viewer experience (QoE) reports: CMCD event reports players send to
@@ -424,6 +452,15 @@ frame_ancestors = ["*"]
 [cors]
 allow_origin = "*"
 preflight_max_age_s = 600
+[webhooks]
+urls = []
+connect_timeout_s = 5
+timeout_s = 10
+max_attempts = 8
+retry_backoff_s = 10
+retry_backoff_max_s = 3600
+poll_ms = 1000
+keep_days = 30
 "#;
 
 /// Longest wait or lease any key may ask for: 30 days, in seconds.
@@ -493,71 +530,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_and_media_limits_are_refused_with_their_keys() {
-        for (key, value) in [
-            ("worker.retry_backoff_s", "1000"),
-            ("worker.retry_backoff_max_s", "999999999"),
-            ("media.transcode_timeout_factor", "0"),
-            ("media.transcode_timeout_margin_s", "0"),
-            ("media.max_duration_s", "-1"),
-            ("media.max_pixels", "0"),
-            ("media.max_fps", "0.5"),
-            ("media.max_streams", "0"),
-        ] {
-            let o = Overrides {
-                pairs: vec![(key.into(), value.into())],
-            };
-            let err = load(None, Vec::new(), &o).unwrap_err();
-            assert!(err.to_string().contains(key), "{key}: {err}");
-        }
-        let o = Overrides {
-            pairs: vec![("worker.retry_backoff_s".into(), "0".into())],
-        };
-        assert!(load(None, Vec::new(), &o).is_ok(), "no backoff is allowed");
-    }
-
-    #[test]
-    fn embed_and_cors_values_are_checked() {
-        let load1 = |key: &str, value: &str| {
-            let o = Overrides {
-                pairs: vec![(key.into(), value.into())],
-            };
-            load(None, Vec::new(), &o)
-        };
-        for (key, value) in [
-            ("embed.frame_ancestors", "[]"),
-            (
-                "embed.frame_ancestors",
-                r#"["'none'", "https://a.example"]"#,
-            ),
-            (
-                "embed.frame_ancestors",
-                r#"["https://a.example; script-src *"]"#,
-            ),
-            ("embed.frame_ancestors", r#"["'unsafe-inline'"]"#),
-            ("cors.allow_origin", "https://a.example/"),
-            ("cors.allow_origin", "https://a.example, https://b.example"),
-            ("cors.allow_origin", "null"),
-            ("cors.preflight_max_age_s", "0"),
-        ] {
-            let err = load1(key, value).unwrap_err();
-            assert!(err.to_string().contains(key), "{key} = {value}: {err}");
-        }
-        let c = load1(
-            "embed.frame_ancestors",
-            r#"["'self'", "https://*.example.org:8443"]"#,
-        )
-        .unwrap();
-        assert_eq!(
-            c.embed.frame_ancestors_value(),
-            "'self' https://*.example.org:8443"
-        );
-        assert_eq!(c.cors.allow_origin, "*");
-        assert!(load1("cors.allow_origin", "https://blog.example:8443").is_ok());
-        assert!(load1("cors.allow_origin", "").is_ok());
-    }
-}
+mod tests;

@@ -223,7 +223,80 @@ impl Config {
             );
         }
         self.embed.check()?;
-        self.cors.check()
+        self.cors.check()?;
+        self.validate_webhooks()
+    }
+
+    /// The `[webhooks]` keys. Endpoints pass the imports' SSRF guard here
+    /// for IP literals; host names are checked again as they resolve, at
+    /// every send.
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| {
+            Err(ConfigError::Invalid {
+                key: key.to_string(),
+                layer: String::new(),
+                reason: why,
+            })
+        };
+        let w = &self.webhooks;
+        for raw in &w.urls {
+            if raw.len() > 2000 {
+                return bad(
+                    "webhooks.urls",
+                    format!("an endpoint URL is longer than 2000 bytes: {:.60}…", raw),
+                );
+            }
+            let url = match url::Url::parse(raw) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+                _ => return bad("webhooks.urls", format!("{raw:?} is not an http(s):// URL")),
+            };
+            if !url.username().is_empty() || url.password().is_some() {
+                return bad(
+                    "webhooks.urls",
+                    format!("{raw:?} carries credentials; receivers check the signature instead"),
+                );
+            }
+            if let Err(e) = crate::ingest::check_url(&url, self.ingest.allow_private_networks) {
+                return bad(
+                    "webhooks.urls",
+                    format!("{raw:?} is refused: {e} (see ingest.allow_private_networks)"),
+                );
+            }
+        }
+        if w.connect_timeout_s == 0 || w.timeout_s == 0 {
+            return bad(
+                "webhooks.connect_timeout_s / webhooks.timeout_s",
+                "must be at least 1 second".into(),
+            );
+        }
+        if w.connect_timeout_s > w.timeout_s || w.timeout_s > 300 {
+            return bad(
+                "webhooks.timeout_s",
+                "must be at least webhooks.connect_timeout_s and at most 300".into(),
+            );
+        }
+        if !(1..=100).contains(&w.max_attempts) {
+            return bad("webhooks.max_attempts", "must be between 1 and 100".into());
+        }
+        if w.retry_backoff_max_s > 7 * 24 * 3600 {
+            return bad(
+                "webhooks.retry_backoff_max_s",
+                "must be at most 604800 (7 days)".into(),
+            );
+        }
+        if w.retry_backoff_s > w.retry_backoff_max_s {
+            return bad(
+                "webhooks.retry_backoff_s",
+                "must not exceed webhooks.retry_backoff_max_s".into(),
+            );
+        }
+        if !(10..=60_000).contains(&w.poll_ms) {
+            return bad("webhooks.poll_ms", "must be between 10 and 60000".into());
+        }
+        if !(1..=3650).contains(&w.keep_days) {
+            return bad("webhooks.keep_days", "must be between 1 and 3650".into());
+        }
+        Ok(())
     }
 }
 

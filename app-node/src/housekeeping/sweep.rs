@@ -30,6 +30,8 @@ pub struct SweepReport {
     /// Viewer sessions with no report for `qoe.keep_days` (a day for
     /// those that never played).
     pub qoe_sessions: u64,
+    /// Settled webhook deliveries older than `webhooks.keep_days`.
+    pub webhook_deliveries: u64,
 }
 
 /// State kept between sweeps.
@@ -73,8 +75,16 @@ pub async fn sweep_once(
     let settle = Duration::from_secs(state.config.worker.lease_s * 2 + 5);
     for id in state.catalog.videos.stale_deletes(settle).await? {
         clear_media(state.store.as_ref(), &id).await?;
+        // Read before the row goes, for the webhook event.
+        let video = state.catalog.videos.get(&id).await?;
         if state.catalog.videos.purge(&id).await? {
             report.deletes_finished += 1;
+            // The node that began this delete may have died before
+            // announcing it; the event's id is derived from the video, so
+            // one it did queue is not queued twice.
+            if let Some(v) = video {
+                crate::webhooks::announce(state, crate::webhooks::EventType::Deleted, &v).await;
+            }
         }
     }
 
@@ -113,8 +123,13 @@ pub async fn sweep_once(
     )
     .await;
 
-    // Last, and not fatal to the sweep: viewer sessions are the least
-    // important thing here.
+    // Last, and not fatal to the sweep: old deliveries and viewer sessions
+    // are the least important things here.
+    let keep = Duration::from_secs(state.config.webhooks.keep_days.saturating_mul(86_400));
+    match state.catalog.webhooks.prune_deliveries(keep).await {
+        Ok(n) => report.webhook_deliveries = n,
+        Err(e) => tracing::warn!(code = e.code(), "pruning webhook deliveries failed: {e}"),
+    }
     let keep = Duration::from_secs(state.config.qoe.keep_days.saturating_mul(86_400));
     match state
         .catalog

@@ -282,6 +282,7 @@ pub async fn delete(
         Deleted::NotFound => Err(ApiError::video_not_found()),
         Deleted::Purged | Deleted::Tombstoned => {
             state.edge.purge(&id);
+            crate::webhooks::announce(&state, crate::webhooks::EventType::Deleted, &video).await;
             tracing::info!(video = %id, user = who.user_id, "video deleted");
             Ok(StatusCode::NO_CONTENT)
         }

@@ -24,6 +24,7 @@ mod templates;
 mod title;
 mod upload;
 mod video_json;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -62,6 +63,7 @@ pub fn app(state: AppState) -> Router {
                     .layer(DefaultBodyLimit::max(subtitles::BODY_LIMIT)),
             )
             .route("/api/videos/{id}/qoe", get(qoe::summary))
+            .route("/api/webhooks/deliveries", get(webhooks::deliveries))
             .route(
                 "/api/qoe",
                 axum::routing::post(qoe::report).layer(axum::Extension(qoe::QoeLimiter::new(

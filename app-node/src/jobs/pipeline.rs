@@ -190,6 +190,9 @@ pub(crate) async fn publish(
     job: &ClaimedJob,
     published: Published,
 ) -> Result<(), JobError> {
+    let mut published = published;
+    published.announce =
+        crate::webhooks::ready_announcement(state, &job.video_id, &published).await;
     let version = &published.version;
     match state.catalog.jobs.finish(job, &published).await {
         Ok(FinishOutcome::Published) => {
@@ -363,6 +366,7 @@ async fn prepare(
         renditions: encoded.renditions,
         subtitles,
         time_to_playable_s: (!made_playable).then(|| attempt.started.elapsed().as_secs_f64()),
+        announce: None,
     })
 }
 
@@ -397,6 +401,7 @@ mod tests {
             renditions: Vec::new(),
             subtitles: Vec::new(),
             time_to_playable_s: None,
+            announce: None,
         }
     }
 

@@ -89,11 +89,18 @@ pub async fn process_job(
                 job = %job.id, code = e.code(), ?kind, ?retry_in,
                 "attempt {} failed: {e}", job.attempt
             );
-            state
-                .catalog
-                .jobs
-                .fail(&job, &e.user_message(), retry_in)
-                .await?;
+            let message = e.user_message();
+            if retry_in.is_some() {
+                state.catalog.jobs.fail(&job, &message, retry_in).await?;
+            } else {
+                // For good: announced in the same transaction.
+                let a = crate::webhooks::failed_announcement(state, &job.video_id, &message).await;
+                state
+                    .catalog
+                    .jobs
+                    .give_up(&job, &message, a.as_ref())
+                    .await?;
+            }
             if let (None, JobSource::Stored(key)) = (retry_in, &job.source) {
                 // Failed for good: the staged upload has no further use.
                 state.store.delete(key).await?;

@@ -57,6 +57,7 @@ pub fn published(version: &str) -> Published {
             path: "subs/en.vtt".into(),
         }],
         time_to_playable_s: Some(3.0),
+        announce: None,
     }
 }
 

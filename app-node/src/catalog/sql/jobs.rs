@@ -15,14 +15,14 @@ use super::{retry_conflicts, SqlCatalog};
 use crate::catalog::model::{
     ClaimedJob, FinishOutcome, JobSource, Playable, Published, Rendition, VideoStatus,
 };
-use crate::catalog::{Jobs, Result};
+use crate::catalog::{Announcement, Jobs, Result};
 
-fn lease_token() -> String {
+pub(super) fn lease_token() -> String {
     let bytes: [u8; 16] = rand::thread_rng().gen();
     hex::encode(bytes)
 }
 
-fn ms(d: Duration) -> i64 {
+pub(super) fn ms(d: Duration) -> i64 {
     d.as_millis().min(i64::MAX as u128) as i64
 }
 
@@ -153,13 +153,13 @@ impl SqlCatalog {
 }
 
 /// A pooled connection, inside a transaction or not.
-enum Conn {
+pub(super) enum Conn {
     Tx(sqlx::Transaction<'static, sqlx::Any>),
     Plain(sqlx::pool::PoolConnection<sqlx::Any>),
 }
 
 impl Conn {
-    fn as_mut(&mut self) -> &mut sqlx::AnyConnection {
+    pub(super) fn as_mut(&mut self) -> &mut sqlx::AnyConnection {
         match self {
             Conn::Tx(t) => t,
             Conn::Plain(c) => c,
@@ -237,7 +237,16 @@ impl Jobs for SqlCatalog {
         message: &str,
         retry_in: Option<Duration>,
     ) -> Result<()> {
-        retry_conflicts(|| self.fail_once(job, message, retry_in)).await
+        retry_conflicts(|| self.fail_once(job, message, retry_in, None)).await
+    }
+
+    async fn give_up(
+        &self,
+        job: &ClaimedJob,
+        message: &str,
+        announce: Option<&Announcement>,
+    ) -> Result<()> {
+        retry_conflicts(|| self.fail_once(job, message, None, announce)).await
     }
 
     async fn release(&self, job: &ClaimedJob) -> Result<()> {
@@ -382,6 +391,10 @@ impl SqlCatalog {
         if flipped.rows_affected() != 1 {
             return Ok(FinishOutcome::LeaseLost);
         }
+        // The event goes with the flip: both or neither.
+        if let Some(a) = &p.announce {
+            self.insert_deliveries(&mut tx, &a.event, &a.urls).await?;
+        }
         tx.commit().await?;
         Ok(FinishOutcome::Published)
     }
@@ -391,6 +404,7 @@ impl SqlCatalog {
         job: &ClaimedJob,
         message: &str,
         retry_in: Option<Duration>,
+        announce: Option<&Announcement>,
     ) -> Result<()> {
         let message: String = message.chars().take(MAX_ERROR_CHARS).collect();
         let again = retry_in.is_some();
@@ -428,6 +442,10 @@ impl SqlCatalog {
             .bind(&job.video_id)
             .execute(&mut *tx)
             .await?;
+            // Only a failure that applied is announced.
+            if let (false, Some(a)) = (again, announce) {
+                self.insert_deliveries(&mut tx, &a.event, &a.urls).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -10,6 +10,7 @@ mod listing;
 mod migrate;
 mod qoe;
 mod videos;
+mod webhooks;
 
 use std::str::FromStr;
 
