@@ -435,6 +435,16 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
     reel_node::qoe::record(src.qoe.as_ref(), &watched, 0, &|| true)
         .await
         .unwrap();
+    let pending = catalog::WebhookEvent {
+        event_id: "e".repeat(32),
+        event_type: "video.deleted".into(),
+        video_id: "0123456789abcdef".into(),
+        payload: "{}".into(),
+    };
+    src.webhooks
+        .enqueue_webhook(&pending, &["https://hooks.example/x".into()])
+        .await
+        .unwrap();
 
     let quiet = |_: &str, _: u64, _: u64| {};
     // Refused while a node still works on the source.
@@ -475,6 +485,8 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
     assert_eq!(v.subtitles.len(), 1);
     assert_eq!(v.title, "Copied 0 — ü");
     assert_eq!((v.owner_id, v.owner.as_deref()), (Some(uid), Some("alice")));
+    let outbox = dst.webhooks.deliveries(10).await.unwrap();
+    assert_eq!(outbox.len(), 1, "the pending delivery moved too");
     let session = dst.qoe.qoe_session("viewer").await.unwrap().unwrap();
     assert_eq!(
         (session.video_id.as_str(), session.started_ts),

@@ -116,7 +116,23 @@ async fn oembed_describes_a_video_with_an_escaped_iframe() {
         .append_pair("url", &watch)
         .append_pair("maxwidth", "320")
         .finish();
-    let (s, h, body) = send(&node, "GET", &format!("/oembed?{q}"), &[]).await;
+    // Another site's name for the video is refused: the answer would
+    // point frames there under our name.
+    let (s, _, body) = send(
+        &node,
+        "GET",
+        &format!("/oembed?{q}"),
+        &[("host", "evil.example")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (s, h, body) = send(
+        &node,
+        "GET",
+        &format!("/oembed?{q}"),
+        &[("host", "lb.example:8443")],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(h["content-type"]
         .to_str()
@@ -161,7 +177,13 @@ async fn oembed_describes_a_video_with_an_escaped_iframe() {
         .append_pair("maxheight", "90")
         .append_pair("format", "json")
         .finish();
-    let (s, _, body) = send(&node, "GET", &format!("/oembed?{q}"), &[]).await;
+    let (s, _, body) = send(
+        &node,
+        "GET",
+        &format!("/oembed?{q}"),
+        &[("host", "127.0.0.1:1")],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let j: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -209,7 +231,7 @@ async fn oembed_refuses_what_it_cannot_answer() {
         ),
     ];
     for (uri, status, code) in cases {
-        let (s, _, body) = send(&node, "GET", &uri, &[]).await;
+        let (s, _, body) = send(&node, "GET", &uri, &[("host", "x")]).await;
         assert_eq!(s.as_u16(), status, "{uri}: {body}");
         let j: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         assert_eq!(j["error"]["code"], code, "{uri}: {body}");

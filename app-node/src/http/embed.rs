@@ -100,13 +100,15 @@ pub struct OEmbed {
 
 /// `GET /oembed?url=…[&maxwidth=&maxheight=&format=json]`.
 ///
-/// `url` is a watch or embed URL of ours. Only its path is compared: the
-/// host may be a balancer's or a CDN's name, which a node cannot know, and
-/// the answer's absolute URLs reuse the origin the consumer gave. 400 for a
-/// URL that is not ours, 404 for a video that cannot be embedded, 501 for
-/// any format but JSON (oEmbed's answer for an unsupported format).
+/// `url` is a watch or embed URL of ours: its host must be the one this
+/// request was sent to (the balancer's or a CDN's name, which a node cannot
+/// know otherwise), so the answer never points frames at another site under
+/// our name; the answer's absolute URLs reuse that origin. 400 for a URL
+/// that is not ours, 404 for a video that cannot be embedded, 501 for any
+/// format but JSON (oEmbed's answer for an unsupported format).
 pub async fn oembed(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Query(q): Query<OEmbedQuery>,
 ) -> Result<Response, ApiError> {
     match q.format.as_deref() {
@@ -131,12 +133,21 @@ pub async fn oembed(
         bound(&q.maxwidth, "maxwidth")?,
         bound(&q.maxheight, "maxheight")?,
     );
-    let target = q.url.as_deref().and_then(OurUrl::parse).ok_or_else(|| {
-        ApiError::bad_request(
-            "not-ours",
-            "url must be a /watch/{id} or /embed/{id} URL of this site",
-        )
-    })?;
+    let asked_host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let target = q
+        .url
+        .as_deref()
+        .and_then(OurUrl::parse)
+        .filter(|t| !asked_host.is_empty() && t.authority.eq_ignore_ascii_case(asked_host))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "not-ours",
+                "url must be a /watch/{id} or /embed/{id} URL of this site",
+            )
+        })?;
     let v = embeddable(&state, &target.id)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such video"))?;
@@ -171,6 +182,8 @@ pub async fn oembed(
 struct OurUrl {
     /// `scheme://host[:port]` as the consumer wrote it.
     origin: String,
+    /// `host[:port]`, to compare with the request's `Host`.
+    authority: String,
     id: String,
     /// Whole seconds of a `?t=` start.
     start: Option<u64>,
@@ -195,7 +208,12 @@ impl OurUrl {
             .and_then(|(_, v)| v.trim_end_matches('s').parse::<f64>().ok())
             .filter(|t| t.is_finite() && *t >= 1.0)
             .map(|t| t.min(1e9) as u64);
+        let authority = match u.port() {
+            Some(p) => format!("{}:{p}", u.host_str()?),
+            None => u.host_str()?.to_string(),
+        };
         Some(OurUrl {
+            authority,
             origin: u.origin().ascii_serialization(),
             id: rest.to_string(),
             start,

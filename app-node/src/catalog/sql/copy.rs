@@ -139,6 +139,27 @@ const TABLES: &[Table] = &[
             ("failed", Col::Int),
         ],
     },
+    // No foreign key: a `video.deleted` delivery outlives its video.
+    Table {
+        name: "webhook_deliveries",
+        key: &["id"],
+        cols: &[
+            ("id", Col::Text),
+            ("event_id", Col::Text),
+            ("event_type", Col::Text),
+            ("video_id", Col::Text),
+            ("url", Col::Text),
+            ("payload", Col::Text),
+            ("state", Col::Text),
+            ("attempts", Col::Int),
+            ("next_attempt_at", Col::Int),
+            ("lease_token", Col::OptText),
+            ("last_status", Col::OptInt),
+            ("last_error", Col::OptText),
+            ("created_at", Col::Int),
+            ("updated_at", Col::Int),
+        ],
+    },
 ];
 
 /// Rows read per round trip.
