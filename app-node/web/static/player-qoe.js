@@ -11,6 +11,11 @@
 function reportSender() {
   const queue = [];
   let next = 0;
+  // Reports wait until the first frame is shown (or a few seconds have
+  // passed), so they never compete with the first segments for the
+  // browser's connections.
+  let held = true;
+  let inflight = null;
   let busy = false;
   let gone = false;
   let leaving = false;
@@ -24,12 +29,14 @@ function reportSender() {
     signal: AbortSignal.timeout(10_000),
   }).then((r) => r.status, () => 0);
   const pump = async () => {
-    if (busy) return;
+    if (busy || held) return;
     busy = true;
     while (queue.length && !gone) {
       const item = queue[0];
+      inflight = item;
       // eslint-disable-next-line no-await-in-loop
       const status = await post(item);
+      inflight = null;
       if (status === 410) {
         gone = true;
       } else if ((status === 0 || status === 429 || status >= 500) && item.tries < 4) {
@@ -53,7 +60,17 @@ function reportSender() {
       if (leaving) post(item); else { queue.push(item); pump(); }
       return Promise.resolve({ status: 204 });
     },
-    setLeaving(on) { leaving = on; },
+    setLeaving(on) {
+      leaving = on;
+      // Whatever still waits goes now, in order; the one being sent is on
+      // its way (`keepalive` outlives the page).
+      if (on) queue.splice(0).filter((item) => item !== inflight).forEach(post);
+    },
+    release() {
+      if (!held) return;
+      held = false;
+      pump();
+    },
   };
 }
 
@@ -63,6 +80,9 @@ export function cmcdConfig(box) {
   const target = box.dataset.qoe;
   if (!target) return undefined;
   const sender = reportSender();
+  const video = document.getElementById('video');
+  if (video) video.addEventListener('loadeddata', () => sender.release(), { once: true });
+  setTimeout(() => sender.release(), 5000);
   let reporter = null;
   // Leaving the page closes the interval being played, so the last seconds
   // count, and time spent away (in the browser's page cache) does not.

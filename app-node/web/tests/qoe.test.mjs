@@ -137,7 +137,9 @@ describe('QoE from a real player', () => {
     assert.ok(within(metric(m, 'reel_qoe_startup_seconds_sum') * 1000, player.startupMs, 0.1));
     const avgKbps = metric(m, 'reel_qoe_played_bits_total') / metric(m, 'reel_qoe_played_seconds_total') / 1000;
     assert.ok(within(avgKbps, player.kbps, 0.1), `metrics bitrate ${avgKbps}`);
-    assert.equal(metric(m, 'reel_qoe_reports_total{outcome="stale"}'), 0);
+    // The leave report is sent at once as the page goes; it can overtake
+    // one still on its way, which the node then skips as out of order.
+    assert.ok(metric(m, 'reel_qoe_reports_total{outcome="stale"}') <= 1);
     for (const reason of ['limited', 'cross-site', 'media-type', 'bad-report', 'unknown-video', 'too-many-sessions']) {
       assert.equal(metric(m, `reel_qoe_refused_total{reason="${reason}"}`), 0, reason);
     }
