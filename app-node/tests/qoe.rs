@@ -312,9 +312,9 @@ async fn made_up_reports_gain_no_more_time_than_passes() {
 
 #[tokio::test]
 async fn one_address_opens_a_bounded_number_of_sessions() {
-    let node = TestNode::new(&[]).await;
+    let node = TestNode::new(&[("qoe.sessions_per_ip_per_min", "5")]).await;
     let id = add_video(&node.state.catalog, "popular").await;
-    for n in 0..reel_node::http::QOE_NEW_SESSIONS_PER_MIN {
+    for n in 0..5 {
         let b = report(&id, &format!("viewer-{n}"), "e=t,sn=0,ts=5");
         assert_eq!(
             post(&node, b, "application/cmcd").await.0,

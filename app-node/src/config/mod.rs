@@ -127,6 +127,9 @@ pub struct QoeConfig {
     pub enabled: bool,
     /// Report requests taken per client address per minute; beyond it 429.
     pub reports_per_ip_per_min: u32,
+    /// New viewer sessions one client address may open per minute (a
+    /// viewer opens one per page view and one per player restart).
+    pub sessions_per_ip_per_min: u32,
     /// Days a session is kept after its last report.
     pub keep_days: u64,
 }
@@ -444,6 +447,7 @@ purge_urls = []
 [qoe]
 enabled = true
 reports_per_ip_per_min = 600
+sessions_per_ip_per_min = 30
 keep_days = 30
 
 [embed]

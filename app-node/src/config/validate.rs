@@ -179,6 +179,9 @@ impl Config {
         if self.qoe.reports_per_ip_per_min == 0 {
             return bad("qoe.reports_per_ip_per_min", "must be positive");
         }
+        if self.qoe.sessions_per_ip_per_min == 0 {
+            return bad("qoe.sessions_per_ip_per_min", "must be positive");
+        }
         if !(1..=3650).contains(&self.qoe.keep_days) {
             return bad("qoe.keep_days", "must be between 1 and 3650");
         }

@@ -31,7 +31,6 @@ use axum::routing::get;
 use axum::Router;
 
 pub use error::ApiError;
-pub use qoe::NEW_SESSIONS_PER_MIN as QOE_NEW_SESSIONS_PER_MIN;
 pub use video_json::{rfc3339, VideoJson};
 
 use crate::state::AppState;
@@ -68,6 +67,7 @@ pub fn app(state: AppState) -> Router {
                 "/api/qoe",
                 axum::routing::post(qoe::report).layer(axum::Extension(qoe::QoeLimiter::new(
                     state.config.qoe.reports_per_ip_per_min,
+                    state.config.qoe.sessions_per_ip_per_min,
                 ))),
             )
             .route("/embed/{id}", get(embed::embed))

@@ -25,9 +25,6 @@ use crate::state::AppState;
 pub const MAX_REPORTS: usize = 20;
 /// Sessions summed up by the per-video summary: the newest ones.
 pub const SUMMARY_SESSIONS: u32 = 10_000;
-/// New viewer sessions one client network may open a minute (a viewer
-/// opens one per page view, and one more per player restart).
-pub const NEW_SESSIONS_PER_MIN: u32 = 30;
 /// Client networks remembered before idle ones are dropped.
 const PRUNE_AT: usize = 10_000;
 
@@ -44,12 +41,12 @@ fn per_minute(n: u32) -> Quota {
 }
 
 impl QoeLimiter {
-    /// `per_min` report requests a minute per client network, as a burst
-    /// that refills evenly.
-    pub fn new(per_min: u32) -> Self {
+    /// `per_min` report requests and `sessions_per_min` new sessions a
+    /// minute per client network, each as a burst that refills evenly.
+    pub fn new(per_min: u32, sessions_per_min: u32) -> Self {
         QoeLimiter {
             requests: Arc::new(RateLimiter::keyed(per_minute(per_min))),
-            sessions: Arc::new(RateLimiter::keyed(per_minute(NEW_SESSIONS_PER_MIN))),
+            sessions: Arc::new(RateLimiter::keyed(per_minute(sessions_per_min))),
             checks: Arc::new(AtomicU64::new(0)),
         }
     }

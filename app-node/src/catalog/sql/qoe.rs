@@ -10,9 +10,28 @@ use sqlx::FromRow;
 use super::SqlCatalog;
 use crate::catalog::{CatalogError, Qoe, QoeSession, Result};
 
-const COLUMNS: &str =
-    "sid, video_id, last_sn, last_ts, seen_ms, last_state, bitrate_kbps, started_ts, \
+/// The columns a fold changes, in the order [`bind_folded`] binds them.
+const FOLDED: &str = "last_sn, last_ts, seen_ms, last_state, bitrate_kbps, started_ts, \
      startup_ms, rebuffers, rebuffer_ms, played_ms, played_kbit, seek_wait, failed";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the [`FOLDED`] columns of `s`, in order.
+fn bind_folded<'q>(q: AnyQuery<'q>, s: &'q QoeSession) -> AnyQuery<'q> {
+    q.bind(s.last_sn)
+        .bind(s.last_ts)
+        .bind(s.seen_ms)
+        .bind(&s.last_state)
+        .bind(s.bitrate_kbps)
+        .bind(s.started_ts)
+        .bind(s.startup_ms)
+        .bind(s.rebuffers)
+        .bind(s.rebuffer_ms)
+        .bind(s.played_ms)
+        .bind(s.played_kbit)
+        .bind(i64::from(s.seek_wait))
+        .bind(i64::from(s.failed))
+}
 
 #[derive(FromRow)]
 struct Row {
@@ -58,7 +77,7 @@ impl From<Row> for QoeSession {
 #[async_trait]
 impl Qoe for SqlCatalog {
     async fn qoe_session(&self, sid: &str) -> Result<Option<QoeSession>> {
-        let q = format!("SELECT {COLUMNS} FROM qoe_sessions WHERE sid = ?");
+        let q = format!("SELECT sid, video_id, {FOLDED} FROM qoe_sessions WHERE sid = ?");
         let row = sqlx::query_as::<_, Row>(&self.sql(&q))
             .bind(sid)
             .fetch_optional(&self.pool)
@@ -68,25 +87,12 @@ impl Qoe for SqlCatalog {
 
     async fn insert_qoe_session(&self, s: &QoeSession) -> Result<()> {
         let q = format!(
-            "INSERT INTO qoe_sessions ({COLUMNS}, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW_MS, NOW_MS)"
+            "INSERT INTO qoe_sessions (sid, video_id, {FOLDED}, created_at, updated_at) \
+             VALUES (?, ?, {}, NOW_MS, NOW_MS)",
+            super::dialect::placeholders(FOLDED.split(", ").count())
         );
-        let r = sqlx::query(&self.sql(&q))
-            .bind(&s.sid)
-            .bind(&s.video_id)
-            .bind(s.last_sn)
-            .bind(s.last_ts)
-            .bind(s.seen_ms)
-            .bind(&s.last_state)
-            .bind(s.bitrate_kbps)
-            .bind(s.started_ts)
-            .bind(s.startup_ms)
-            .bind(s.rebuffers)
-            .bind(s.rebuffer_ms)
-            .bind(s.played_ms)
-            .bind(s.played_kbit)
-            .bind(i64::from(s.seek_wait))
-            .bind(i64::from(s.failed))
+        let sql = self.sql(&q);
+        let r = bind_folded(sqlx::query(&sql).bind(&s.sid).bind(&s.video_id), s)
             .execute(&self.pool)
             .await;
         match r {
@@ -102,35 +108,23 @@ impl Qoe for SqlCatalog {
     }
 
     async fn update_qoe_session(&self, s: &QoeSession, expected_sn: i64) -> Result<bool> {
-        let r = sqlx::query(&self.sql(
-            "UPDATE qoe_sessions SET last_sn = ?, last_ts = ?, seen_ms = ?, last_state = ?, \
-             bitrate_kbps = ?, started_ts = ?, startup_ms = ?, rebuffers = ?, \
-             rebuffer_ms = ?, played_ms = ?, played_kbit = ?, seek_wait = ?, failed = ?, \
-             updated_at = NOW_MS WHERE sid = ? AND last_sn = ?",
-        ))
-        .bind(s.last_sn)
-        .bind(s.last_ts)
-        .bind(s.seen_ms)
-        .bind(&s.last_state)
-        .bind(s.bitrate_kbps)
-        .bind(s.started_ts)
-        .bind(s.startup_ms)
-        .bind(s.rebuffers)
-        .bind(s.rebuffer_ms)
-        .bind(s.played_ms)
-        .bind(s.played_kbit)
-        .bind(i64::from(s.seek_wait))
-        .bind(i64::from(s.failed))
-        .bind(&s.sid)
-        .bind(expected_sn)
-        .execute(&self.pool)
-        .await?;
+        let set: Vec<String> = FOLDED.split(", ").map(|c| format!("{c} = ?")).collect();
+        let q = format!(
+            "UPDATE qoe_sessions SET {}, updated_at = NOW_MS WHERE sid = ? AND last_sn = ?",
+            set.join(", ")
+        );
+        let sql = self.sql(&q);
+        let r = bind_folded(sqlx::query(&sql), s)
+            .bind(&s.sid)
+            .bind(expected_sn)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
     async fn qoe_sessions_of(&self, video_id: &str, limit: u32) -> Result<Vec<QoeSession>> {
         let q = format!(
-            "SELECT {COLUMNS} FROM qoe_sessions WHERE video_id = ? \
+            "SELECT sid, video_id, {FOLDED} FROM qoe_sessions WHERE video_id = ? \
              ORDER BY created_at DESC LIMIT {}",
             limit.max(1)
         );
