@@ -33,6 +33,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// Purges deleted videos from the balancers' edge caches.
     pub edge: crate::housekeeping::EdgePurger,
+    /// Keys that sign and verify playback tokens of private videos.
+    pub playback: Arc<reel_playback::Keys>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
         let edge = crate::housekeeping::EdgePurger::new(&config.edge.purge_urls);
         Ok(AppState {
             edge,
+            playback: Arc::new(config.playback.keys()),
             node_name: config.node_name().into(),
             config: Arc::new(config),
             catalog,

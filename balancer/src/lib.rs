@@ -25,6 +25,7 @@ pub mod retry;
 pub mod route;
 pub mod select;
 pub mod server;
+pub mod signed;
 pub mod state;
 pub mod tls;
 pub mod upgrade;

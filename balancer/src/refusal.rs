@@ -48,6 +48,11 @@ pub enum Refusal {
     /// need them, and another spelling of a file would bypass the cache.
     #[error("media paths are plain names without percent-escapes")]
     BadMediaPath,
+    /// A signed playback URL whose token is missing, malformed, expired,
+    /// tampered with, made for another video or signed with a key that is
+    /// not listed.
+    #[error("this playback link is expired or not valid")]
+    BadPlaybackToken,
 }
 
 impl Refusal {
@@ -64,6 +69,7 @@ impl Refusal {
             Refusal::HeaderTimeout => "header_timeout",
             Refusal::HeaderTooLarge => "header_too_large",
             Refusal::BadMediaPath => "bad_media_path",
+            Refusal::BadPlaybackToken => "bad_playback_token",
         }
     }
 
@@ -79,6 +85,7 @@ impl Refusal {
             Refusal::HeaderTimeout => 408,
             Refusal::HeaderTooLarge => 431,
             Refusal::BadMediaPath => 400,
+            Refusal::BadPlaybackToken => 403,
         }
     }
 
@@ -90,6 +97,7 @@ impl Refusal {
             408 => "request_timeout",
             431 => "headers_too_large",
             400 => "bad_request",
+            403 => "forbidden",
             _ => "overloaded",
         }
     }
@@ -100,6 +108,7 @@ impl Refusal {
             408 => "Request timed out",
             431 => "Request too large",
             400 => "Bad request",
+            403 => "Forbidden",
             _ => "Reel is busy",
         }
     }
@@ -107,13 +116,14 @@ impl Refusal {
     /// Whether trying again later can succeed (then `Retry-After` is sent
     /// and the page retries by itself).
     fn retryable(self) -> bool {
-        !matches!(self.status(), 400 | 408 | 431)
+        !matches!(self.status(), 400 | 403 | 408 | 431)
     }
 }
 
 /// Content type and body of the refusal for a request path.
 pub fn body(path: &str, reason: Refusal, retry_after_s: u64) -> (&'static str, String) {
-    if route::is_api(path) {
+    // Players read media answers, never pages: JSON like the API's.
+    if route::is_api(path) || reel_playback::is_signed(path) {
         let json = serde_json::json!({
             "error": {"code": reason.public_code(), "message": format!("{reason}; please retry shortly")}
         });

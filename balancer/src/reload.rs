@@ -102,7 +102,7 @@ pub async fn reload(shared: &Shared) -> Result<ReloadSummary, ReloadError> {
             "reload: {e}; the access log keeps its old target"
         );
     }
-    shared.live.store(Arc::new(Snapshot { config, selector }));
+    shared.live.store(Arc::new(Snapshot::new(config, selector)));
     tracing::info!(
         backends = summary.backends,
         selection = summary.selection,

@@ -1,10 +1,13 @@
 //! What a request is, from its path: the video it belongs to and the kind
 //! of resource, which decide caching, admission and timeouts.
 
-/// Extracts the video id from `/media/{id}/…`, `/watch/{id}` and
-/// `/api/videos/{id}[/…]`, ignoring any query string.
+/// Extracts the video id from `/media/{id}/…`, `/v/{token}/{id}/…`,
+/// `/watch/{id}` and `/api/videos/{id}[/…]`, ignoring any query string.
 pub fn video_id(path: &str) -> Option<&str> {
     let path = path.split(['?', '#']).next().unwrap_or("");
+    if let Some(signed) = reel_playback::SignedPath::parse(path) {
+        return Some(signed.video);
+    }
     let rest = path
         .strip_prefix("/media/")
         .or_else(|| path.strip_prefix("/watch/"))
@@ -32,6 +35,7 @@ mod tests {
         assert_eq!(video_id("/api/videos/v7/comments"), Some("v7"));
         assert_eq!(video_id("/api/videos"), None);
         assert_eq!(video_id("/media/"), None);
+        assert_eq!(video_id("/v/k.1.s/abc/v0123456789ab/a.m4s"), Some("abc"));
         assert_eq!(video_id("/"), None);
     }
 

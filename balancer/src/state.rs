@@ -27,6 +27,19 @@ pub struct Snapshot {
     pub config: Config,
     /// Backends and selection for it.
     pub selector: Selector,
+    /// The playback keys of `config`, parsed once.
+    pub playback: reel_playback::Keys,
+}
+
+impl Snapshot {
+    /// A snapshot of `config` with its selector.
+    pub fn new(config: Config, selector: Selector) -> Snapshot {
+        Snapshot {
+            playback: config.playback.parsed(),
+            config,
+            selector,
+        }
+    }
 }
 
 /// Everything the balancer's services share.
@@ -66,7 +79,7 @@ impl Shared {
         Arc::new(Shared {
             cache: EdgeCache::new(&config.cache),
             admission: Admission::new(&config.admission.secret),
-            live: ArcSwap::from_pointee(Snapshot { config, selector }),
+            live: ArcSwap::from_pointee(Snapshot::new(config, selector)),
             total_in_flight: Arc::new(TotalInFlight::default()),
             active: Arc::new(Active::default()),
             metrics,

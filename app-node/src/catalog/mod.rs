@@ -23,7 +23,7 @@ pub use error::CatalogError;
 pub use model::{
     clean_title, new_id, new_version, staged_key, valid_id, valid_version, ClaimedJob,
     FinishOutcome, HomePage, JobSource, NewVideo, Playable, Published, Rendition, Role,
-    StatusFilter, Subtitle, TokenInfo, Tombstone, User, Video, VideoPage, VideoStatus,
+    StatusFilter, Subtitle, TokenInfo, Tombstone, User, Video, VideoPage, VideoStatus, Visibility,
     TOKEN_ID_LEN,
 };
 pub use qoe::QoeSession;
@@ -39,8 +39,9 @@ pub trait Videos: Send + Sync {
     async fn create(&self, v: &NewVideo, source: &JobSource) -> Result<Video>;
     /// One video with its renditions and subtitles.
     async fn get(&self, id: &str) -> Result<Option<Video>>;
-    /// Newest first, filtered by title search, status and, with `owner_id`,
-    /// to one uploader's videos.
+    /// Newest first, filtered by title search and status: public videos
+    /// only, or with `owner_id`, every video of that uploader whatever its
+    /// visibility.
     async fn list(
         &self,
         query: Option<&str>,
@@ -49,13 +50,19 @@ pub trait Videos: Send + Sync {
         page: u32,
         per_page: u32,
     ) -> Result<VideoPage>;
-    /// The catalog page in one query: `per_page` ready videos of page
+    /// The catalog page in one query (public videos only): `per_page` ready videos of page
     /// `page` matching `query`, whether more follow, and on page 1 up to
     /// `per_page` videos still processing. Renditions and subtitles are not
     /// loaded.
     async fn home(&self, query: Option<&str>, page: u32, per_page: u32) -> Result<HomePage>;
     /// Renames a video; `false` if it does not exist.
     async fn set_title(&self, id: &str, title: &str) -> Result<bool>;
+    /// Changes who may find and play a video; `false` if it does not exist.
+    async fn set_visibility(&self, id: &str, visibility: Visibility) -> Result<bool>;
+    /// The status and visibility of a video, in one small read (no
+    /// renditions or subtitles): what `/media` asks on every request.
+    /// `None` if it does not exist.
+    async fn access(&self, id: &str) -> Result<Option<(VideoStatus, Visibility)>>;
     /// First step of a delete: marks the video `deleting` (left out of
     /// listings; `get` still returns it with that status, and the HTTP layer
     /// answers 404 for it) and removes its job, so a

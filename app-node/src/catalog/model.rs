@@ -49,6 +49,49 @@ impl VideoStatus {
     }
 }
 
+/// Who may find and play a video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Listed in the catalog, the API's listings and search; plays by its
+    /// plain `/media/…` URLs.
+    Public,
+    /// Left out of every listing and search; plays by its plain URLs for
+    /// anyone who has the link.
+    Unlisted,
+    /// Left out of every listing and search, and shown to its owner and
+    /// admins only; plays only through a signed URL (`/v/{token}/…`), its
+    /// plain media URLs are refused.
+    Private,
+}
+
+impl Visibility {
+    /// Text stored in the catalog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+        }
+    }
+
+    /// Parses stored or requested text; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Visibility::Public),
+            "unlisted" => Some(Visibility::Unlisted),
+            "private" => Some(Visibility::Private),
+            _ => None,
+        }
+    }
+
+    /// Reads the stored column; unknown text reads as private, the value
+    /// that shows the least.
+    pub fn from_stored(s: &str) -> Self {
+        Self::parse(s).unwrap_or(Visibility::Private)
+    }
+}
+
 /// A subtitle track of a video.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Subtitle {
@@ -107,6 +150,8 @@ pub struct Video {
     pub owner_id: Option<i64>,
     /// Name of that uploader, read with the video.
     pub owner: Option<String>,
+    /// Who may find and play it.
+    pub visibility: Visibility,
 }
 
 impl Video {

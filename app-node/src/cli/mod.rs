@@ -2,6 +2,7 @@
 
 mod copy;
 mod import;
+mod playback;
 mod serve;
 mod users;
 
@@ -72,6 +73,18 @@ pub enum Command {
         /// What to do with tokens.
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Print a signed playback URL of a video (the only way a private
+    /// video plays): its master playlist path on stdout, the watch and
+    /// embed pages that play with the same token on stderr. Needs
+    /// playback.keys.
+    PlaybackUrl {
+        /// Video id.
+        id: String,
+        /// Lifetime in seconds (default playback.token_ttl_s, at most
+        /// playback.max_token_ttl_s).
+        #[arg(long)]
+        ttl_s: Option<u64>,
     },
     /// Validate the configuration and print the effective values.
     CheckConfig,
@@ -270,6 +283,7 @@ pub async fn run(cli: Cli, mut cfg: Config) -> anyhow::Result<i32> {
         Command::Token {
             action: TokenAction::Check,
         } => users::check_token(cfg).await,
+        Command::PlaybackUrl { id, ttl_s } => playback::playback_url(cfg, &id, ttl_s).await,
         Command::Catalog {
             action: CatalogAction::Copy { to },
         } => copy::catalog(cfg, &to).await,
@@ -288,6 +302,7 @@ pub async fn run(cli: Cli, mut cfg: Config) -> anyhow::Result<i32> {
             );
             println!("node_name = {}", cfg.node_name());
             println!("worker.enabled = {}", cfg.worker.enabled);
+            println!("playback.keys = {:?}", cfg.playback.keys());
             Ok(0)
         }
     }

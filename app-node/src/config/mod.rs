@@ -57,6 +57,48 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Webhook endpoints told when videos become ready, fail or are deleted.
     pub webhooks: WebhooksConfig,
+    /// Signed playback URLs of private videos.
+    pub playback: PlaybackConfig,
+}
+
+/// Signed playback URLs (`/v/{token}/{id}/…`) of private videos.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybackConfig {
+    /// HMAC keys as `id1:base64secret,id2:base64secret`: the first signs,
+    /// every one listed verifies (so a key is rotated by listing a new one
+    /// first and removing the old one once its tokens have expired). Best
+    /// set from the environment, `REEL_PLAYBACK__KEYS`; every node and
+    /// balancer needs the same list. Empty turns signed playback off:
+    /// private videos then cannot be played at all.
+    pub keys: String,
+    /// Lifetime of the tokens the node mints (the watch page, `GET` of a
+    /// private video by its owner, and `playback-token` calls that ask for
+    /// none), seconds.
+    pub token_ttl_s: u64,
+    /// Longest lifetime a `playback-token` call may ask for, seconds.
+    pub max_token_ttl_s: u64,
+}
+
+impl std::fmt::Debug for PlaybackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Key ids only: the secrets never reach a log.
+        let ids = reel_playback::Keys::parse(&self.keys)
+            .map(|k| format!("{k:?}"))
+            .unwrap_or_else(|_| "<invalid>".into());
+        f.debug_struct("PlaybackConfig")
+            .field("keys", &ids)
+            .field("token_ttl_s", &self.token_ttl_s)
+            .field("max_token_ttl_s", &self.max_token_ttl_s)
+            .finish()
+    }
+}
+
+impl PlaybackConfig {
+    /// The parsed keys (validated at load, so a failure here is empty).
+    pub fn keys(&self) -> reel_playback::Keys {
+        reel_playback::Keys::parse(&self.keys).unwrap_or_default()
+    }
 }
 
 /// `/embed/{id}`, the player alone for other sites' `<iframe>`s.
@@ -465,6 +507,11 @@ retry_backoff_s = 10
 retry_backoff_max_s = 3600
 poll_ms = 1000
 keep_days = 30
+
+[playback]
+keys = ""
+token_ttl_s = 3600
+max_token_ttl_s = 86400
 "#;
 
 /// Longest wait or lease any key may ask for: 30 days, in seconds.

@@ -13,6 +13,22 @@ impl Config {
                 reason: why.to_string(),
             })
         };
+        if let Err(e) = reel_playback::Keys::parse(&self.playback.keys) {
+            return bad("playback.keys", &e.to_string());
+        }
+        let max_ttl = self.playback.max_token_ttl_s;
+        if !(60..=MAX_WAIT_S).contains(&max_ttl) {
+            return bad(
+                "playback.max_token_ttl_s",
+                "must be between 60 and 2592000 (30 days)",
+            );
+        }
+        if !(60..=max_ttl).contains(&self.playback.token_ttl_s) {
+            return bad(
+                "playback.token_ttl_s",
+                "must be between 60 and playback.max_token_ttl_s",
+            );
+        }
         for url in &self.edge.purge_urls {
             let ok = reqwest::Url::parse(url)
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());

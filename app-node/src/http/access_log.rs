@@ -20,7 +20,9 @@ use crate::state::AppState;
 /// The access-log layer; see the module docs.
 pub async fn access_log(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let playback = path.starts_with("/media/") || path.starts_with("/static/");
+    let playback = path.starts_with("/media/")
+        || path.starts_with(reel_playback::PREFIX)
+        || path.starts_with("/static/");
     if playback && !state.config.http.log_media {
         // Cheap: the URI and the header value share their bytes, and
         // nothing is copied or formatted unless the response is a failure

@@ -14,7 +14,9 @@ use super::listing_cache::ListingCache;
 use super::title::clean_title;
 use super::upload::receive_multipart;
 use super::video_json::VideoJson;
-use crate::catalog::{new_id, valid_id, JobSource, NewVideo, StatusFilter, Video, VideoStatus};
+use crate::catalog::{
+    new_id, valid_id, JobSource, NewVideo, StatusFilter, Video, VideoStatus, Visibility,
+};
 use crate::housekeeping::{delete_video, Deleted};
 use crate::state::AppState;
 
@@ -195,7 +197,13 @@ pub async fn list(
             .videos
             .list(q.q.as_deref(), filter, owner_id, page, per_page)
             .await?;
-        let videos: Vec<VideoJson> = p.videos.iter().map(VideoJson::from).collect();
+        // An owner's own listing shows their private videos, signed.
+        let mine = owner_id.is_some();
+        let videos: Vec<VideoJson> = p
+            .videos
+            .iter()
+            .map(|v| super::playback::video_json(&state, v, mine))
+            .collect();
         let json = json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page});
         Ok(Bytes::from(
             serde_json::to_vec(&json).expect("JSON of plain values"),
@@ -230,35 +238,90 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> 
         .ok_or_else(ApiError::video_not_found)
 }
 
-/// `GET /api/videos/{id}`.
+/// `GET /api/videos/{id}`. A private video is shown to its owner and
+/// admins only, with signed media URLs; to anyone else it is 404, as if it
+/// did not exist (it is in no listing either).
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(VideoJson::from(&load(&state, &id).await?)))
+    let video = load(&state, &id).await?;
+    if video.visibility != Visibility::Private {
+        return Ok(Json(VideoJson::from(&video)));
+    }
+    match Uploader::authenticate(&state, &method, &headers).await {
+        Ok(who) if video.editable_by(who.user_id, who.role) => {
+            Ok(Json(super::playback::video_json(&state, &video, true)))
+        }
+        _ => Err(ApiError::video_not_found()),
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatchJson {
     title: Option<String>,
+    visibility: Option<String>,
 }
 
-/// `PATCH /api/videos/{id}`: change the title (its owner or an admin).
+/// `PATCH /api/videos/{id}`: change the title and/or the visibility
+/// (`public`, `unlisted`, `private`); its owner or an admin. Everything is
+/// checked before anything is changed.
 pub async fn patch(
     State(state): State<AppState>,
     who: Uploader,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
-    who.check_may_edit(&load(&state, &id).await?)?;
+    let before = load(&state, &id).await?;
+    who.check_may_edit(&before)?;
     let body = read_json_body(req).await?;
     let p: PatchJson = parse_json(&body)?;
-    let title = clean_title(p.title.as_deref())?;
-    if !state.catalog.videos.set_title(&id, &title).await? {
-        return Err(ApiError::video_not_found());
+    let visibility = match p.visibility.as_deref() {
+        None => None,
+        Some(v) => Some(Visibility::parse(v).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad-visibility",
+                "visibility may be public, unlisted or private",
+            )
+        })?),
+    };
+    // A title is required unless only the visibility changes.
+    let title = match (&p.title, visibility) {
+        (None, Some(_)) => None,
+        (t, _) => Some(clean_title(t.as_deref())?),
+    };
+    if let Some(title) = &title {
+        if !state.catalog.videos.set_title(&id, title).await? {
+            return Err(ApiError::video_not_found());
+        }
     }
-    Ok(Json(VideoJson::from(&load(&state, &id).await?)))
+    if let Some(vis) = visibility {
+        if !state.catalog.videos.set_visibility(&id, vis).await? {
+            return Err(ApiError::video_not_found());
+        }
+        if vis == Visibility::Private && before.visibility != Visibility::Private {
+            forget_public_copies(&state, &id);
+        }
+        tracing::info!(video = %id, user = who.user_id, visibility = vis.as_str(), "visibility changed");
+    }
+    let after = load(&state, &id).await?;
+    Ok(Json(super::playback::video_json(&state, &after, true)))
+}
+
+/// A video just made private may have files in the balancers' caches
+/// under its plain URLs: purge them now, and once more a moment later for
+/// a request that read the old visibility just before the change and was
+/// stored just after the first purge.
+fn forget_public_copies(state: &AppState, id: &str) {
+    state.edge.purge(id);
+    let (edge, id) = (state.edge.clone(), id.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        edge.purge(&id);
+    });
 }
 
 /// `DELETE /api/videos/{id}` (its owner or an admin): a tombstone first

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::Client;
 use super::error::ApiError;
-use super::pages::{clock, player_src};
+use super::pages::{clock, player_src, TokenQuery};
 use super::templates::{csp_framed_by, page};
 use super::video_json::VideoJson;
 use crate::catalog::{valid_id, Video, VideoStatus};
@@ -25,8 +25,7 @@ const PROVIDER: &str = "Reel";
 
 /// The video `id` if it can be embedded: known, not being deleted, ready.
 /// (A video still encoding would show a stalled player on someone else's
-/// site.) Private videos will also need a signed URL here (issue 11,
-/// part 3); every video is public today.
+/// site.) A private one plays only with a valid token (see [`embed`]).
 async fn embeddable(state: &AppState, id: &str) -> Result<Option<Video>, ApiError> {
     if !valid_id(id) {
         return Ok(None);
@@ -39,27 +38,39 @@ async fn embeddable(state: &AppState, id: &str) -> Result<Option<Video>, ApiErro
         .filter(|v| v.status == VideoStatus::Ready))
 }
 
-/// `GET /embed/{id}[?t=SECONDS]`: the player alone (the start time is read
-/// by the player script). Its CSP lets the sites in
+/// `GET /embed/{id}[?t=SECONDS][&token=…]`: the player alone (the start
+/// time is read by the player script). Its CSP lets the sites in
 /// `embed.frame_ancestors` frame it; every other page refuses all frames.
 /// An unknown or unready video gets a 404 page with the same policy, so the
-/// host site shows the reason rather than a browser error.
+/// host site shows the reason rather than a browser error; a private video
+/// without a valid `token` gets a 403 page saying so (an embed has no
+/// signed-in owner: the token is the only way to play it).
 pub async fn embed(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
     let video = embeddable(&state, &id).await?;
-    let mut resp = match &video {
-        Some(v) => page(
+    let token = match &video {
+        Some(v) => super::playback::page_token(&state, v, q.token.as_deref(), false),
+        None => Ok(None),
+    };
+    let mut resp = match (&video, token) {
+        (Some(v), Ok(token)) => page(
             "embed.html",
             context! {
-                src => player_src(v),
+                src => player_src(v, token.as_deref()),
                 duration => v.duration_s.map(clock),
-                v => VideoJson::from(v),
+                v => VideoJson::signed(v, token.as_deref()),
                 qoe => state.config.qoe.enabled,
             },
         ),
-        None => {
+        (Some(_), Err(why)) => {
+            let mut r = page("embed.html", context! { message => why.message() });
+            *r.status_mut() = StatusCode::FORBIDDEN;
+            r
+        }
+        (None, _) => {
             let mut r = page("embed.html", context! {});
             *r.status_mut() = StatusCode::NOT_FOUND;
             r
@@ -148,8 +159,11 @@ pub async fn oembed(
                 "url must be a /watch/{id} or /embed/{id} URL of this site",
             )
         })?;
+    // Private videos are refused like unknown ones: an oEmbed answer is
+    // for anyone to embed, and a token in it would be handed to all.
     let v = embeddable(&state, &target.id)
         .await?
+        .filter(|v| v.visibility != crate::catalog::Visibility::Private)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such video"))?;
     let (width, height) = fit(v.width, v.height, maxw, maxh);
     let src = match target.start {

@@ -54,6 +54,12 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
+    /// The same error under another code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     /// 503 asking the client to retry.
     pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u32) -> Self {
         ApiError {

@@ -1,4 +1,6 @@
-//! `/media/{id}/…`: published HLS trees, posters and subtitles, with Range.
+//! `/media/{id}/…`: published HLS trees, posters and subtitles, with Range;
+//! the same files under a signed prefix (`/v/{token}/{id}/…`, checked in
+//! [`super::playback`]) for private videos.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -9,35 +11,93 @@ use super::error::ApiError;
 use super::range::{parse_range, RangeReq};
 use std::time::Duration;
 
-use crate::catalog::{valid_id, valid_version, VideoStatus};
+use crate::catalog::{valid_id, valid_version, VideoStatus, Visibility};
 use crate::state::AppState;
 use crate::storage::{media_type, validate_key, StorageError};
+
+/// How a media request reached its file.
+#[derive(Debug, Clone, Copy)]
+pub enum Access<'a> {
+    /// `/media/{id}/…`: public and unlisted videos only.
+    Plain,
+    /// `/v/{token}/{id}/…` with a token checked for this video, valid
+    /// until `expires_at` (Unix seconds).
+    Signed {
+        /// The token, for the signed paths of redirects.
+        token: &'a str,
+        /// Its expiry: nothing answered may be kept longer.
+        expires_at: u64,
+    },
+}
 
 /// `GET`/`HEAD /media/{id}/{*path}`.
 ///
 /// Published trees live under `/media/{id}/{version}/…`, so every URL here
-/// names immutable content and needs no catalog query, except the current
-/// version's master playlist, whose subtitle group comes from the catalog.
-/// A path without a version (an older link to `master.m3u8`, say) is
-/// redirected to the video's current version.
+/// names immutable content, except the current version's master playlist,
+/// whose subtitle group comes from the catalog. A path without a version
+/// (an older link to `master.m3u8`, say) is redirected to the video's
+/// current version. One small catalog read per request (status and
+/// visibility) refuses the plain URLs of private videos: 403 with
+/// `Cache-Control: private, no-store`, so no cache keeps the refusal either.
 pub async fn serve(
     State(state): State<AppState>,
     method: Method,
     Path((id, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such media file");
     if !valid_id(&id) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such media file"));
+    }
+    if let Some((_, Visibility::Private)) = state.catalog.videos.access(&id).await? {
+        let mut r = ApiError::forbidden("this video is private: it plays only through a signed URL")
+            .with_code("private-video")
+            .into_response();
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        return Ok(r);
+    }
+    serve_file(&state, &method, &id, &path, &headers, Access::Plain).await
+}
+
+/// Answers one file of video `id`'s tree (`path` below `/media/{id}/`),
+/// once access has been decided.
+pub async fn serve_file(
+    state: &AppState,
+    method: &Method,
+    id: &str,
+    path: &str,
+    headers: &HeaderMap,
+    access: Access<'_>,
+) -> Result<Response, ApiError> {
+    let resp = file(state, method, id, path, headers, access).await?;
+    Ok(match access {
+        Access::Plain => resp,
+        Access::Signed { expires_at, .. } => super::playback::limit_caching(resp, expires_at),
+    })
+}
+
+async fn file(
+    state: &AppState,
+    method: &Method,
+    id: &str,
+    path: &str,
+    headers: &HeaderMap,
+    access: Access<'_>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such media file");
+    if !valid_id(id) {
         return Err(not_found());
     }
     let key = format!("{id}/{path}");
-    let ty = media_type(&path).ok_or_else(not_found)?;
+    let ty = media_type(path).ok_or_else(not_found)?;
     let (mime, cache) = (ty.mime, ty.cache);
     validate_key(&key).map_err(|_| not_found())?;
     if let Some((version, crate::media::transcode::MASTER_NAME)) = path.split_once('/') {
         if valid_version(version) {
             if let Some(r) =
-                super::master::current(&state, &id, version, &method, mime, cache).await?
+                super::master::current(state, id, version, method, mime, cache).await?
             {
                 return Ok(r);
             }
@@ -46,13 +106,15 @@ pub async fn serve(
     if path.ends_with(".m3u8") {
         // Read whole in one trip to the store: no size lookup first.
         return match state.store.get_bytes(&key).await {
-            Ok(text) => Ok(media_playlist(text, &method, mime, cache)),
-            Err(StorageError::NotFound(_)) => current_version_redirect(&state, &id, &path).await,
+            Ok(text) => Ok(media_playlist(text, method, mime, cache)),
+            Err(StorageError::NotFound(_)) => {
+                current_version_redirect(state, id, path, access).await
+            }
             Err(e) => Err(e.into()),
         };
     }
     let Some(total) = state.store.size(&key).await? else {
-        return current_version_redirect(&state, &id, &path).await;
+        return current_version_redirect(state, id, path, access).await;
     };
     // Playlists and WebVTT tracks stay on the node: players resolve the
     // files they name against their URL, and a signed bucket URL would turn
@@ -81,7 +143,7 @@ pub async fn serve(
         RangeReq::Part { start, .. } => (StatusCode::PARTIAL_CONTENT, start),
     };
     // HEAD reads nothing: the size came from the store's metadata.
-    let body = if method == Method::HEAD {
+    let body = if *method == Method::HEAD {
         Body::empty()
     } else {
         Body::from_stream(state.store.read(&key, start, len).await?)
@@ -109,6 +171,7 @@ async fn current_version_redirect(
     state: &AppState,
     id: &str,
     path: &str,
+    access: Access<'_>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such media file");
     let first = path.split('/').next().unwrap_or("");
@@ -119,10 +182,13 @@ async fn current_version_redirect(
     match video.media_version {
         Some(v) if video.status == VideoStatus::Ready || video.playable => {
             // Short-lived: the target changes when the video is republished.
-            Ok(redirect(
-                &format!("/media/{id}/{v}/{path}"),
-                "public, max-age=10",
-            ))
+            let target = match access {
+                Access::Plain => format!("/media/{id}/{v}/{path}"),
+                Access::Signed { token, .. } => {
+                    reel_playback::signed_path(token, &format!("{id}/{v}"), path)
+                }
+            };
+            Ok(redirect(&target, "public, max-age=10"))
         }
         _ => Err(not_found()),
     }

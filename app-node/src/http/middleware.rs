@@ -64,7 +64,10 @@ pub async fn shed(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    let (pool, name) = if path.starts_with("/media/") || path.starts_with("/static/") {
+    let (pool, name) = if path.starts_with("/media/")
+        || path.starts_with(reel_playback::PREFIX)
+        || path.starts_with("/static/")
+    {
         (&pools.media, "media")
     } else {
         (&pools.work, "concurrency")

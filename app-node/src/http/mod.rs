@@ -16,6 +16,7 @@ mod media;
 mod middleware;
 mod ops;
 mod pages;
+mod playback;
 mod qoe;
 pub mod range;
 pub mod server;
@@ -62,6 +63,10 @@ pub fn app(state: AppState) -> Router {
                     .layer(DefaultBodyLimit::max(subtitles::BODY_LIMIT)),
             )
             .route("/api/videos/{id}/qoe", get(qoe::summary))
+            .route(
+                "/api/videos/{id}/playback-token",
+                axum::routing::post(playback::token),
+            )
             .route("/api/webhooks/deliveries", get(webhooks::deliveries))
             .route(
                 "/api/qoe",
@@ -83,6 +88,14 @@ pub fn app(state: AppState) -> Router {
             .route(
                 "/media/{id}/{*path}",
                 get(media::serve).options(cors::preflight).layer(
+                    axum::middleware::from_fn_with_state(state.clone(), cors::allow),
+                ),
+            )
+            // The same files for private videos, behind a token checked
+            // before anything is read.
+            .route(
+                "/v/{token}/{id}/{*path}",
+                get(playback::serve).options(cors::preflight).layer(
                     axum::middleware::from_fn_with_state(state.clone(), cors::allow),
                 ),
             )

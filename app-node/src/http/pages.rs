@@ -118,10 +118,22 @@ fn page_query(query: Option<&str>, page: u32) -> String {
     s.finish()
 }
 
-/// `GET /watch/{id}`: the player, or the status while processing.
+/// Query of the watch and embed pages: a playback token for a private
+/// video (the start time `t` is read by the player script).
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    /// A token from `POST /api/videos/{id}/playback-token`.
+    pub token: Option<String>,
+}
+
+/// `GET /watch/{id}[?token=…]`: the player, or the status while
+/// processing. A private video plays for its owner and admins (with a
+/// token minted for the page) and for anyone with a valid `token`; anyone
+/// else gets a 403 page that says why.
 pub async fn watch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
     client: Client,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -138,10 +150,20 @@ pub async fn watch(
         return Ok(not_found());
     };
     let sess = session(&state, &headers).await?;
-    let j = VideoJson::from(&v);
+    let can_edit = sess
+        .as_ref()
+        .is_some_and(|s| v.editable_by(s.user_id, s.role));
+    let token = match super::playback::page_token(&state, &v, q.token.as_deref(), can_edit) {
+        Ok(t) => t,
+        Err(why) => return Ok(refused_page(why, sess.as_ref())),
+    };
+    let j = VideoJson::signed(&v, token.as_deref());
+    let private = v.visibility == crate::catalog::Visibility::Private;
     // The oEmbed discovery link names this page by the address the viewer
     // used, as consumers that found the page will.
-    let oembed_url = public_origin(&client, &headers).map(|origin| {
+    let oembed_url = public_origin(&client, &headers)
+        .filter(|_| !private)
+        .map(|origin| {
         let watch = format!("{origin}/watch/{}", v.id);
         let q = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("url", &watch)
@@ -153,27 +175,41 @@ pub async fn watch(
     Ok(page(
         "watch.html",
         context! {
-            src => player_src(&v),
-            oembed_url, embed_width, embed_height,
+            src => player_src(&v, token.as_deref()),
+            oembed_url, embed_width, embed_height, private,
             date => j.created_at.get(..10).unwrap_or("").to_string(),
             duration => v.duration_s.map(clock),
             percent => (v.progress * 100.0).floor() as i64,
             v => j,
             signed_in => sess.is_some(),
             // Controls that change the video only for those who may.
-            can_edit => sess.as_ref().is_some_and(|s| v.editable_by(s.user_id, s.role)),
+            can_edit,
             csrf => sess.map(|s| s.csrf),
             qoe => state.config.qoe.enabled,
         },
     ))
 }
 
-/// The player's master playlist URL, tagged with the subtitle tracks;
-/// `None` until the video is playable.
-pub(super) fn player_src(v: &Video) -> Option<String> {
-    VideoJson::from(v)
+/// The player's master playlist URL (signed with `token` when given),
+/// tagged with the subtitle tracks; `None` until the video is playable.
+pub(super) fn player_src(v: &Video, token: Option<&str>) -> Option<String> {
+    VideoJson::signed(v, token)
         .hls_url
         .map(|u| format!("{u}?v={}", tracks_tag(v)))
+}
+
+/// The 403 page of a private video the visitor may not play.
+fn refused_page(why: super::playback::PageRefusal, sess: Option<&Session>) -> Response {
+    let mut r = page(
+        "private.html",
+        context! {
+            message => why.message(),
+            signed_in => sess.is_some(),
+            csrf => sess.map(|s| s.csrf.clone()),
+        },
+    );
+    *r.status_mut() = axum::http::StatusCode::FORBIDDEN;
+    r
 }
 
 /// Changes whenever the subtitle tracks do. The master playlist may be

@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::catalog::{Rendition, Video, VideoStatus};
+use crate::catalog::{Rendition, Video, VideoStatus, Visibility};
 
 /// A rendition as clients see it: the rendition's own facts plus the
 /// absolute URL of its media playlist.
@@ -55,7 +55,11 @@ pub struct VideoJson {
     /// Seconds from the start of the encoding attempt until it was
     /// playable.
     pub time_to_playable_s: Option<f64>,
-    /// Master playlist, once playable.
+    /// `public`, `unlisted` or `private`.
+    pub visibility: Visibility,
+    /// Master playlist, once playable. For a private video, a signed URL
+    /// (`/v/{token}/…`) when the caller may play it, else `null`; the same
+    /// holds for every media URL below.
     pub hls_url: Option<String>,
     /// Poster JPEG, once ready.
     pub poster_url: Option<String>,
@@ -82,11 +86,25 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 impl From<&Video> for VideoJson {
+    /// Plain `/media/…` URLs: none for a private video.
     fn from(v: &Video) -> Self {
+        VideoJson::signed(v, None)
+    }
+}
+
+impl VideoJson {
+    /// The JSON of `v` with its media URLs under `/v/{token}/…` when a
+    /// token is given, else under `/media/…` (and none at all for a
+    /// private video, whose plain URLs are refused).
+    pub fn signed(v: &Video, token: Option<&str>) -> Self {
         let ready = v.status == VideoStatus::Ready;
-        let playable = ready || (v.playable && v.media_version.is_some());
         let prefix = v.media_prefix();
-        let media = |p: &str| format!("/media/{prefix}/{p}");
+        let media = |p: &str| match token {
+            Some(t) => reel_playback::signed_path(t, &prefix, p),
+            None => format!("/media/{prefix}/{p}"),
+        };
+        let reachable = token.is_some() || v.visibility != Visibility::Private;
+        let playable = ready || (v.playable && v.media_version.is_some());
         VideoJson {
             id: v.id.clone(),
             title: v.title.clone(),
@@ -99,14 +117,17 @@ impl From<&Video> for VideoJson {
             height: v.height,
             playable,
             time_to_playable_s: v.time_to_playable_s,
-            hls_url: playable.then(|| media("master.m3u8")),
-            poster_url: (ready && v.has_poster).then(|| media("poster.jpg")),
-            storyboard_url: (ready && v.has_storyboard).then(|| media("storyboard.vtt")),
+            visibility: v.visibility,
+            hls_url: (reachable && playable).then(|| media("master.m3u8")),
+            poster_url: (reachable && ready && v.has_poster).then(|| media("poster.jpg")),
+            storyboard_url: (reachable && ready && v.has_storyboard)
+                .then(|| media("storyboard.vtt")),
             watch_url: format!("/watch/{}", v.id),
             owner: v.owner.clone(),
             renditions: v
                 .renditions
                 .iter()
+                .filter(|_| reachable)
                 .map(|r| RenditionJson {
                     url: media(&r.playlist),
                     rendition: r.clone(),
@@ -115,6 +136,7 @@ impl From<&Video> for VideoJson {
             subtitles: v
                 .subtitles
                 .iter()
+                .filter(|_| reachable)
                 .map(|s| SubtitleJson {
                     lang: s.lang.clone(),
                     label: s.label.clone(),

@@ -24,7 +24,7 @@ enum Kind {
 
 /// Keys that hold secrets: accepted from the environment only, because
 /// the TOML file is meant to be committed.
-const SECRET_KEYS: &[&str] = &["admin.token", "admission.secret"];
+const SECRET_KEYS: &[&str] = &["admin.token", "admission.secret", "playback.keys"];
 
 /// Key paths that may be set from the environment, with their shapes.
 /// `backends` is handled separately (see [`BACKENDS_ENV`]).
@@ -80,6 +80,8 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("limits.requests_per_ip_per_s", Kind::Int),
     ("access_log.path", Kind::Str),
     ("access_log.queue", Kind::Int),
+    // A secret too: the environment only.
+    ("playback.keys", Kind::Str),
 ];
 
 /// Environment variable replacing the backend list: `ADDR[=WEIGHT],…`.

@@ -11,6 +11,7 @@ pub mod admin;
 mod cache;
 pub mod edge;
 pub mod layers;
+pub mod playback;
 pub mod tls;
 mod traffic;
 
@@ -278,6 +279,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The access log.
     pub access_log: AccessLogConfig,
+    /// Keys that check signed playback URLs.
+    pub playback: playback::PlaybackConfig,
 }
 
 impl Default for Config {
@@ -303,6 +306,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             limits: LimitsConfig::default(),
             access_log: AccessLogConfig::default(),
+            playback: playback::PlaybackConfig::default(),
         }
     }
 }
@@ -418,6 +422,7 @@ impl Config {
         self.outlier.validate()?;
         self.cache.validate()?;
         self.admission.validate()?;
+        self.playback.validate()?;
         // Last: it reads the certificate files.
         self.tls.validate(listen, admin)?;
         self.admin.validate()?;

@@ -58,7 +58,7 @@ pub(super) fn response_cacheable(
     ctx: &RequestCtx,
 ) -> RespCacheable {
     let class = ctx.cache_class.unwrap_or(CacheClass::Never);
-    match policy::ttl(class, resp, shared.cache.playlist_cap) {
+    match policy::ttl(class, resp, shared.cache.playlist_cap, ctx.signed) {
         Some(ttl) => {
             let now = SystemTime::now();
             RespCacheable::Cacheable(CacheMeta::new(now + ttl, now, 0, 0, resp.clone()))

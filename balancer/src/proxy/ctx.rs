@@ -56,6 +56,8 @@ pub struct RequestCtx {
     pub cache_result: Option<CacheResult>,
     /// The video the path names, for hashing and purges.
     pub video: Option<String>,
+    /// A signed path (`/v/{token}/…`) whose token was checked here.
+    pub signed: bool,
     /// Admission's view of the request.
     pub verdict: Option<Verdict>,
     /// The node answered 503 and another node will be tried.

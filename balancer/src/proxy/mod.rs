@@ -30,6 +30,7 @@ use crate::cache::policy;
 use crate::observe::AccessRecord;
 use crate::refusal::{self, Refusal};
 use crate::route;
+use crate::signed;
 use crate::state::Shared;
 
 /// Header carrying the request id end to end.
@@ -58,10 +59,10 @@ fn usable_request_id(value: &[u8]) -> bool {
     !value.is_empty() && value.len() <= 128 && value.iter().all(|b| b.is_ascii_graphic())
 }
 
-/// Media file names are plain (`[A-Za-z0-9._-]`), so an escaped spelling
-/// of one can only be an attempt to get past the cache.
+/// Media file names and tokens are plain (`[A-Za-z0-9._-]`), so an
+/// escaped spelling of one can only be an attempt to get past the cache.
 fn path_is_escaped_media(path: &str) -> bool {
-    path.starts_with("/media/") && path.contains('%')
+    (path.starts_with("/media/") || reel_playback::is_signed(path)) && path.contains('%')
 }
 
 fn new_request_id() -> String {
@@ -106,6 +107,18 @@ impl ProxyHttp for Balancer {
         ctx.cache_class = Some(policy::classify(method, path));
         ctx.video = route::video_id(path).map(str::to_string);
         let snapshot = self.shared.snapshot();
+        // Before anything else may answer, the cache above all.
+        match signed::check(&snapshot.playback, path, signed::now_unix()) {
+            signed::Check::Plain => {}
+            signed::Check::Verified { .. } => ctx.signed = true,
+            signed::Check::Unchecked => ctx.cache_class = Some(policy::CacheClass::Never),
+            signed::Check::Refused(why) => {
+                tracing::debug!(request_id = %ctx.request_id, code = why.code(), "playback token refused");
+                ctx.snapshot = Some(snapshot);
+                self.refuse(session, ctx, Refusal::BadPlaybackToken).await;
+                return Ok(true);
+            }
+        }
         ctx.client_ip = self.shared.edge.client_ip(session);
         if path_is_escaped_media(session.req_header().uri.path()) {
             ctx.snapshot = Some(snapshot);
@@ -145,7 +158,7 @@ impl ProxyHttp for Balancer {
 
     fn cache_key_callback(&self, session: &Session, _ctx: &mut RequestCtx) -> Result<CacheKey> {
         Ok(CacheKey::new(
-            policy::cache_key(session.req_header().uri.path()),
+            policy::cache_key(session.req_header().uri.path()).into_owned(),
             "",
         ))
     }
@@ -440,6 +453,7 @@ mod tests {
         assert!(path_is_escaped_media("/media/a/v0/seg_%31.m4s"));
         assert!(!path_is_escaped_media("/media/a/v0/seg_1.m4s"));
         assert!(!path_is_escaped_media("/search?q=%20"));
+        assert!(path_is_escaped_media("/v/t%2e/a/v0/seg_1.m4s"));
     }
 
     #[test]

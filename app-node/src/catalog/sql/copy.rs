@@ -71,6 +71,7 @@ const TABLES: &[Table] = &[
             ("playable", Col::Int),
             ("time_to_playable_s", Col::OptReal),
             ("owner_id", Col::OptInt),
+            ("visibility", Col::Text),
         ],
     },
     Table {

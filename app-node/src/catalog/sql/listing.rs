@@ -32,6 +32,9 @@ const NEWEST_FIRST: &str = "ORDER BY created_at DESC, id DESC";
 /// Statuses of videos still being worked on.
 const PROCESSING: &str = "status IN ('queued', 'downloading', 'transcoding')";
 
+/// The only videos listed to everyone.
+const PUBLIC: &str = "visibility = 'public'";
+
 /// A page row with the listing's total beside it.
 #[derive(FromRow)]
 struct Counted {
@@ -55,18 +58,24 @@ struct Filter {
 }
 
 impl Filter {
-    /// Videos with `status_clause` whose title contains `query`.
+    /// Public videos with `status_clause` whose title contains `query`.
     fn new(query: Option<&str>, status_clause: &str) -> Self {
         Self::owned(query, status_clause, None)
     }
 
-    /// As [`Filter::new`], and only those of `owner_id` when given.
+    /// As [`Filter::new`] but, with `owner_id`, the videos of that owner
+    /// whatever their visibility instead of the public ones.
     fn owned(query: Option<&str>, status_clause: &str, owner_id: Option<i64>) -> Self {
         let mut clauses = vec![status_clause.to_string()];
         let mut params = Vec::new();
-        if let Some(id) = owner_id {
-            clauses.push("owner_id = ?".into());
-            params.push(Param::Int(id));
+        match owner_id {
+            Some(id) => {
+                clauses.push("owner_id = ?".into());
+                params.push(Param::Int(id));
+            }
+            // Unlisted and private videos are in no listing anyone but
+            // their owner sees (and so in no kept listing either).
+            None => clauses.push(PUBLIC.into()),
         }
         if let Some(q) = query.map(str::trim).filter(|q| !q.is_empty()) {
             clauses.push("LOWER(title) LIKE ? ESCAPE '!'".into());
@@ -254,7 +263,7 @@ mod tests {
         let f = Filter::new(Some(" 100%_x "), "status = 'ready'");
         assert_eq!(
             f.clause,
-            "WHERE status = 'ready' AND LOWER(title) LIKE ? ESCAPE '!'"
+            "WHERE status = 'ready' AND visibility = 'public' AND LOWER(title) LIKE ? ESCAPE '!'"
         );
         assert_eq!(f.params, [Param::Text("%100!%!_x%".into())]);
         assert_eq!(Filter::new(Some("  "), "s").params.len(), 0);

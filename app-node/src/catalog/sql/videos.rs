@@ -10,6 +10,7 @@ use super::dialect::placeholders;
 use super::SqlCatalog;
 use crate::catalog::model::{
     HomePage, JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
+    Visibility,
 };
 use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
 
@@ -18,7 +19,8 @@ use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
 pub(super) const V_COLS: &str = "v.id, v.title, v.status, v.progress, v.error, v.source, \
                                  v.created_at, v.duration_s, v.width, v.height, v.has_poster, \
                                  v.has_storyboard, v.media_version, v.playable, \
-                                 v.time_to_playable_s, v.owner_id, o.name AS owner";
+                                 v.time_to_playable_s, v.owner_id, o.name AS owner, \
+                                 v.visibility";
 
 /// Joins the owner (aliased `o`) of the video aliased `v`; ownerless
 /// videos are kept.
@@ -44,6 +46,7 @@ pub(super) struct VideoRow {
     time_to_playable_s: Option<f64>,
     owner_id: Option<i64>,
     owner: Option<String>,
+    visibility: String,
 }
 
 impl From<VideoRow> for Video {
@@ -68,6 +71,7 @@ impl From<VideoRow> for Video {
             time_to_playable_s: r.time_to_playable_s,
             owner_id: r.owner_id,
             owner: r.owner,
+            visibility: Visibility::from_stored(&r.visibility),
         }
     }
 }
@@ -191,6 +195,26 @@ impl Videos for SqlCatalog {
                 .await?;
         // sqlx asks MySQL for rows matched (FOUND_ROWS), as the others count.
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn set_visibility(&self, id: &str, visibility: Visibility) -> Result<bool> {
+        let r = sqlx::query(
+            &self.sql("UPDATE videos SET visibility = ?, updated_at = NOW_MS WHERE id = ?"),
+        )
+        .bind(visibility.as_str())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn access(&self, id: &str) -> Result<Option<(VideoStatus, Visibility)>> {
+        let row: Option<(String, String)> =
+            sqlx::query_as(&self.sql("SELECT status, visibility FROM videos WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(s, v)| (VideoStatus::parse(&s), Visibility::from_stored(&v))))
     }
 
     async fn begin_delete(&self, id: &str) -> Result<Option<Tombstone>> {
