@@ -210,5 +210,7 @@ pub async fn upload(
         .await?
         .ok_or_else(ApiError::video_not_found)?;
     tracing::info!(video = %id, lang = %sub.lang, user = who.user_id, "subtitles added");
-    Ok((StatusCode::CREATED, Json(VideoJson::from(&video))))
+    // The caller may edit it, so may play it: a private one's URLs signed.
+    let json: VideoJson = super::playback::video_json(&state, &video, true);
+    Ok((StatusCode::CREATED, Json(json)))
 }

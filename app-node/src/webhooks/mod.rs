@@ -332,6 +332,7 @@ mod tests {
             time_to_playable_s: None,
             owner_id: None,
             owner: None,
+            visibility: crate::catalog::Visibility::Public,
         }
     }
 
