@@ -16,13 +16,21 @@ async fn ids_listed(c: &Catalog, q: Option<&str>, owner: Option<i64>) -> Vec<Str
         .list(q, StatusFilter::All, owner, 1, 100)
         .await
         .unwrap();
-    assert_eq!(p.total as usize, p.videos.len(), "total counts the same rows");
+    assert_eq!(
+        p.total as usize,
+        p.videos.len(),
+        "total counts the same rows"
+    );
     p.videos.into_iter().map(|v| v.id).collect()
 }
 
 async fn ids_on_home(c: &Catalog, q: Option<&str>) -> Vec<String> {
     let h = c.videos.home(q, 1, 100).await.unwrap();
-    h.ready.into_iter().chain(h.processing).map(|v| v.id).collect()
+    h.ready
+        .into_iter()
+        .chain(h.processing)
+        .map(|v| v.id)
+        .collect()
 }
 
 async fn only_public_videos_are_listed(db: TestDb) {
@@ -74,10 +82,7 @@ async fn only_public_videos_are_listed(db: TestDb) {
         "search"
     );
     assert_eq!(ids_on_home(&c, None).await, vec![public.clone()]);
-    assert_eq!(
-        ids_on_home(&c, Some("harbour")).await,
-        vec![public.clone()]
-    );
+    assert_eq!(ids_on_home(&c, Some("harbour")).await, vec![public.clone()]);
     let ready = c
         .videos
         .list(None, StatusFilter::Ready, None, 1, 10)

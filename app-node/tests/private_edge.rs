@@ -101,7 +101,11 @@ async fn the_balancer_checks_tokens_before_its_cache() {
     assert_eq!(node.requests_for(&seg_a), 1);
     // Another viewer's valid token: the same object, no node request.
     let (s, cache, _) = get(&http, &lb.base, &seg_b).await;
-    assert_eq!((s, cache.as_str()), (200, "HIT"), "shared by every valid token");
+    assert_eq!(
+        (s, cache.as_str()),
+        (200, "HIT"),
+        "shared by every valid token"
+    );
     assert_eq!(node.requests_for(&seg_b), 0);
 
     // The cached segment, asked without a valid token.

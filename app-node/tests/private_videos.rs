@@ -68,8 +68,21 @@ fn code(b: &[u8]) -> String {
 /// all resolved against the URL they came from, as players do.
 async fn walk(app: &axum::Router, master: &str) -> Vec<String> {
     let (s, _, b) = send(app, "GET", master, None, None).await;
-    assert_eq!(s, StatusCode::OK, "{master}: {}", String::from_utf8_lossy(&b));
-    let dir = |u: &str| u.split('?').next().unwrap().rsplit_once('/').unwrap().0.to_string();
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "{master}: {}",
+        String::from_utf8_lossy(&b)
+    );
+    let dir = |u: &str| {
+        u.split('?')
+            .next()
+            .unwrap()
+            .rsplit_once('/')
+            .unwrap()
+            .0
+            .to_string()
+    };
     let text = String::from_utf8(b).unwrap();
     let mut playlists: Vec<String> = text
         .lines()
@@ -130,7 +143,12 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     assert!(j["poster_url"].as_str().unwrap().starts_with("/v/"));
 
     // The plain URLs of every kind of file: refused, and never kept.
-    for plain in [&plain_master, &seg, &plain_poster, &format!("/media/{id}/master.m3u8")] {
+    for plain in [
+        &plain_master,
+        &seg,
+        &plain_poster,
+        &format!("/media/{id}/master.m3u8"),
+    ] {
         let (s, h, b) = send(app, "GET", plain, None, None).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{plain}");
         assert_eq!(code(&b), "private-video");
@@ -156,7 +174,9 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     let signed_files = walk(app, &url).await;
     assert_eq!(signed_files.len(), plain_files.len());
     assert!(signed_files.iter().any(|f| f.ends_with(".m4s")));
-    assert!(signed_files.iter().any(|f| f.ends_with("init.mp4") || f.contains("init")));
+    assert!(signed_files
+        .iter()
+        .any(|f| f.ends_with("init.mp4") || f.contains("init")));
     for f in &signed_files {
         let (s, h, _) = send(app, "GET", f, None, None).await;
         assert_eq!(s, StatusCode::OK, "{f}");
@@ -176,9 +196,19 @@ async fn a_private_video_plays_only_through_a_valid_token() {
         assert_eq!(s, StatusCode::OK, "{extra}");
     }
     // The unversioned master redirects within the signed prefix.
-    let (s, h, _) = send(app, "GET", &format!("/v/{token}/{id}/master.m3u8"), None, None).await;
+    let (s, h, _) = send(
+        app,
+        "GET",
+        &format!("/v/{token}/{id}/master.m3u8"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::FOUND);
-    assert!(h[header::LOCATION].to_str().unwrap().starts_with(&format!("/v/{token}/{id}/v")));
+    assert!(h[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with(&format!("/v/{token}/{id}/v")));
 
     // Refusals: no token at all, malformed, expired, tampered, another
     // video's, and signed with a key that is no longer listed.
@@ -211,13 +241,19 @@ async fn a_private_video_plays_only_through_a_valid_token() {
         assert_eq!(h[header::CACHE_CONTROL], "private, no-store");
     }
     let (s, _, _) = send(app, "GET", &format!("/v//{id}/{rest}"), None, None).await;
-    assert!(s == StatusCode::NOT_FOUND || s == StatusCode::FORBIDDEN, "{s}");
+    assert!(
+        s == StatusCode::NOT_FOUND || s == StatusCode::FORBIDDEN,
+        "{s}"
+    );
 
     // Rotation: k2 signs now, k1 still verifies while listed…
     let mut rotated = node.state.clone();
     rotated.playback = Arc::new(reel_playback::Keys::parse(&format!("{K2},{K1}")).unwrap());
     let rotated_app = reel_node::http::app(rotated.clone());
-    assert_eq!(send(&rotated_app, "GET", &url, None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&rotated_app, "GET", &url, None, None).await.0,
+        StatusCode::OK
+    );
     let (_, _, b) = send(
         &rotated_app,
         "POST",
@@ -233,14 +269,30 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     retired.playback = Arc::new(reel_playback::Keys::parse(K2).unwrap());
     let retired_app = reel_node::http::app(retired);
     let (s, _, b) = send(&retired_app, "GET", &url, None, None).await;
-    assert_eq!((s, code(&b).as_str()), (StatusCode::FORBIDDEN, "token-unknown-key"));
-    assert_eq!(send(&retired_app, "GET", &new_url, None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::FORBIDDEN, "token-unknown-key")
+    );
+    assert_eq!(
+        send(&retired_app, "GET", &new_url, None, None).await.0,
+        StatusCode::OK
+    );
 
     // The API: 404 for anyone but the owner or an admin.
     let (s, _, b) = send(app, "GET", &format!("/api/videos/{id}"), None, None).await;
-    assert_eq!((s, code(&b).as_str()), (StatusCode::NOT_FOUND, "video-not-found"));
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::NOT_FOUND, "video-not-found")
+    );
     let stranger = uploader(&node, "mallory", Role::Uploader).await;
-    let (s, _, _) = send(app, "GET", &format!("/api/videos/{id}"), Some(&stranger), None).await;
+    let (s, _, _) = send(
+        app,
+        "GET",
+        &format!("/api/videos/{id}"),
+        Some(&stranger),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _, b) = send(app, "GET", &format!("/api/videos/{id}"), me, None).await;
     assert_eq!(s, StatusCode::OK);
@@ -254,7 +306,14 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "only the owner mints tokens");
-    let (s, _, _) = send(app, "POST", &format!("/api/videos/{id}/playback-token"), None, None).await;
+    let (s, _, _) = send(
+        app,
+        "POST",
+        &format!("/api/videos/{id}/playback-token"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _, b) = send(
         app,
@@ -267,7 +326,11 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     assert_eq!((s, code(&b).as_str()), (StatusCode::BAD_REQUEST, "bad-ttl"));
 
     // Listings: absent, even for its owner unless asking for their own.
-    for uri in ["/api/videos", "/api/videos?q=clip", "/api/videos?status=ready"] {
+    for uri in [
+        "/api/videos",
+        "/api/videos?q=clip",
+        "/api/videos?status=ready",
+    ] {
         let (_, _, b) = send(app, "GET", uri, None, None).await;
         let listed = json(&b)["videos"].as_array().unwrap().clone();
         assert!(listed.iter().all(|v| v["id"] != id.as_str()), "{uri}");
@@ -277,7 +340,10 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     let (_, _, b) = send(app, "GET", "/api/videos?mine=1", me, None).await;
     let mine = json(&b);
     assert_eq!(mine["videos"][0]["id"], id.as_str());
-    assert!(mine["videos"][0]["hls_url"].as_str().unwrap().starts_with("/v/"));
+    assert!(mine["videos"][0]["hls_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("/v/"));
 
     // Pages: a clear 403 for a visitor, the player with a valid token.
     let (s, page) = node.get(&format!("/watch/{id}")).await;
@@ -292,7 +358,10 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     let (s, page) = node.get(&format!("/watch/{id}?token={token}")).await;
     let page = unescape(page);
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains(&format!("data-src=\"/v/{token}/{id}/")), "{page}");
+    assert!(
+        page.contains(&format!("data-src=\"/v/{token}/{id}/")),
+        "{page}"
+    );
     assert!(!page.contains("application/json+oembed"), "no oEmbed link");
     let (s, page) = node.get(&format!("/embed/{id}")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -301,12 +370,10 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     let page = unescape(page);
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains(&format!("/v/{token}/{id}/")));
-    let req = Request::get(format!(
-        "/oembed?url=http%3A%2F%2Freel.test%2Fwatch%2F{id}"
-    ))
-    .header(header::HOST, "reel.test")
-    .body(Body::empty())
-    .unwrap();
+    let req = Request::get(format!("/oembed?url=http%3A%2F%2Freel.test%2Fwatch%2F{id}"))
+        .header(header::HOST, "reel.test")
+        .body(Body::empty())
+        .unwrap();
     let (s, _, _) = node.call(req).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "oEmbed refuses private videos");
 }
@@ -336,7 +403,13 @@ async fn unlisted_videos_are_in_no_listing_but_play_by_link() {
     let v = node.publish_clip(320, 180, 4, false).await;
     let id = v["id"].as_str().unwrap().to_string();
     let master = v["hls_url"].as_str().unwrap().to_string();
-    let listed = |b: &[u8]| json(b)["videos"].as_array().unwrap().iter().any(|v| v["id"] == id.as_str());
+    let listed = |b: &[u8]| {
+        json(b)["videos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["id"] == id.as_str())
+    };
     // Kept while public.
     let (_, _, b) = send(app, "GET", "/api/videos", None, None).await;
     assert!(listed(&b));
@@ -353,7 +426,11 @@ async fn unlisted_videos_are_in_no_listing_but_play_by_link() {
     .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(json(&b)["hls_url"], master.as_str(), "plain URLs still");
-    for uri in ["/api/videos", "/api/videos?q=clip", "/api/videos?status=ready"] {
+    for uri in [
+        "/api/videos",
+        "/api/videos?q=clip",
+        "/api/videos?status=ready",
+    ] {
         let (_, _, b) = send(app, "GET", uri, None, None).await;
         assert!(!listed(&b), "{uri}");
     }
@@ -363,12 +440,19 @@ async fn unlisted_videos_are_in_no_listing_but_play_by_link() {
     }
     // By link: the API, the watch page and every media file.
     let (s, _, b) = send(app, "GET", &format!("/api/videos/{id}"), None, None).await;
-    assert_eq!((s, json(&b)["visibility"].as_str()), (StatusCode::OK, Some("unlisted")));
+    assert_eq!(
+        (s, json(&b)["visibility"].as_str()),
+        (StatusCode::OK, Some("unlisted"))
+    );
     let (s, page) = node.get(&format!("/watch/{id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("Unlisted"));
     for f in walk(app, &master).await {
-        assert_eq!(send(app, "GET", &f, None, None).await.0, StatusCode::OK, "{f}");
+        assert_eq!(
+            send(app, "GET", &f, None, None).await.0,
+            StatusCode::OK,
+            "{f}"
+        );
     }
     let (_, _, b) = send(app, "GET", "/api/videos?mine=1", Some(&node.token), None).await;
     assert!(listed(&b), "the owner's own listing has it");
@@ -410,7 +494,10 @@ async fn only_the_owner_or_an_admin_changes_the_visibility() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(vis().await, "public", "left as it was");
     let (s, _, b) = send(app, "PATCH", &uri, Some(&node.token), patch("friends")).await;
-    assert_eq!((s, code(&b).as_str()), (StatusCode::BAD_REQUEST, "bad-visibility"));
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::BAD_REQUEST, "bad-visibility")
+    );
     let (s, _, b) = send(
         app,
         "PATCH",
@@ -419,7 +506,10 @@ async fn only_the_owner_or_an_admin_changes_the_visibility() {
         Some(serde_json::json!({"visibility": "private", "title": ""})),
     )
     .await;
-    assert_eq!((s, code(&b).as_str()), (StatusCode::BAD_REQUEST, "missing-title"));
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::BAD_REQUEST, "missing-title")
+    );
     assert_eq!(vis().await, "public", "nothing changed on a refusal");
 
     let (s, _, _) = send(app, "PATCH", &uri, Some(&node.token), patch("private")).await;
@@ -447,7 +537,14 @@ async fn only_the_owner_or_an_admin_changes_the_visibility() {
 #[tokio::test]
 async fn without_keys_private_videos_cannot_be_played() {
     let node = TestNode::new(&[]).await;
-    let owner = node.state.catalog.accounts.user("tester").await.unwrap().unwrap();
+    let owner = node
+        .state
+        .catalog
+        .accounts
+        .user("tester")
+        .await
+        .unwrap()
+        .unwrap();
     let id = add_owned_video(&node.state.catalog, "Locked", Some(owner.id)).await;
     publish(&node.state.catalog, &id, &new_version()).await;
     node.state
@@ -464,7 +561,20 @@ async fn without_keys_private_videos_cannot_be_played() {
         None,
     )
     .await;
-    assert_eq!((s, code(&b).as_str()), (StatusCode::NOT_IMPLEMENTED, "signed-playback-off"));
-    let (s, _, b) = send(&node.app, "GET", &format!("/v/k1.1.AAAA/{id}/master.m3u8"), None, None).await;
-    assert_eq!((s, code(&b).as_str()), (StatusCode::FORBIDDEN, "signed-playback-off"));
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::NOT_IMPLEMENTED, "signed-playback-off")
+    );
+    let (s, _, b) = send(
+        &node.app,
+        "GET",
+        &format!("/v/k1.1.AAAA/{id}/master.m3u8"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::FORBIDDEN, "signed-playback-off")
+    );
 }

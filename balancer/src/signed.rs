@@ -62,10 +62,7 @@ mod tests {
         let t = keys.sign("abc", 100).unwrap();
         let ok = format!("/v/{t}/abc/v0123456789ab/720p/s.m4s");
         assert_eq!(check(&keys, &ok, 50), Check::Verified { video: "abc" });
-        assert_eq!(
-            check(&keys, &ok, 101),
-            Check::Refused(TokenError::Expired)
-        );
+        assert_eq!(check(&keys, &ok, 101), Check::Refused(TokenError::Expired));
         let other = format!("/v/{t}/abd/v0123456789ab/720p/s.m4s");
         assert_eq!(
             check(&keys, &other, 50),

@@ -232,7 +232,11 @@ impl Keys {
 fn mac(key: &Key, video: &str, exp: u64) -> HmacSha256 {
     let mut m = HmacSha256::new_from_slice(&key.secret).expect("HMAC takes any key length");
     m.update(CONTEXT);
-    for part in [key.id.as_bytes(), video.as_bytes(), exp.to_string().as_bytes()] {
+    for part in [
+        key.id.as_bytes(),
+        video.as_bytes(),
+        exp.to_string().as_bytes(),
+    ] {
         m.update(b"\n");
         m.update(part);
     }

@@ -118,12 +118,19 @@ fn key_lists_are_checked() {
 
 #[test]
 fn signed_paths() {
-    let p = SignedPath::parse("/v/k1.1.AA/0123456789abcdef/v0123456789ab/720p/seg.m4s?x=1")
-        .unwrap();
+    let p =
+        SignedPath::parse("/v/k1.1.AA/0123456789abcdef/v0123456789ab/720p/seg.m4s?x=1").unwrap();
     assert_eq!(p.token, "k1.1.AA");
     assert_eq!(p.video, VIDEO);
     assert_eq!(p.rest, "v0123456789ab/720p/seg.m4s");
-    for bad in ["/v/", "/v/t", "/v/t/id", "/v/t/id/", "/v//id/x", "/media/a/b"] {
+    for bad in [
+        "/v/",
+        "/v/t",
+        "/v/t/id",
+        "/v/t/id/",
+        "/v//id/x",
+        "/media/a/b",
+    ] {
         assert!(SignedPath::parse(bad).is_none(), "{bad}");
     }
     assert!(is_signed("/v/x") && is_signed("/v") && !is_signed("/video"));

@@ -46,12 +46,17 @@ pub async fn serve(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if !valid_id(&id) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such media file"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such media file",
+        ));
     }
     if let Some((_, Visibility::Private)) = state.catalog.videos.access(&id).await? {
-        let mut r = ApiError::forbidden("this video is private: it plays only through a signed URL")
-            .with_code("private-video")
-            .into_response();
+        let mut r =
+            ApiError::forbidden("this video is private: it plays only through a signed URL")
+                .with_code("private-video")
+                .into_response();
         r.headers_mut().insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
@@ -96,8 +101,7 @@ async fn file(
     validate_key(&key).map_err(|_| not_found())?;
     if let Some((version, crate::media::transcode::MASTER_NAME)) = path.split_once('/') {
         if valid_version(version) {
-            if let Some(r) =
-                super::master::current(state, id, version, method, mime, cache).await?
+            if let Some(r) = super::master::current(state, id, version, method, mime, cache).await?
             {
                 return Ok(r);
             }

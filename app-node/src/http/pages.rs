@@ -164,13 +164,13 @@ pub async fn watch(
     let oembed_url = public_origin(&client, &headers)
         .filter(|_| !private)
         .map(|origin| {
-        let watch = format!("{origin}/watch/{}", v.id);
-        let q = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("url", &watch)
-            .append_pair("format", "json")
-            .finish();
-        format!("{origin}/oembed?{q}")
-    });
+            let watch = format!("{origin}/watch/{}", v.id);
+            let q = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("url", &watch)
+                .append_pair("format", "json")
+                .finish();
+            format!("{origin}/oembed?{q}")
+        });
     let (embed_width, embed_height) = share_size(&v);
     Ok(page(
         "watch.html",

@@ -43,7 +43,10 @@ pub struct Minted {
 /// playback keys are configured.
 pub fn mint(state: &AppState, id: &str, ttl_s: u64) -> Option<Minted> {
     let expires_at = now_unix().saturating_add(ttl_s);
-    state.playback.sign(id, expires_at).map(|token| Minted { token, expires_at })
+    state
+        .playback
+        .sign(id, expires_at)
+        .map(|token| Minted { token, expires_at })
 }
 
 /// Checks `token` for video `id`: its expiry, or 403 with the reason's
@@ -170,7 +173,10 @@ pub fn limit_caching(mut resp: Response, expires_at: u64) -> Response {
 /// `cc` made private with its `max-age` at most `remaining` seconds.
 fn signed_cache_control(cc: &str, remaining: u64) -> String {
     let directives: Vec<&str> = cc.split(',').map(str::trim).collect();
-    if directives.iter().any(|d| d.eq_ignore_ascii_case("no-store")) {
+    if directives
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case("no-store"))
+    {
         return cc.to_string();
     }
     let max_age = directives
@@ -180,7 +186,10 @@ fn signed_cache_control(cc: &str, remaining: u64) -> String {
         .unwrap_or(0)
         .min(remaining);
     let mut out = format!("private, max-age={max_age}");
-    if directives.iter().any(|d| d.eq_ignore_ascii_case("immutable")) {
+    if directives
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case("immutable"))
+    {
         out.push_str(", immutable");
     }
     out
@@ -223,7 +232,10 @@ pub async fn token(
         TokenRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request("bad-json", format!("the body is not valid JSON for this call: {e}"))
+            ApiError::bad_request(
+                "bad-json",
+                format!("the body is not valid JSON for this call: {e}"),
+            )
         })?
     };
     let max = state.config.playback.max_token_ttl_s;
@@ -245,7 +257,9 @@ pub async fn token(
         Some(u) => u,
         // Not playable yet: the unversioned master redirects to the
         // current version once there is one.
-        None => reel_playback::signed_path(&minted.token, &id, crate::media::transcode::MASTER_NAME),
+        None => {
+            reel_playback::signed_path(&minted.token, &id, crate::media::transcode::MASTER_NAME)
+        }
     };
     let q = |page: &str| format!("/{page}/{id}?token={}", minted.token);
     let answer = TokenAnswer {

@@ -226,14 +226,31 @@ mod tests {
             ),
             Some(cap)
         );
-        assert_eq!(ttl(CacheClass::Immutable, &resp(206, Some(imm)), cap, false), None);
-        assert_eq!(ttl(CacheClass::Immutable, &resp(404, Some(imm)), cap, false), None);
         assert_eq!(
-            ttl(CacheClass::Immutable, &resp(200, Some("no-store")), cap, true),
+            ttl(CacheClass::Immutable, &resp(206, Some(imm)), cap, false),
             None
         );
-        assert_eq!(ttl(CacheClass::Immutable, &resp(200, None), cap, false), None);
-        assert_eq!(ttl(CacheClass::Never, &resp(200, Some(imm)), cap, false), None);
+        assert_eq!(
+            ttl(CacheClass::Immutable, &resp(404, Some(imm)), cap, false),
+            None
+        );
+        assert_eq!(
+            ttl(
+                CacheClass::Immutable,
+                &resp(200, Some("no-store")),
+                cap,
+                true
+            ),
+            None
+        );
+        assert_eq!(
+            ttl(CacheClass::Immutable, &resp(200, None), cap, false),
+            None
+        );
+        assert_eq!(
+            ttl(CacheClass::Never, &resp(200, Some(imm)), cap, false),
+            None
+        );
         let mut cookie = resp(200, Some(imm));
         cookie.insert_header("Set-Cookie", "a=b").unwrap();
         assert_eq!(ttl(CacheClass::Immutable, &cookie, cap, false), None);

@@ -9,8 +9,8 @@ use sqlx::FromRow;
 use super::dialect::placeholders;
 use super::SqlCatalog;
 use crate::catalog::model::{
-    HomePage, JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
-    Visibility,
+    HomePage, JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage,
+    VideoStatus, Visibility,
 };
 use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
 
