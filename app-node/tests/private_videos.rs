@@ -578,3 +578,51 @@ async fn without_keys_private_videos_cannot_be_played() {
         (StatusCode::FORBIDDEN, "signed-playback-off")
     );
 }
+
+#[tokio::test]
+async fn other_nodes_refuse_a_video_made_private_within_the_visibility_cache_time() {
+    let node = node(&[("http.visibility_cache_ms", "400")]).await;
+    let owner = node
+        .state
+        .catalog
+        .accounts
+        .user("tester")
+        .await
+        .unwrap()
+        .unwrap();
+    let id = add_owned_video(&node.state.catalog, "Soon private", Some(owner.id)).await;
+    let version = new_version();
+    publish(&node.state.catalog, &id, &version).await;
+    // A second node: the same catalog, its own kept visibilities.
+    let other = reel_node::http::app(node.state.clone());
+    let plain = format!("/media/{id}/{version}/poster.jpg");
+    let (s, _, _) = send(&other, "GET", &plain, None, None).await;
+    assert_ne!(s, StatusCode::FORBIDDEN, "public: not refused");
+    let (s, _, _) = send(
+        &node.app,
+        "PATCH",
+        &format!("/api/videos/{id}"),
+        Some(&node.token),
+        Some(serde_json::json!({"visibility": "private"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = send(&node.app, "GET", &plain, None, None).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "at once on the node it changed on"
+    );
+    let (s, _, _) = send(&other, "GET", &plain, None, None).await;
+    assert_ne!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the other node still has its copy"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (s, _, b) = send(&other, "GET", &plain, None, None).await;
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::FORBIDDEN, "private-video")
+    );
+}

@@ -385,6 +385,10 @@ pub struct HttpConfig {
     /// visitors who are not signed in (the catalog page, `GET /api/videos`);
     /// 0 renders every one.
     pub listing_cache_ms: u64,
+    /// Milliseconds a node keeps a video's visibility, which `/media` reads
+    /// on every request; 0 asks the catalog every time. Other nodes refuse
+    /// the plain URLs of a video made private at most this long after.
+    pub visibility_cache_ms: u64,
 }
 
 impl HttpConfig {
@@ -477,6 +481,7 @@ shutdown_grace_s = 5
 shutdown_deadline_s = 30
 log_media = false
 listing_cache_ms = 1000
+visibility_cache_ms = 1000
 
 [housekeeping]
 interval_s = 600

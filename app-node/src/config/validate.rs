@@ -13,6 +13,12 @@ impl Config {
                 reason: why.to_string(),
             })
         };
+        if self.http.visibility_cache_ms > 60_000 {
+            return bad(
+                "http.visibility_cache_ms",
+                "must be at most 60000 (a minute)",
+            );
+        }
         if let Err(e) = reel_playback::Keys::parse(&self.playback.keys) {
             return bad("playback.keys", &e.to_string());
         }

@@ -271,6 +271,7 @@ struct PatchJson {
 /// checked before anything is changed.
 pub async fn patch(
     State(state): State<AppState>,
+    Extension(kept): Extension<super::visibility::VisibilityCache>,
     who: Uploader,
     Path(id): Path<String>,
     req: Request,
@@ -302,6 +303,7 @@ pub async fn patch(
         if !state.catalog.videos.set_visibility(&id, vis).await? {
             return Err(ApiError::video_not_found());
         }
+        kept.forget(&id).await;
         if vis == Visibility::Private && before.visibility != Visibility::Private {
             forget_public_copies(&state, &id);
         }
@@ -312,14 +314,16 @@ pub async fn patch(
 }
 
 /// A video just made private may have files in the balancers' caches
-/// under its plain URLs: purge them now, and once more a moment later for
-/// a request that read the old visibility just before the change and was
-/// stored just after the first purge.
+/// under its plain URLs: purge them now, and once more after other nodes'
+/// kept visibilities have expired (`http.visibility_cache_ms`, plus a
+/// second for requests still in flight), for what they served meanwhile.
 fn forget_public_copies(state: &AppState, id: &str) {
     state.edge.purge(id);
+    let again = std::time::Duration::from_millis(state.config.http.visibility_cache_ms)
+        + std::time::Duration::from_secs(1);
     let (edge, id) = (state.edge.clone(), id.to_string());
     tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        tokio::time::sleep(again).await;
         edge.purge(&id);
     });
 }

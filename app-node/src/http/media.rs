@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::range::{parse_range, RangeReq};
+use super::visibility::VisibilityCache;
+use axum::Extension;
 use std::time::Duration;
 
 use crate::catalog::{valid_id, valid_version, VideoStatus, Visibility};
@@ -36,11 +38,13 @@ pub enum Access<'a> {
 /// names immutable content, except the current version's master playlist,
 /// whose subtitle group comes from the catalog. A path without a version
 /// (an older link to `master.m3u8`, say) is redirected to the video's
-/// current version. One small catalog read per request (status and
-/// visibility) refuses the plain URLs of private videos: 403 with
-/// `Cache-Control: private, no-store`, so no cache keeps the refusal either.
+/// current version. The video's visibility (one small catalog read, kept
+/// for `http.visibility_cache_ms`) refuses the plain URLs of private
+/// videos: 403 with `Cache-Control: private, no-store`, so no cache keeps
+/// the refusal either.
 pub async fn serve(
     State(state): State<AppState>,
+    Extension(visibility): Extension<VisibilityCache>,
     method: Method,
     Path((id, path)): Path<(String, String)>,
     headers: HeaderMap,
@@ -52,7 +56,7 @@ pub async fn serve(
             "no such media file",
         ));
     }
-    if let Some((_, Visibility::Private)) = state.catalog.videos.access(&id).await? {
+    if let Some(Visibility::Private) = visibility.get(&state, &id).await? {
         let mut r =
             ApiError::forbidden("this video is private: it plays only through a signed URL")
                 .with_code("private-video")

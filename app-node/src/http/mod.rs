@@ -25,6 +25,7 @@ mod templates;
 mod title;
 mod upload;
 mod video_json;
+mod visibility;
 mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -120,6 +121,9 @@ pub fn app(state: AppState) -> Router {
             ))
             .layer(axum::Extension(listing_cache::ListingCache::new(
                 std::time::Duration::from_millis(state.config.http.listing_cache_ms),
+            )))
+            .layer(axum::Extension(visibility::VisibilityCache::new(
+                std::time::Duration::from_millis(state.config.http.visibility_cache_ms),
             )));
     Router::new()
         .route("/healthz", get(ops::healthz))
