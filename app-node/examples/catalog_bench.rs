@@ -47,6 +47,7 @@ async fn fill(c: &catalog::Catalog) {
             title: format!("Video number {i} about topic {}", i % 97),
             source: "bench".into(),
             owner_id: None,
+            visibility: reel_node::catalog::Visibility::Public,
         };
         c.videos
             .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))

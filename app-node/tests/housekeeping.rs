@@ -131,6 +131,7 @@ async fn the_sweeper_removes_abandoned_work_files_sources_and_scratch_only() {
                 title: title.into(),
                 source: "upload:x.mp4".into(),
                 owner_id: None,
+                visibility: reel_node::catalog::Visibility::Public,
             };
             state
                 .catalog

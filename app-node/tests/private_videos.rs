@@ -629,3 +629,60 @@ async fn other_nodes_refuse_a_video_made_private_within_the_visibility_cache_tim
         (StatusCode::FORBIDDEN, "private-video")
     );
 }
+
+#[tokio::test]
+async fn a_video_can_start_private_or_unlisted() {
+    let node = node(&[]).await;
+    let app = &node.app;
+    let me = Some(node.token.as_str());
+    let (s, _, b) = send(
+        app,
+        "POST",
+        "/api/videos",
+        me,
+        Some(serde_json::json!({
+            "title": "Born private",
+            "source_url": "http://127.0.0.1:9/x.mp4",
+            "visibility": "private",
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&b));
+    let private = json(&b)["id"].as_str().unwrap().to_string();
+    assert_eq!(json(&b)["visibility"], "private");
+    // Never listed, not even while it is processing.
+    let (_, _, b) = send(app, "GET", "/api/videos?status=processing", None, None).await;
+    assert_eq!(json(&b)["total"], 0);
+    let (_, home) = node.get("/").await;
+    assert!(!home.contains(&private));
+
+    let body = "--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nUnlisted upload\r\n\
+                --b\r\nContent-Disposition: form-data; name=\"visibility\"\r\n\r\nunlisted\r\n\
+                --b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n\
+                not really a video\r\n--b--\r\n";
+    let req = Request::post("/api/videos")
+        .header(header::AUTHORIZATION, format!("Bearer {}", node.token))
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=b")
+        .body(Body::from(body))
+        .unwrap();
+    let (s, _, b) = node.call(req).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(json(&b)["visibility"], "unlisted");
+
+    let (s, _, b) = send(
+        app,
+        "POST",
+        "/api/videos",
+        me,
+        Some(serde_json::json!({
+            "title": "x",
+            "source_url": "http://127.0.0.1:9/x.mp4",
+            "visibility": "secret",
+        })),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::BAD_REQUEST, "bad-visibility")
+    );
+}

@@ -230,6 +230,8 @@ pub struct NewVideo {
     pub source: String,
     /// The uploader creating it; `None` leaves it to admins alone.
     pub owner_id: Option<i64>,
+    /// Who may find and play it from the start.
+    pub visibility: Visibility,
 }
 
 /// What a user may do.

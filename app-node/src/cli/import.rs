@@ -23,13 +23,14 @@ fn bar() -> ProgressBar {
 
 /// Runs the `import` command; exit code 0 when the video is ready. With
 /// `owner`, that user owns the video; without, it has none (admins alone
-/// may edit it).
+/// may edit it). It starts with `visibility`.
 pub async fn import(
     cfg: Config,
     source: &str,
     title: &str,
     no_wait: bool,
     owner: Option<&str>,
+    visibility: crate::catalog::Visibility,
 ) -> anyhow::Result<i32> {
     let title = match crate::catalog::clean_title(title) {
         Ok(t) => t,
@@ -82,6 +83,7 @@ pub async fn import(
                 title,
                 source: origin,
                 owner_id,
+                visibility,
             },
             &job_source,
         )

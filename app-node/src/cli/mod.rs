@@ -61,6 +61,10 @@ pub enum Command {
         /// has no owner and only admins may edit it.
         #[arg(long)]
         owner: Option<String>,
+        /// Who may find and play it: private videos play only through
+        /// signed URLs (`playback-url`), unlisted ones are in no listing.
+        #[arg(long, default_value = "public", value_parser = ["public", "unlisted", "private"])]
+        visibility: String,
     },
     /// Manage uploaders.
     User {
@@ -258,7 +262,12 @@ pub async fn run(cli: Cli, mut cfg: Config) -> anyhow::Result<i32> {
             title,
             no_wait,
             owner,
-        } => import::import(cfg, &source, &title, no_wait, owner.as_deref()).await,
+            visibility,
+        } => {
+            let visibility = crate::catalog::Visibility::parse(&visibility)
+                .unwrap_or(crate::catalog::Visibility::Public);
+            import::import(cfg, &source, &title, no_wait, owner.as_deref(), visibility).await
+        }
         Command::User {
             action: UserAction::Add { name, admin },
         } => {

@@ -53,9 +53,24 @@ async fn read_json_body(req: Request) -> Result<Bytes, ApiError> {
 struct CreateJson {
     title: Option<String>,
     source_url: Option<String>,
+    visibility: Option<String>,
 }
 
-/// `POST /api/videos`: JSON `{title, source_url}` or multipart `title` + `file`.
+/// A requested visibility; public when not given.
+pub(super) fn parse_visibility(v: Option<&str>) -> Result<Visibility, ApiError> {
+    match v {
+        None | Some("") => Ok(Visibility::Public),
+        Some(v) => Visibility::parse(v).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad-visibility",
+                "visibility may be public, unlisted or private",
+            )
+        }),
+    }
+}
+
+/// `POST /api/videos`: JSON `{title, source_url[, visibility]}` or
+/// multipart `title` + `file` [+ `visibility`]; public unless asked.
 pub async fn create(
     State(state): State<AppState>,
     who: Uploader,
@@ -78,6 +93,7 @@ pub async fn create(
         let body = read_json_body(req).await?;
         let c: CreateJson = parse_json(&body)?;
         let title = clean_title(c.title.as_deref())?;
+        let visibility = parse_visibility(c.visibility.as_deref())?;
         let raw = c.source_url.unwrap_or_default();
         if raw.trim().is_empty() {
             return Err(ApiError::bad_request(
@@ -100,6 +116,7 @@ pub async fn create(
             title,
             source: url.to_string(),
             owner_id: Some(who.user_id),
+            visibility,
         };
         state
             .catalog
@@ -117,6 +134,7 @@ pub async fn create(
             title: up.title,
             source: format!("upload:{}", up.file_name),
             owner_id: Some(who.user_id),
+            visibility: up.visibility,
         };
         match state
             .catalog
@@ -138,7 +156,8 @@ pub async fn create(
         ));
     };
     tracing::info!(video = %video.id, user = who.user_id, "video queued");
-    Ok((StatusCode::ACCEPTED, Json(VideoJson::from(&video))))
+    let json = super::playback::video_json(&state, &video, true);
+    Ok((StatusCode::ACCEPTED, Json(json)))
 }
 
 /// Query of the list call.
@@ -282,12 +301,7 @@ pub async fn patch(
     let p: PatchJson = parse_json(&body)?;
     let visibility = match p.visibility.as_deref() {
         None => None,
-        Some(v) => Some(Visibility::parse(v).ok_or_else(|| {
-            ApiError::bad_request(
-                "bad-visibility",
-                "visibility may be public, unlisted or private",
-            )
-        })?),
+        Some(v) => Some(parse_visibility(Some(v))?),
     };
     // A title is required unless only the visibility changes.
     let title = match (&p.title, visibility) {

@@ -18,6 +18,8 @@ const MAX_FIELD_BYTES: usize = 4096;
 pub struct Received {
     /// Validated title.
     pub title: String,
+    /// Requested visibility (public unless asked).
+    pub visibility: crate::catalog::Visibility,
     /// Client's file name, for the catalog's `source`.
     pub file_name: String,
     /// Store key of the staged source.
@@ -41,7 +43,7 @@ fn too_large(limit: u64) -> ApiError {
     )
 }
 
-/// Reads fields `title` and `file` (any order), streaming the file to a temp
+/// Reads fields `title`, `visibility` and `file` (any order), streaming the file to a temp
 /// file with the size limit and a per-chunk read timeout against slow bodies.
 pub async fn receive_multipart(
     state: &AppState,
@@ -52,6 +54,7 @@ pub async fn receive_multipart(
     let idle = Duration::from_secs(state.config.ingest.read_timeout_s);
     let tmp = TempFile(state.config.tmp_dir().join(format!("upload-{}", new_id())));
     let mut title = None;
+    let mut visibility = None;
     let mut file_name = None;
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -68,9 +71,10 @@ pub async fn receive_multipart(
             break;
         };
         match field.name() {
-            Some("title") => {
+            Some(name @ ("title" | "visibility")) => {
+                let name = name.to_string();
                 // Read under a small cap: the route's limit is sized for the
-                // file, and a title must never be buffered up to that.
+                // file, and a text field must never be buffered up to that.
                 let mut text = Vec::new();
                 while let Some(chunk) = tokio::time::timeout(idle, field.chunk())
                     .await
@@ -81,14 +85,19 @@ pub async fn receive_multipart(
                         return Err(ApiError::new(
                             StatusCode::PAYLOAD_TOO_LARGE,
                             "field-too-large",
-                            format!("the field title must be at most {MAX_FIELD_BYTES} bytes"),
+                            format!("the field {name} must be at most {MAX_FIELD_BYTES} bytes"),
                         ));
                     }
                     text.extend_from_slice(&chunk);
                 }
-                title = Some(String::from_utf8(text).map_err(|_| {
-                    ApiError::bad_request("bad-multipart", "the field title is not UTF-8")
-                })?);
+                let text = String::from_utf8(text).map_err(|_| {
+                    ApiError::bad_request("bad-multipart", format!("the field {name} is not UTF-8"))
+                })?;
+                if name == "title" {
+                    title = Some(text);
+                } else {
+                    visibility = Some(text);
+                }
             }
             Some("file") if file_name.is_none() => {
                 file_name = Some(
@@ -123,12 +132,13 @@ pub async fn receive_multipart(
             _ => {
                 return Err(ApiError::bad_request(
                     "bad-multipart",
-                    "only the fields title and file (once) are accepted",
+                    "only the fields title, visibility and file (once) are accepted",
                 ))
             }
         }
     }
     let title = clean_title(title.as_deref())?;
+    let visibility = super::api::parse_visibility(visibility.as_deref())?;
     let Some(file_name) = file_name else {
         return Err(ApiError::bad_request(
             "missing-file",
@@ -140,6 +150,7 @@ pub async fn receive_multipart(
     state.store.adopt_file(&key, &tmp.0).await?;
     Ok(Received {
         title,
+        visibility,
         file_name,
         key,
     })

@@ -418,6 +418,7 @@ mod tests {
             title: "lapsed".into(),
             source: "test".into(),
             owner_id: None,
+            visibility: crate::catalog::Visibility::Public,
         };
         let src = JobSource::Url("http://127.0.0.1/x.mp4".into());
         state.catalog.videos.create(&nv, &src).await.unwrap();

@@ -20,6 +20,7 @@ pub async fn add_owned_video(c: &Catalog, title: &str, owner_id: Option<i64>) ->
         title: title.into(),
         source: "test".into(),
         owner_id,
+        visibility: reel_node::catalog::Visibility::Public,
     };
     c.videos
         .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))

@@ -65,6 +65,7 @@
     if (file) {
       var fd = new FormData();
       fd.append('title', title);
+      fd.append('visibility', form.visibility.value);
       fd.append('file', file);
       xhr.upload.onprogress = function (e) {
         if (e.lengthComputable) show('Uploading… ' + Math.round(100 * e.loaded / e.total) + '%', e.loaded / e.total);
@@ -72,7 +73,9 @@
       xhr.send(fd);
     } else {
       xhr.setRequestHeader('Content-Type', 'application/json');
-      xhr.send(JSON.stringify({ title: title, source_url: form.source_url.value }));
+      xhr.send(JSON.stringify({
+        title: title, source_url: form.source_url.value, visibility: form.visibility.value,
+      }));
     }
     show('Sending…', 0);
   });

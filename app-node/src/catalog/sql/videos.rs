@@ -133,13 +133,15 @@ impl Videos for SqlCatalog {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&self.sql(
             "INSERT INTO videos
-                 (id, title, status, progress, source, owner_id, created_at, updated_at)
-             VALUES (?, ?, 'queued', 0, ?, ?, NOW_MS, NOW_MS)",
+                 (id, title, status, progress, source, owner_id, visibility, created_at,
+                  updated_at)
+             VALUES (?, ?, 'queued', 0, ?, ?, ?, NOW_MS, NOW_MS)",
         ))
         .bind(&v.id)
         .bind(&v.title)
         .bind(&v.source)
         .bind(v.owner_id)
+        .bind(v.visibility.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(&self.sql(
