@@ -12,10 +12,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::playback::{unix_now, K1, K2};
 use common::procs::{cli_with, import_clip_owned, start_logged, token_with, Balancer};
-
-const K1: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-const K2: &str = "k2:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA";
 
 /// GET through `base`: status, `X-Cache`, body.
 async fn get(http: &reqwest::Client, base: &str, path: &str) -> (u16, String, String) {
@@ -27,13 +25,6 @@ async fn get(http: &reqwest::Client, base: &str, path: &str) -> (u16, String, St
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     (status, cache, r.text().await.unwrap_or_default())
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod fixtures;
+pub mod playback;
 pub mod procs;
 pub mod s3;
 pub mod slow_store;
