@@ -128,3 +128,26 @@ fn webhook_limits_and_the_secret_key_are_refused() {
     let err = parse_config_str("[webhooks]\nsecret = \"x\"\n").unwrap_err();
     assert!(err.to_string().contains("secret"), "{err}");
 }
+
+#[test]
+fn playback_keys_and_lifetimes_are_checked_and_never_shown() {
+    let secret = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let ok = with(&[("playback.keys", &format!("k2:{secret}, k1:{secret}"))]).unwrap();
+    assert_eq!(ok.playback.keys().signing_id(), Some("k2"));
+    let shown = format!("{ok:?}");
+    assert!(!shown.contains(secret), "Debug shows key ids only");
+    assert!(shown.contains("k2"));
+    for (key, value) in [
+        ("playback.keys", "k1:c2hvcnQ="),
+        ("playback.keys", "k1"),
+        ("playback.token_ttl_s", "10"),
+        ("playback.max_token_ttl_s", "99999999"),
+        ("http.visibility_cache_ms", "600000"),
+    ] {
+        let err = with(&[(key, value)]).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}={value}: {err}");
+        assert!(!err.contains("c2hvcnQ"), "no secret in: {err}");
+    }
+    let err = with(&[("playback.token_ttl_s", "90000")]).unwrap_err();
+    assert!(err.to_string().contains("playback.token_ttl_s"), "{err}");
+}

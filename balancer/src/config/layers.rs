@@ -333,6 +333,27 @@ mod tests {
     }
 
     #[test]
+    fn playback_keys_only_from_the_environment_and_checked() {
+        let file = "[playback]\nkeys = \"k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n";
+        let e = refuse_file_secrets(&file.parse().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("REEL_PLAYBACK__KEYS"), "{e}");
+        let keys = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        let c = load_with("", &[("REEL_PLAYBACK__KEYS", keys)], Overrides::default()).unwrap();
+        assert_eq!(c.playback.parsed().signing_id(), Some("k1"));
+        assert!(
+            !format!("{c:?}").contains("MDEy"),
+            "Debug shows key ids only"
+        );
+        let e = load_with(
+            "",
+            &[("REEL_PLAYBACK__KEYS", "k1:c2hvcnQ=")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("playback.keys"), "{e}");
+    }
+
+    #[test]
     fn bool_env_values() {
         let e = load_with(
             "",
