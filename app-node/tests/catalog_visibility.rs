@@ -8,7 +8,9 @@ mod common;
 
 use common::db::{Engine, TestDb};
 use common::fixtures::{add_owned_video, add_video, publish};
-use reel_node::catalog::{new_version, Catalog, Role, StatusFilter, VideoStatus, Visibility};
+use reel_node::catalog::{
+    new_id, new_version, Catalog, JobSource, NewVideo, Role, StatusFilter, VideoStatus, Visibility,
+};
 
 async fn ids_listed(c: &Catalog, q: Option<&str>, owner: Option<i64>) -> Vec<String> {
     let p = c
@@ -159,7 +161,28 @@ async fn copy_carries_visibility(db: TestDb) {
     assert_eq!(ids_listed(&dst, None, None).await, vec![public.clone()]);
 }
 
+/// A video created private is never listed, not even while queued.
+async fn created_private(db: TestDb) {
+    let c = db.open_catalog().await;
+    let nv = NewVideo {
+        id: new_id(),
+        title: "Born private".into(),
+        source: "test".into(),
+        owner_id: None,
+        visibility: Visibility::Private,
+    };
+    let v = c
+        .videos
+        .create(&nv, &JobSource::Url("http://127.0.0.1/x.mp4".into()))
+        .await
+        .unwrap();
+    assert_eq!(v.visibility, Visibility::Private);
+    assert!(ids_listed(&c, None, None).await.is_empty());
+    assert!(ids_on_home(&c, None).await.is_empty());
+}
+
 crate::on_every_engine!(
+    created_private,
     only_public_videos_are_listed,
     the_database_refuses_other_values,
     copy_carries_visibility,
