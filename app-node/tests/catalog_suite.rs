@@ -69,13 +69,13 @@ async fn videos_round_trip(db: TestDb) {
         "same title again"
     );
     assert!(!c.videos.set_title("0000000000000000", "x").await.unwrap());
-    let t = c.videos.begin_delete(&id).await.unwrap().unwrap();
+    let t = c.videos.begin_delete(&id, None).await.unwrap().unwrap();
     assert_eq!(t.video.status, VideoStatus::Deleting);
     assert!(!t.worker_was_running);
     assert!(c.jobs.claim_for(&id, LEASE, 3).await.unwrap().is_none());
     assert!(c.videos.purge(&id).await.unwrap());
     assert!(!c.videos.purge(&id).await.unwrap());
-    assert!(c.videos.begin_delete(&id).await.unwrap().is_none());
+    assert!(c.videos.begin_delete(&id, None).await.unwrap().is_none());
     assert!(c.videos.get(&id).await.unwrap().is_none());
 }
 
@@ -88,7 +88,7 @@ async fn deletes_go_through_a_tombstone(db: TestDb) {
     let doomed = add_video(&c, "doomed").await;
     let job = c.jobs.claim_for(&doomed, LEASE, 3).await.unwrap().unwrap();
     assert!(!c.videos.purge(&doomed).await.unwrap(), "not marked yet");
-    let t = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
+    let t = c.videos.begin_delete(&doomed, None).await.unwrap().unwrap();
     assert!(t.worker_was_running);
     let late = Subtitle {
         lang: "en".into(),
@@ -99,7 +99,7 @@ async fn deletes_go_through_a_tombstone(db: TestDb) {
         !c.videos.put_subtitle(&doomed, &late).await.unwrap(),
         "no track lands on a video being deleted"
     );
-    let again = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
+    let again = c.videos.begin_delete(&doomed, None).await.unwrap().unwrap();
     assert_eq!(again.video.status, VideoStatus::Deleting);
     let page = c
         .videos

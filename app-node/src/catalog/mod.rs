@@ -61,8 +61,13 @@ pub trait Videos: Send + Sync {
     /// answers 404 for it) and removes its job, so a
     /// worker still encoding it loses its lease and never publishes.
     /// `None` if the video is unknown; a video already marked is returned
-    /// again, so a retried delete can finish the work.
-    async fn begin_delete(&self, id: &str) -> Result<Option<Tombstone>>;
+    /// again, so a retried delete can finish the work. `announce` (the
+    /// `video.deleted` event) is queued in the same transaction.
+    async fn begin_delete(
+        &self,
+        id: &str,
+        announce: Option<&Announcement>,
+    ) -> Result<Option<Tombstone>>;
     /// Last step of a delete, once the media is gone: removes the row and
     /// everything hanging off it. Only a video marked `deleting` is removed.
     async fn purge(&self, id: &str) -> Result<bool>;
@@ -211,8 +216,8 @@ pub trait Webhooks: Send + Sync {
     ) -> Result<bool>;
     /// The newest `limit` deliveries, newest first.
     async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>>;
-    /// Removes delivered and failed deliveries last changed at least `age`
-    /// ago (pending ones stay however old); how many went.
+    /// Removes deliveries last changed at least `age` ago, whatever their
+    /// state; how many went.
     async fn prune_deliveries(&self, age: Duration) -> Result<u64>;
 }
 

@@ -114,8 +114,14 @@ pub struct WebhooksConfig {
     pub retry_backoff_max_s: u64,
     /// Milliseconds between looks for due deliveries when idle.
     pub poll_ms: u64,
-    /// Days delivered and failed deliveries stay listed.
+    /// Days a delivery stays listed after its last change; older ones are
+    /// removed whatever their state (a pending one that old has nowhere
+    /// to go: its sender has been off all that time).
     pub keep_days: u64,
+    /// Whether endpoints may be on loopback, private or link-local
+    /// networks. Separate from `ingest.allow_private_networks`: letting
+    /// uploaders import from the LAN must not also let events be sent there.
+    pub allow_private_networks: bool,
 }
 
 /// Viewer experience (QoE) reports: CMCD event reports players send to
@@ -465,6 +471,7 @@ retry_backoff_s = 10
 retry_backoff_max_s = 3600
 poll_ms = 1000
 keep_days = 30
+allow_private_networks = false
 "#;
 
 /// Longest wait or lease any key may ask for: 30 days, in seconds.

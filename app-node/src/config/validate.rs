@@ -259,10 +259,10 @@ impl Config {
                     format!("{raw:?} carries credentials; receivers check the signature instead"),
                 );
             }
-            if let Err(e) = crate::ingest::check_url(&url, self.ingest.allow_private_networks) {
+            if let Err(e) = crate::ingest::check_url(&url, w.allow_private_networks) {
                 return bad(
                     "webhooks.urls",
-                    format!("{raw:?} is refused: {e} (see ingest.allow_private_networks)"),
+                    format!("{raw:?} is refused: {e} (see webhooks.allow_private_networks)"),
                 );
             }
         }

@@ -203,17 +203,24 @@ pub async fn list(
     };
     // One uploader's own listing is theirs alone and must show their change
     // at once: never kept.
-    let body = match owner_id {
-        Some(_) => render.await?,
+    // Nor may a shared cache on the way keep it.
+    let (body, cache) = match owner_id {
+        Some(_) => (render.await?, "private, no-store"),
         None => {
             let key = format!(
                 "api {filter:?} {page} {per_page} {}",
                 q.q.as_deref().unwrap_or("")
             );
-            listings.get_or_render(key, render).await?
+            (listings.get_or_render(key, render).await?, "no-cache")
         }
     };
-    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    ))
 }
 
 /// One video by id; ids we never issue are 404 without a catalog query.
@@ -278,11 +285,11 @@ pub async fn delete(
         return Err(ApiError::video_not_found());
     };
     who.check_may_edit(&video)?;
-    match delete_video(&state.catalog, state.store.as_ref(), &id).await? {
+    let event = crate::webhooks::announcement(&state, crate::webhooks::EventType::Deleted, &video);
+    match delete_video(&state.catalog, state.store.as_ref(), &id, event.as_ref()).await? {
         Deleted::NotFound => Err(ApiError::video_not_found()),
         Deleted::Purged | Deleted::Tombstoned => {
             state.edge.purge(&id);
-            crate::webhooks::announce(&state, crate::webhooks::EventType::Deleted, &video).await;
             tracing::info!(video = %id, user = who.user_id, "video deleted");
             Ok(StatusCode::NO_CONTENT)
         }

@@ -11,7 +11,7 @@ use super::SqlCatalog;
 use crate::catalog::model::{
     HomePage, JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage, VideoStatus,
 };
-use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
+use crate::catalog::{new_id, Announcement, CatalogError, Result, Tombstone, Videos};
 
 /// The columns a [`Video`] is read from: the table `videos` aliased `v`,
 /// joined with [`OWNER_JOIN`] for the owner's name.
@@ -193,7 +193,11 @@ impl Videos for SqlCatalog {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn begin_delete(&self, id: &str) -> Result<Option<Tombstone>> {
+    async fn begin_delete(
+        &self,
+        id: &str,
+        announce: Option<&Announcement>,
+    ) -> Result<Option<Tombstone>> {
         let mut tx = self.pool.begin().await?;
         let marked = sqlx::query(
             &self.sql("UPDATE videos SET status = 'deleting', updated_at = NOW_MS WHERE id = ?"),
@@ -223,6 +227,13 @@ impl Videos for SqlCatalog {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // With the tombstone: the delete is decided here, and finishing it
+        // (now, by a retry or by the sweeper) never needs the event again.
+        // A repeated delete queues nothing new (the event id comes from
+        // the video).
+        if let Some(a) = announce {
+            self.insert_deliveries(&mut tx, &a.event, &a.urls).await?;
+        }
         tx.commit().await?;
         Ok(self.get(id).await?.map(|video| Tombstone {
             video,
