@@ -1,7 +1,7 @@
 //! The JSON API under `/api/videos`.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -11,6 +11,7 @@ use serde_json::json;
 use super::auth::Uploader;
 use super::error::ApiError;
 use super::listing_cache::ListingCache;
+use super::query::ApiQuery;
 use super::title::clean_title;
 use super::upload::receive_multipart;
 use super::video_json::VideoJson;
@@ -163,7 +164,7 @@ fn wants_mine(mine: Option<&str>) -> Result<bool, ApiError> {
 pub async fn list(
     State(state): State<AppState>,
     Extension(listings): Extension<ListingCache>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page.unwrap_or(1).max(1);

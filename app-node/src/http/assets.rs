@@ -19,7 +19,6 @@ struct Own;
 #[derive(rust_embed::Embed)]
 #[folder = "web/node_modules/hls.js/dist/"]
 #[include = "hls.min.js"]
-#[include = "hls.worker.js"]
 struct Vendor;
 
 /// Assets keep their names across releases, so caches revalidate soon.
@@ -139,7 +138,6 @@ mod tests {
         }
         assert!(named >= 3, "templates name too few assets: {named}");
         assert!(lookup("hls.min.js").is_some());
-        assert!(lookup("hls.worker.js").is_some());
         assert!(lookup("../Cargo.toml").is_none());
         assert!(lookup("hls.js").is_none());
     }

@@ -2,7 +2,7 @@
 //! `<iframe>`) and `/oembed` (the iframe code for sites that discover it
 //! from a watch page's link, as blog engines and chat apps do).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::client::Client;
 use super::error::ApiError;
 use super::pages::{clock, player_src};
+use super::query::ApiQuery;
 use super::templates::{csp_framed_by, page};
 use super::video_json::VideoJson;
 use crate::catalog::{valid_id, Video, VideoStatus};
@@ -109,7 +110,7 @@ pub struct OEmbed {
 pub async fn oembed(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    Query(q): Query<OEmbedQuery>,
+    ApiQuery(q): ApiQuery<OEmbedQuery>,
 ) -> Result<Response, ApiError> {
     match q.format.as_deref() {
         None | Some("json") => {}

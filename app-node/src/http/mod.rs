@@ -17,6 +17,7 @@ mod middleware;
 mod ops;
 mod pages;
 mod qoe;
+mod query;
 pub mod range;
 pub mod server;
 mod subtitles;
