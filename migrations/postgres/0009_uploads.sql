@@ -11,7 +11,7 @@
 CREATE TABLE uploads (
     video_id      VARCHAR(32) NOT NULL PRIMARY KEY REFERENCES videos (id) ON DELETE CASCADE,
     owner_id      BIGINT NOT NULL,
-    length        BIGINT NOT NULL,
+    upload_length BIGINT NOT NULL,
     upload_offset BIGINT NOT NULL DEFAULT 0,
     metadata      VARCHAR(4000) NOT NULL DEFAULT '',
     state         VARCHAR(16) NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'done')),

@@ -1,0 +1,185 @@
+//! The tus 1.0 headers: reading what clients send, writing what they expect.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+
+use crate::http::ApiError;
+
+/// The only protocol version spoken.
+pub const VERSION: &str = "1.0.0";
+/// Extensions offered, as `OPTIONS` lists them.
+pub const EXTENSIONS: &str = "creation,creation-with-upload,termination,expiration";
+/// Media type of a PATCH body.
+pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+/// Longest `Upload-Metadata` kept.
+pub const MAX_METADATA: usize = 4000;
+
+/// 412 unless the request speaks our version (`Tus-Resumable: 1.0.0`).
+pub fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get("tus-resumable").and_then(|v| v.to_str().ok()) {
+        Some(VERSION) => Ok(()),
+        Some(other) => Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus-version",
+            format!("tus version {other:?} is not supported; use {VERSION}"),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus-version",
+            format!("the header Tus-Resumable: {VERSION} is required"),
+        )),
+    }
+}
+
+/// A non-negative integer header; `None` if absent, 400 if malformed.
+pub fn number(headers: &HeaderMap, name: &'static str) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(name) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "bad-header",
+                format!("{name} must be a non-negative integer"),
+            )
+        })
+}
+
+/// Whether the body is declared as tus upload bytes.
+pub fn is_offset_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(OFFSET_OCTET_STREAM)
+        })
+}
+
+/// Parsed `Upload-Metadata`: `key base64value` pairs separated by commas.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// `title`, decoded.
+    pub title: Option<String>,
+    /// `filename` (or `name`, as some clients send), decoded.
+    pub filename: Option<String>,
+    /// The header as sent, to give back on HEAD.
+    pub raw: String,
+}
+
+/// Reads `Upload-Metadata`; 400 when it is malformed, too long or not UTF-8.
+pub fn metadata(headers: &HeaderMap) -> Result<Metadata, ApiError> {
+    let Some(v) = headers.get("upload-metadata") else {
+        return Ok(Metadata::default());
+    };
+    let bad = |m: &str| ApiError::bad_request("bad-metadata", m.to_string());
+    let raw = v
+        .to_str()
+        .map_err(|_| bad("Upload-Metadata must be ASCII"))?;
+    if raw.len() > MAX_METADATA {
+        return Err(bad("Upload-Metadata is too long"));
+    }
+    let mut out = Metadata {
+        raw: raw.to_string(),
+        ..Metadata::default()
+    };
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut it = pair.splitn(2, ' ');
+        let key = it.next().unwrap_or("");
+        let value = match it.next().map(str::trim) {
+            None | Some("") => String::new(),
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| bad("an Upload-Metadata value is not base64"))?;
+                String::from_utf8(bytes)
+                    .map_err(|_| bad("an Upload-Metadata value is not UTF-8"))?
+            }
+        };
+        match key {
+            "title" => out.title = Some(value),
+            "filename" | "name" => {
+                if out.filename.is_none() || key == "filename" {
+                    out.filename = Some(value)
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// An HTTP date for `Upload-Expires` (RFC 9110 IMF-fixdate).
+pub fn http_date(unix_ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms.max(0) as u64);
+    httpdate::fmt_http_date(t)
+}
+
+/// Sets a header from a string known to be valid header text.
+pub fn set(resp: &mut Response, name: &'static str, value: impl std::fmt::Display) {
+    if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn metadata_is_decoded_and_kept() {
+        // "Ünïcode" and "a.mp4"
+        let m = metadata(&h(&[(
+            "upload-metadata",
+            "title w5xuw69jb2Rl,filename YS5tcDQ=,empty,other eA==",
+        )]))
+        .unwrap();
+        assert_eq!(m.title.as_deref(), Some("Ünïcode"));
+        assert_eq!(m.filename.as_deref(), Some("a.mp4"));
+        assert!(m.raw.starts_with("title "));
+        for bad in ["title !!!", "title /w=="] {
+            let e = metadata(&h(&[("upload-metadata", bad)])).unwrap_err();
+            assert_eq!(e.code, "bad-metadata");
+        }
+    }
+
+    #[test]
+    fn numbers_and_versions() {
+        assert_eq!(
+            number(&h(&[("upload-offset", "42")]), "upload-offset").unwrap(),
+            Some(42)
+        );
+        assert_eq!(number(&h(&[]), "upload-offset").unwrap(), None);
+        for bad in ["-1", "1e3", "", " 1", "99999999999999999999"] {
+            assert!(
+                number(&h(&[("upload-offset", bad)]), "upload-offset").is_err(),
+                "{bad}"
+            );
+        }
+        assert!(check_version(&h(&[("tus-resumable", "1.0.0")])).is_ok());
+        let e = check_version(&h(&[("tus-resumable", "0.2.2")])).unwrap_err();
+        assert_eq!(e.status, StatusCode::PRECONDITION_FAILED);
+        assert!(check_version(&h(&[])).is_err());
+    }
+
+    #[test]
+    fn dates_are_http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+}
