@@ -445,6 +445,37 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
         .enqueue_webhook(&pending, &["https://hooks.example/x".into()])
         .await
         .unwrap();
+    // A resumable upload half-way, with its recorded chunk.
+    let up_id = catalog::new_id();
+    src.uploads
+        .create_upload(&catalog::NewUpload {
+            video: catalog::NewVideo {
+                id: up_id.clone(),
+                title: "Half uploaded".into(),
+                source: "upload:h.mp4".into(),
+                owner_id: Some(uid),
+            },
+            owner_id: uid,
+            length: 100,
+            metadata: String::new(),
+            ttl: Duration::from_secs(3600),
+        })
+        .await
+        .unwrap();
+    let catalog::LockOutcome::Locked(l) = src.uploads.lock_upload(&up_id, 0, LEASE).await.unwrap()
+    else {
+        panic!("no lock")
+    };
+    let part = catalog::Chunk {
+        start: 0,
+        end: 10,
+        key: format!("uploads/{up_id}/0-x"),
+    };
+    assert!(src
+        .uploads
+        .advance_upload(&l, &part, Duration::from_secs(3600))
+        .await
+        .unwrap());
 
     let quiet = |_: &str, _: u64, _: u64| {};
     // Refused while a node still works on the source.
@@ -478,7 +509,10 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
         .list(None, StatusFilter::All, None, 1, 100)
         .await
         .unwrap();
-    assert_eq!(all.total, 7);
+    assert_eq!(all.total, 8);
+    let up = dst.uploads.upload(&up_id).await.unwrap().unwrap();
+    assert_eq!((up.offset, up.length, up.owner_id), (10, 100, uid));
+    assert_eq!(dst.uploads.upload_chunks(&up_id).await.unwrap(), vec![part]);
     let v = dst.videos.get(&ids[0]).await.unwrap().unwrap();
     assert_eq!(v.media_version, Some(v1));
     assert_eq!(v.renditions.len(), 2);

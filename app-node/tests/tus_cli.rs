@@ -18,9 +18,23 @@ async fn the_cli_upload_resumes_after_being_killed() {
     // ~10 MB that does not compress.
     let st = Command::new("ffmpeg")
         .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4"])
-        .args(["-vf", "noise=alls=40:allf=t", "-c:v", "libx264", "-preset", "ultrafast"])
-        .args(["-b:v", "20M", "-maxrate", "20M", "-bufsize", "20M", "-pix_fmt", "yuv420p"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=25:duration=4",
+        ])
+        .args([
+            "-vf",
+            "noise=alls=40:allf=t",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ])
+        .args([
+            "-b:v", "20M", "-maxrate", "20M", "-bufsize", "20M", "-pix_fmt", "yuv420p",
+        ])
         .arg(&file)
         .status()
         .unwrap();
@@ -56,7 +70,10 @@ async fn the_cli_upload_resumes_after_being_killed() {
         .unwrap();
     let t = Instant::now();
     let (url, offset) = loop {
-        assert!(t.elapsed() < Duration::from_secs(30), "no progress recorded");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no progress recorded"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
         let Some(entry) = std::fs::read_dir(state.path())
             .unwrap()
@@ -75,7 +92,11 @@ async fn the_cli_upload_resumes_after_being_killed() {
             .send()
             .await
             .unwrap();
-        let o: u64 = r.headers()["upload-offset"].to_str().unwrap().parse().unwrap();
+        let o: u64 = r.headers()["upload-offset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         if o >= 2 << 20 {
             break (url, o);
         }
@@ -97,7 +118,10 @@ async fn the_cli_upload_resumes_after_being_killed() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("{err}"));
     assert!(resumed_at >= offset, "{err}");
-    assert!(!err.contains("created upload"), "a second upload was created: {err}");
+    assert!(
+        !err.contains("created upload"),
+        "a second upload was created: {err}"
+    );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(url.ends_with(&id), "{url} {id}");
     assert!(err.contains("ready"), "{err}");

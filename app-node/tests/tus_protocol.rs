@@ -284,6 +284,24 @@ async fn discovery_creation_and_the_request_guards() {
     let r = api.patch(&loc, 0, vec![7; 400]).await;
     assert_eq!(code_of(r).await, (409, "offset-mismatch".into()));
     assert_eq!(api.offset(&loc).await, 400);
+    // A body without Content-Length that runs past the declared length:
+    // 413 once it does, and none of it is kept.
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(vec![3; 300]), Ok(vec![3; 301])];
+    let r = api
+        .http
+        .patch(format!("{}{loc}", api.base))
+        .bearer_auth(&api.token)
+        .header("tus-resumable", TUS)
+        .header("upload-offset", 400)
+        .header("content-type", "application/offset+octet-stream")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await, (413, "upload-too-long".into()));
+    assert_eq!(api.offset(&loc).await, 400);
 
     // Another user's upload does not exist for them.
     let other = Api {
