@@ -99,7 +99,7 @@ describe('upload page', () => {
     assert.equal(await page.locator('#watch-link').innerText(), 'Watch “Uploaded as a file”');
   });
 
-  it('resumes a file upload after a reload, showing speed and time left', async () => {
+  it('resumes a file upload after a reload and a dropped network, showing speed and time left', async () => {
     const { page } = b;
     // ~25 MB that does not compress, sent at 3 MB/s: long enough to reload
     // in the middle.
@@ -158,13 +158,20 @@ describe('upload page', () => {
     assert.match(await hint.innerText(), /big\.mp4.*interrupted/);
     const mid = await stored();
     assert.equal(mid.url, before.url);
-    await throttle(-1);
     await watch();
     await page.fill('#title', 'Resumed after a reload');
     await page.setInputFiles('#file', big);
     await page.click('#upload-form button[type="submit"]');
+    // Then the network drops for a while mid-upload; the page retries.
+    await page.waitForFunction(() => window.__seen.some((t) => t.startsWith('Uploading…')));
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+    });
+    await new Promise((ok) => setTimeout(ok, 2500));
+    await throttle(-1);
     await page.locator('#watch-link').waitFor({ timeout: 120_000 });
     const after = await page.evaluate(() => window.__seen);
+    assert.ok(after.some((t) => t.startsWith('Connection lost, retrying')), after.join(' | '));
     assert.ok(after.includes('Resuming an earlier upload of this file…'), after.join(' | '));
     // It went on from the stored offset: its first progress was already past it.
     const first = after.map((t) => /^Uploading… (\d+)%/.exec(t)).find(Boolean);
