@@ -106,10 +106,9 @@ pub fn metadata(headers: &HeaderMap) -> Result<Metadata, ApiError> {
         };
         match key {
             "title" => out.title = Some(value),
-            "filename" | "name" => {
-                if out.filename.is_none() || key == "filename" {
-                    out.filename = Some(value)
-                }
+            // `filename` wins over `name`, whichever comes first.
+            "filename" | "name" if out.filename.is_none() || key == "filename" => {
+                out.filename = Some(value)
             }
             _ => {}
         }
