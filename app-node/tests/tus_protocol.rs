@@ -498,3 +498,117 @@ async fn a_finished_upload_becomes_a_ready_video() {
     assert_eq!(v["title"], "Uploaded in parts");
     assert_eq!(v["duration_s"].as_f64().map(|d| d.round()), Some(3.0));
 }
+
+/// Fails every write under `uploads/` while `down` is set, like a store
+/// that went away mid-PATCH.
+struct FlakyStore {
+    inner: std::sync::Arc<dyn reel_node::storage::MediaStore>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl FlakyStore {
+    fn check(&self, key: &str) -> reel_node::storage::Result<()> {
+        if key.starts_with("uploads/") && self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(reel_node::storage::StorageError::Io {
+                key: key.into(),
+                source: std::io::Error::other("the store is down"),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl reel_node::storage::MediaStore for FlakyStore {
+    async fn ping(&self) -> reel_node::storage::Result<()> {
+        self.inner.ping().await
+    }
+    async fn put_dir(&self, prefix: &str, dir: &std::path::Path) -> reel_node::storage::Result<()> {
+        self.inner.put_dir(prefix, dir).await
+    }
+    async fn put_file(&self, key: &str, src: &std::path::Path) -> reel_node::storage::Result<()> {
+        self.check(key)?;
+        self.inner.put_file(key, src).await
+    }
+    async fn adopt_file(&self, key: &str, src: &std::path::Path) -> reel_node::storage::Result<()> {
+        if let Err(e) = self.check(key) {
+            let _ = std::fs::remove_file(src);
+            return Err(e);
+        }
+        self.inner.adopt_file(key, src).await
+    }
+    async fn put_bytes(&self, key: &str, bytes: &[u8]) -> reel_node::storage::Result<()> {
+        self.check(key)?;
+        self.inner.put_bytes(key, bytes).await
+    }
+    async fn get_bytes(&self, key: &str) -> reel_node::storage::Result<Vec<u8>> {
+        self.inner.get_bytes(key).await
+    }
+    async fn fetch_to_file(
+        &self,
+        key: &str,
+        dest: &std::path::Path,
+    ) -> reel_node::storage::Result<()> {
+        self.inner.fetch_to_file(key, dest).await
+    }
+    async fn size(&self, key: &str) -> reel_node::storage::Result<Option<u64>> {
+        self.inner.size(key).await
+    }
+    async fn read(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> reel_node::storage::Result<reel_node::storage::ByteStream> {
+        self.inner.read(key, start, len).await
+    }
+    async fn delete(&self, key: &str) -> reel_node::storage::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn delete_prefix(&self, prefix: &str) -> reel_node::storage::Result<()> {
+        self.inner.delete_prefix(prefix).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+    ) -> reel_node::storage::Result<Vec<reel_node::storage::ObjectInfo>> {
+        self.inner.list(prefix).await
+    }
+    async fn presign_get(
+        &self,
+        key: &str,
+        expires: Duration,
+    ) -> reel_node::storage::Result<Option<String>> {
+        self.inner.presign_get(key, expires).await
+    }
+}
+
+#[tokio::test]
+async fn bytes_the_store_did_not_keep_are_never_counted() {
+    let mut node = TestNode::new(&[("ingest.upload_lock_s", "2")]).await;
+    let flaky = std::sync::Arc::new(FlakyStore {
+        inner: node.state.store.clone(),
+        down: std::sync::atomic::AtomicBool::new(true),
+    });
+    node.replace_store(flaky.clone());
+    let addr = serve(&node).await;
+    let api = Api::new(addr, &node.token);
+    let (loc, _) = api.created(1000).await;
+    let r = api.patch(&loc, 0, vec![5; 300]).await;
+    assert_eq!(
+        r.status(),
+        503,
+        "a failed store write is a retryable failure"
+    );
+    let r = api.head(&loc).await;
+    assert_eq!(
+        r.headers()["upload-offset"],
+        "0",
+        "the offset names no unstored byte"
+    );
+    // The failed PATCH released the lock: the retry goes straight in.
+    flaky.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let r = api.patch(&loc, 0, vec![5; 300]).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(api.offset(&loc).await, 300);
+}
