@@ -499,6 +499,45 @@ async fn a_finished_upload_becomes_a_ready_video() {
     assert_eq!(v["duration_s"].as_f64().map(|d| d.round()), Some(3.0));
 }
 
+#[tokio::test]
+async fn upload_checksums_keep_only_bodies_with_that_digest() {
+    use sha2::Digest;
+    let (_node, api) = node(&[]).await;
+    let (loc, _) = api.created(1000).await;
+    let send = |body: Vec<u8>, at: u64, sum: String| {
+        api.http
+            .patch(format!("{}{loc}", api.base))
+            .bearer_auth(&api.token)
+            .header("tus-resumable", TUS)
+            .header("upload-offset", at)
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-checksum", sum)
+            .body(body)
+            .send()
+    };
+    let body = vec![4u8; 400];
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
+    let sha1 = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(&body));
+    let wrong = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b"x"));
+
+    let r = send(body.clone(), 0, format!("sha256 {wrong}"))
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await, (460, "checksum-mismatch".into()));
+    assert_eq!(api.offset(&loc).await, 0, "a mismatching body is not kept");
+    let r = send(body.clone(), 0, format!("md5 {wrong}")).await.unwrap();
+    assert_eq!(code_of(r).await, (400, "bad-checksum".into()));
+    let r = send(body.clone(), 0, format!("sha256 {sha256}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = send(body.clone(), 400, format!("sha1 {sha1}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(api.offset(&loc).await, 800);
+}
+
 /// Fails every write under `uploads/` while `down` is set, like a store
 /// that went away mid-PATCH.
 struct FlakyStore {

@@ -269,6 +269,9 @@ impl Conn {
 
     /// Sends `buf` at `offset`; the new offset.
     async fn patch(&self, url: &str, offset: u64, buf: Vec<u8>) -> anyhow::Result<u64> {
+        use base64::Engine;
+        // The server keeps the chunk only if it arrived intact.
+        let sum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&buf));
         // At least 50 KB/s, plus room for the server to assemble the file
         // after the last chunk.
         let deadline = Duration::from_secs(120 + buf.len() as u64 / 50_000);
@@ -279,6 +282,7 @@ impl Conn {
             .header("tus-resumable", TUS)
             .header("upload-offset", offset)
             .header("content-type", "application/offset+octet-stream")
+            .header("upload-checksum", format!("sha256 {sum}"))
             .body(buf)
             .timeout(deadline)
             .send()

@@ -1,5 +1,5 @@
 //! Resumable uploads with the tus 1.0 protocol at `/api/uploads` (core,
-//! creation, creation-with-upload, termination, expiration).
+//! creation, creation-with-upload, termination, expiration, checksum).
 //!
 //! Any node answers any request: the upload's state is in the catalog and
 //! its bytes in the media store (see [`crate::uploads`] for the design).
@@ -47,6 +47,7 @@ pub async fn options(State(state): State<AppState>) -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
     set(&mut resp, "tus-version", VERSION);
     set(&mut resp, "tus-extension", protocol::EXTENSIONS);
+    set(&mut resp, "tus-checksum-algorithm", protocol::CHECKSUMS);
     set(&mut resp, "tus-max-size", state.config.ingest.max_bytes);
     resp
 }
@@ -266,6 +267,7 @@ async fn write(
     if offset != up.offset {
         return Err(offset_conflict(up.offset));
     }
+    let checksum = protocol::checksum(headers)?;
     let declared = number(headers, "content-length")?;
     if declared.is_some_and(|n| offset.saturating_add(n) > up.length) {
         let room = up.length - offset;
@@ -287,7 +289,7 @@ async fn write(
         LockOutcome::Expired => return Err(gone()),
         LockOutcome::Gone => return Err(not_found()),
     };
-    let new_offset = receive::receive(state, &lock, up.length, body).await?;
+    let new_offset = receive::receive(state, &lock, up.length, checksum, body).await?;
     if new_offset == up.length {
         // The bytes are recorded whatever happens here; if this fails the
         // sweeper finishes the upload later.

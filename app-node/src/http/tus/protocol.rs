@@ -9,7 +9,9 @@ use crate::http::ApiError;
 /// The only protocol version spoken.
 pub const VERSION: &str = "1.0.0";
 /// Extensions offered, as `OPTIONS` lists them.
-pub const EXTENSIONS: &str = "creation,creation-with-upload,termination,expiration";
+pub const EXTENSIONS: &str = "creation,creation-with-upload,termination,expiration,checksum";
+/// Digests accepted in `Upload-Checksum`.
+pub const CHECKSUMS: &str = "sha1,sha256";
 /// Media type of a PATCH body.
 pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 /// Longest `Upload-Metadata` kept.
@@ -116,6 +118,88 @@ pub fn metadata(headers: &HeaderMap) -> Result<Metadata, ApiError> {
     Ok(out)
 }
 
+/// A digest algorithm of `Upload-Checksum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// SHA-1.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+}
+
+/// `Upload-Checksum`: the digest the body must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    /// Which digest.
+    pub algorithm: Algorithm,
+    /// Its expected value.
+    pub digest: Vec<u8>,
+}
+
+/// Reads `Upload-Checksum` (`sha1 <base64>` or `sha256 <base64>`); 400
+/// when it names another algorithm or is malformed.
+pub fn checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
+    let Some(v) = headers.get("upload-checksum") else {
+        return Ok(None);
+    };
+    let bad = |m: &str| ApiError::bad_request("bad-checksum", m.to_string());
+    let text = v
+        .to_str()
+        .map_err(|_| bad("Upload-Checksum must be ASCII"))?;
+    let (name, b64) = text
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| bad("Upload-Checksum must be `<algorithm> <base64 digest>`"))?;
+    let (algorithm, len) = match name {
+        "sha1" => (Algorithm::Sha1, 20),
+        "sha256" => (Algorithm::Sha256, 32),
+        _ => return Err(bad("Upload-Checksum supports sha1 and sha256")),
+    };
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+        .filter(|d| d.len() == len)
+        .ok_or_else(|| bad("the Upload-Checksum digest is not valid base64 of the right length"))?;
+    Ok(Some(Checksum { algorithm, digest }))
+}
+
+/// A running digest of a body.
+pub enum Hasher {
+    /// SHA-1.
+    Sha1(sha1::Sha1),
+    /// SHA-256.
+    Sha256(sha2::Sha256),
+}
+
+impl Hasher {
+    /// A fresh digest of `a`.
+    pub fn new(a: Algorithm) -> Self {
+        use sha2::Digest;
+        match a {
+            Algorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+        }
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        use sha2::Digest;
+        match self {
+            Hasher::Sha1(h) => h.update(data),
+            Hasher::Sha256(h) => h.update(data),
+        }
+    }
+
+    /// The digest.
+    pub fn finish(self) -> Vec<u8> {
+        use sha2::Digest;
+        match self {
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
 /// An HTTP date for `Upload-Expires` (RFC 9110 IMF-fixdate).
 pub fn http_date(unix_ms: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms.max(0) as u64);
@@ -175,6 +259,40 @@ mod tests {
         let e = check_version(&h(&[("tus-resumable", "0.2.2")])).unwrap_err();
         assert_eq!(e.status, StatusCode::PRECONDITION_FAILED);
         assert!(check_version(&h(&[])).is_err());
+    }
+
+    #[test]
+    fn checksums_are_parsed_and_computed() {
+        // sha1("abc") and sha256("abc")
+        let c = checksum(&h(&[(
+            "upload-checksum",
+            "sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",
+        )]))
+        .unwrap()
+        .unwrap();
+        let mut d = Hasher::new(c.algorithm);
+        d.update(b"a");
+        d.update(b"bc");
+        assert_eq!(d.finish(), c.digest);
+        let c = checksum(&h(&[(
+            "upload-checksum",
+            "sha256 ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+        )]))
+        .unwrap()
+        .unwrap();
+        let mut d = Hasher::new(c.algorithm);
+        d.update(b"abc");
+        assert_eq!(d.finish(), c.digest);
+        for bad in [
+            "md5 AAAA",
+            "sha1",
+            "sha1 !!",
+            "sha256 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",
+        ] {
+            let e = checksum(&h(&[("upload-checksum", bad)])).unwrap_err();
+            assert_eq!(e.code, "bad-checksum", "{bad}");
+        }
+        assert_eq!(checksum(&h(&[])).unwrap(), None);
     }
 
     #[test]

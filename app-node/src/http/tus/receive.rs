@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
 
+use super::protocol::{Checksum, Hasher};
 use crate::catalog::{Chunk, UploadLock};
 use crate::http::ApiError;
 use crate::state::AppState;
@@ -32,15 +33,17 @@ enum Ended {
 }
 
 /// Receives the body of a PATCH at `lock.offset` for an upload of
-/// `length` bytes and returns the new offset. The lock is released in every
-/// case: by the catalog update that records the chunk, or explicitly.
+/// `length` bytes and returns the new offset. With `checksum`, only a whole
+/// body with that digest is kept. The lock is released in every case: by
+/// the catalog update that records the chunk, or explicitly.
 pub async fn receive(
     state: &AppState,
     lock: &UploadLock,
     length: i64,
+    checksum: Option<Checksum>,
     body: Body,
 ) -> Result<i64, ApiError> {
-    let r = store_body(state, lock, length, body).await;
+    let r = store_body(state, lock, length, checksum, body).await;
     match r {
         Ok(Some(offset)) => Ok(offset),
         Ok(None) => {
@@ -62,8 +65,10 @@ async fn store_body(
     state: &AppState,
     lock: &UploadLock,
     length: i64,
+    checksum: Option<Checksum>,
     body: Body,
 ) -> Result<Option<i64>, ApiError> {
+    let mut hasher = checksum.as_ref().map(|c| Hasher::new(c.algorithm));
     let room = (length - lock.offset).max(0) as u64;
     let idle = Duration::from_secs(state.config.ingest.read_timeout_s);
     let lease = Duration::from_secs(state.config.ingest.upload_lock_s);
@@ -107,9 +112,26 @@ async fn store_body(
             // declared length, so they cannot all be the client's file.
             return Err(too_long(room));
         }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&data);
+        }
         f.write_all(&data).await?;
         n += data.len() as u64;
     };
+    if let (Some(want), Some(h)) = (&checksum, hasher) {
+        // A body with a digest is kept whole or not at all: a cut one
+        // cannot be checked.
+        if matches!(ended, Ended::Cut) {
+            return Ok(None);
+        }
+        if h.finish() != want.digest {
+            return Err(ApiError::new(
+                StatusCode::from_u16(460).expect("460 is a valid status"),
+                "checksum-mismatch",
+                "the body does not have the digest named in Upload-Checksum; nothing was kept",
+            ));
+        }
+    }
     if n == 0 {
         return Ok(None);
     }
