@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::db::{Engine, TestDb};
-use common::fixtures::{add_owned_video, add_video, publish, published};
+use common::fixtures::{add_half_upload, add_owned_video, add_video, publish, published};
 use reel_node::catalog::{
     self, new_version, Catalog, CatalogOptions, FinishOutcome, Role, StatusFilter, Subtitle,
     VideoStatus,
@@ -446,36 +446,7 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
         .await
         .unwrap();
     // A resumable upload half-way, with its recorded chunk.
-    let up_id = catalog::new_id();
-    src.uploads
-        .create_upload(&catalog::NewUpload {
-            video: catalog::NewVideo {
-                id: up_id.clone(),
-                title: "Half uploaded".into(),
-                source: "upload:h.mp4".into(),
-                owner_id: Some(uid),
-            },
-            owner_id: uid,
-            length: 100,
-            metadata: String::new(),
-            ttl: Duration::from_secs(3600),
-        })
-        .await
-        .unwrap();
-    let catalog::LockOutcome::Locked(l) = src.uploads.lock_upload(&up_id, 0, LEASE).await.unwrap()
-    else {
-        panic!("no lock")
-    };
-    let part = catalog::Chunk {
-        start: 0,
-        end: 10,
-        key: format!("uploads/{up_id}/0-x"),
-    };
-    assert!(src
-        .uploads
-        .advance_upload(&l, &part, Duration::from_secs(3600))
-        .await
-        .unwrap());
+    let (up_id, part) = add_half_upload(&src, uid).await;
 
     let quiet = |_: &str, _: u64, _: u64| {};
     // Refused while a node still works on the source.
