@@ -1,6 +1,7 @@
 //! What the tus endpoints keep: only bodies with the digest named in
-//! `Upload-Checksum` (sha1, sha256), and never an offset that names bytes
-//! the media store failed to keep.
+//! `Upload-Checksum` (sha1, sha256), never an offset that names bytes the
+//! media store failed to keep, and an upload whose finishing step stopped
+//! is finished by the sweeper.
 
 mod common;
 
@@ -161,4 +162,60 @@ async fn bytes_the_store_did_not_keep_are_never_counted() {
     let r = api.patch(&loc, 0, vec![5; 300]).await;
     assert_eq!(r.status(), 204);
     assert_eq!(api.offset(&loc).await, 300);
+}
+
+#[tokio::test]
+async fn the_sweeper_finishes_an_upload_whose_last_step_stopped() {
+    use reel_node::catalog::{staged_key, Chunk, LockOutcome, VideoStatus};
+    let (node, api) = node(&[]).await;
+    let (loc, id) = api.created(6).await;
+    // Every byte recorded, then the node died before joining them: the
+    // state a crash between the last PATCH and its finishing step leaves.
+    let c = &node.state.catalog;
+    let LockOutcome::Locked(l) = c
+        .uploads
+        .lock_upload(&id, 0, Duration::from_secs(30))
+        .await
+        .unwrap()
+    else {
+        panic!("no lock")
+    };
+    let key = format!("uploads/{id}/{:020}-{}", 0, l.token);
+    node.state.store.put_bytes(&key, b"abcdef").await.unwrap();
+    let part = Chunk {
+        start: 0,
+        end: 6,
+        key,
+    };
+    assert!(c
+        .uploads
+        .advance_upload(&l, &part, Duration::from_secs(3600))
+        .await
+        .unwrap());
+    assert_eq!(api.offset(&loc).await, 6);
+    assert_eq!(api.video(&id).await.1["status"], "uploading");
+
+    let mut sweeper = reel_node::housekeeping::Sweeper::default();
+    let report = reel_node::housekeeping::sweep_once(&node.state, &mut sweeper)
+        .await
+        .unwrap();
+    assert_eq!(report.uploads.finished, 1, "{report:?}");
+    let v = c.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!(v.status, VideoStatus::Queued);
+    assert_eq!(
+        node.state.store.get_bytes(&staged_key(&id)).await.unwrap(),
+        b"abcdef"
+    );
+    assert!(node
+        .state
+        .store
+        .list(&format!("uploads/{id}"))
+        .await
+        .unwrap()
+        .is_empty());
+    // Done, not finished twice.
+    let again = reel_node::housekeeping::sweep_once(&node.state, &mut sweeper)
+        .await
+        .unwrap();
+    assert_eq!(again.uploads.finished, 0);
 }
