@@ -219,3 +219,37 @@ async fn the_sweeper_finishes_an_upload_whose_last_step_stopped() {
         .unwrap();
     assert_eq!(again.uploads.finished, 0);
 }
+
+#[tokio::test]
+async fn racing_patches_at_one_offset_record_exactly_one_body() {
+    use reel_node::catalog::staged_key;
+    let (node, api) = node(&[]).await;
+    let api = std::sync::Arc::new(api);
+    let (loc, id) = api.created(200_000).await;
+    // Eight clients send different bodies for the same bytes at once.
+    let mut racers = Vec::new();
+    for i in 0..8u8 {
+        let (api, loc) = (api.clone(), loc.clone());
+        racers.push(tokio::spawn(async move {
+            let r = api.patch(&loc, 0, vec![i; 200_000]).await;
+            (i, r.status().as_u16())
+        }));
+    }
+    let mut won = Vec::new();
+    for r in racers {
+        let (i, status) = r.await.unwrap();
+        match status {
+            204 => won.push(i),
+            409 | 423 => {}
+            other => panic!("racer {i} got {other}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "winners: {won:?}");
+    assert_eq!(api.offset(&loc).await, 200_000);
+    let staged = node.state.store.get_bytes(&staged_key(&id)).await.unwrap();
+    assert!(
+        staged.iter().all(|b| *b == won[0]),
+        "the stored file mixes bodies"
+    );
+    assert_eq!(code_of(api.patch(&loc, 0, vec![1]).await).await.0, 409);
+}
