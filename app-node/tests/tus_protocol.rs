@@ -103,6 +103,17 @@ async fn discovery_creation_and_the_request_guards() {
         .await
         .unwrap();
     assert_eq!(code_of(r).await, (400, "bad-metadata".into()));
+    // Neither a title nor a file name to name the video by.
+    let r = api
+        .http
+        .post(format!("{}/api/uploads", api.base))
+        .bearer_auth(&api.token)
+        .header("tus-resumable", TUS)
+        .header("upload-length", 10)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await.0, 400);
     let listed = node
         .state
         .catalog

@@ -164,6 +164,9 @@ pub async fn create(
     if !with_bytes && number(&headers, "content-length")?.unwrap_or(0) > 0 {
         return Err(wrong_type());
     }
+    // Checked before anything is created, so a malformed header leaves no
+    // upload behind.
+    protocol::checksum(&headers)?;
     let nu = NewUpload {
         video: NewVideo {
             id: new_id(),
