@@ -1,7 +1,8 @@
 //! The tus 1.0 endpoints of one node over real HTTP on loopback: discovery,
 //! creation (with and without bytes), HEAD, PATCH with its guards (409
 //! wrong offset, 423 locked, 410 expired, 413 too large, 412 wrong version,
-//! 415 wrong type), another user's upload answering 404, a PATCH cut
+//! 415 wrong type), another user's upload answering 404, sessions needing
+//! their CSRF token, pages showing `uploading`, a PATCH cut
 //! mid-body keeping what arrived, termination, the sweeper removing expired
 //! uploads, and a finished upload becoming a ready video through the normal
 //! ingest job. Checksums and store failures are in `tus_integrity.rs`.
@@ -376,4 +377,74 @@ async fn a_finished_upload_becomes_a_ready_video() {
     assert_eq!(v["status"], "ready", "{v}");
     assert_eq!(v["title"], "Uploaded in parts");
     assert_eq!(v["duration_s"].as_f64().map(|d| d.round()), Some(3.0));
+}
+
+#[tokio::test]
+async fn a_signed_in_browser_needs_its_csrf_token_and_pages_show_uploading() {
+    let (node, api) = node(&[]).await;
+    let c = &node.state.catalog;
+    let user = c.accounts.user("tester").await.unwrap().unwrap();
+    c.accounts
+        .add_session(
+            &reel_node::auth::digest("sid-1"),
+            user.id,
+            "csrf-1",
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+    let post = |csrf: Option<&str>| {
+        let mut r = api
+            .http
+            .post(format!("{}/api/uploads", api.base))
+            .header("cookie", "reel_session=sid-1")
+            .header("tus-resumable", TUS)
+            .header("upload-length", 10)
+            .header("upload-metadata", format!("title {}", b64("From a page")));
+        if let Some(t) = csrf {
+            r = r.header("x-csrf-token", t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        code_of(post(None).await.unwrap()).await,
+        (403, "csrf-mismatch".into())
+    );
+    assert_eq!(code_of(post(Some("nope")).await.unwrap()).await.0, 403);
+    let r = post(Some("csrf-1")).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let id = r.headers()["reel-video-id"].to_str().unwrap().to_string();
+    // HEAD changes nothing and needs no CSRF token.
+    let r = api
+        .http
+        .head(format!("{}{loc}", api.base))
+        .header("cookie", "reel_session=sid-1")
+        .header("tus-resumable", TUS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The pages show the video as uploading.
+    let watch = api
+        .http
+        .get(format!("{}/watch/{id}", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(watch.contains("This video is uploading"), "{watch}");
+    let home = api
+        .http
+        .get(format!("{}/", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("From a page") && home.contains("uploading"));
 }
