@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::db::{Engine, TestDb};
-use common::fixtures::{add_owned_video, add_video, publish, published};
+use common::fixtures::{add_half_upload, add_owned_video, add_video, publish, published};
 use reel_node::catalog::{
     self, new_version, Catalog, CatalogOptions, FinishOutcome, Role, StatusFilter, Subtitle,
     VideoStatus,
@@ -445,6 +445,8 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
         .enqueue_webhook(&pending, &["https://hooks.example/x".into()])
         .await
         .unwrap();
+    // A resumable upload half-way, with its recorded chunk.
+    let (up_id, part) = add_half_upload(&src, uid).await;
 
     let quiet = |_: &str, _: u64, _: u64| {};
     // Refused while a node still works on the source.
@@ -478,7 +480,10 @@ async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
         .list(None, StatusFilter::All, None, 1, 100)
         .await
         .unwrap();
-    assert_eq!(all.total, 7);
+    assert_eq!(all.total, 8);
+    let up = dst.uploads.upload(&up_id).await.unwrap().unwrap();
+    assert_eq!((up.offset, up.length, up.owner_id), (10, 100, uid));
+    assert_eq!(dst.uploads.upload_chunks(&up_id).await.unwrap(), vec![part]);
     let v = dst.videos.get(&ids[0]).await.unwrap().unwrap();
     assert_eq!(v.media_version, Some(v1));
     assert_eq!(v.renditions.len(), 2);

@@ -193,6 +193,7 @@ async fn the_sweeper_removes_abandoned_work_files_sources_and_scratch_only() {
             scratch: 1,
             qoe_sessions: 0,
             webhook_deliveries: 0,
+            uploads: Default::default(),
         }
     );
     assert!(!media.join(".staging/tree-old").exists());

@@ -3,8 +3,8 @@
 //! Everything above this module talks to the traits here, one per concern:
 //! [`Videos`] (what viewers and uploaders see), [`Jobs`] (the work queue with
 //! leases), [`Accounts`] (uploaders, tokens, sessions) and [`Qoe`] (viewer
-//! sessions as their players report them) and [`Webhooks`] (the outbox of
-//! webhook deliveries). One SQL
+//! sessions as their players report them), [`Webhooks`] (the outbox of
+//! webhook deliveries) and [`Uploads`] (resumable uploads). One SQL
 //! implementation serves SQLite, PostgreSQL and MySQL/MariaDB; which engine
 //! is chosen from the URL at start-up and is invisible above this module.
 
@@ -12,6 +12,7 @@ mod error;
 mod model;
 mod qoe;
 mod sql;
+mod uploads;
 mod webhooks;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use model::{
     TOKEN_ID_LEN,
 };
 pub use qoe::QoeSession;
+pub use uploads::{Chunk, LockOutcome, NewUpload, Upload, UploadLock};
 pub use webhooks::{Announcement, ClaimedDelivery, Delivery, DeliveryState, WebhookEvent};
 
 /// Result alias for catalog calls.
@@ -221,6 +223,51 @@ pub trait Webhooks: Send + Sync {
     async fn prune_deliveries(&self, age: Duration) -> Result<u64>;
 }
 
+/// Resumable (tus) uploads, shared by every node. The offset moves only
+/// under a lock that is a lease on the database's clock, and only from the
+/// offset the lock was taken at, so two nodes racing on one upload can never
+/// both record their bytes.
+#[async_trait]
+pub trait Uploads: Send + Sync {
+    /// Creates the upload and its video (status `uploading`, no job yet) in
+    /// one transaction.
+    async fn create_upload(&self, u: &NewUpload) -> Result<Upload>;
+    /// One upload by its (video) id.
+    async fn upload(&self, video_id: &str) -> Result<Option<Upload>>;
+    /// Locks an open, unexpired upload for `lease` if its offset is still
+    /// `offset` and no live lock is held on it.
+    async fn lock_upload(
+        &self,
+        video_id: &str,
+        offset: i64,
+        lease: Duration,
+    ) -> Result<LockOutcome>;
+    /// Extends a held lock; `false` if it was lost.
+    async fn renew_upload_lock(&self, lock: &UploadLock, lease: Duration) -> Result<bool>;
+    /// Records `chunk` (starting at the lock's offset), moves the offset to
+    /// its end, pushes the expiry `ttl` ahead and releases the lock, in one
+    /// transaction; `false` (nothing changed) if the lock was lost.
+    async fn advance_upload(&self, lock: &UploadLock, chunk: &Chunk, ttl: Duration)
+        -> Result<bool>;
+    /// Releases a lock without recording anything.
+    async fn unlock_upload(&self, lock: &UploadLock) -> Result<()>;
+    /// The recorded chunks of an upload, in file order.
+    async fn upload_chunks(&self, video_id: &str) -> Result<Vec<Chunk>>;
+    /// Under the lock, with every byte recorded: marks the upload done,
+    /// moves its video to `queued` and queues its job reading `source`, in
+    /// one transaction; `false` (nothing changed) if the lock was lost or
+    /// bytes are missing.
+    async fn complete_upload(&self, lock: &UploadLock, source: &JobSource) -> Result<bool>;
+    /// Up to `limit` uploads past their expiry that no live lock holds,
+    /// open or done.
+    async fn expired_uploads(&self, limit: u32) -> Result<Vec<Upload>>;
+    /// Open uploads holding every byte whose finishing step stopped (no
+    /// live lock): for the sweeper to finish.
+    async fn stranded_uploads(&self, limit: u32) -> Result<Vec<Upload>>;
+    /// Removes an upload record and its chunk records; `false` if unknown.
+    async fn remove_upload(&self, video_id: &str) -> Result<bool>;
+}
+
 /// Reachability of the database, for readiness.
 #[async_trait]
 pub trait Health: Send + Sync {
@@ -270,6 +317,8 @@ pub struct Catalog {
     pub qoe: Arc<dyn Qoe>,
     /// The outbox of webhook deliveries.
     pub webhooks: Arc<dyn Webhooks>,
+    /// Resumable uploads.
+    pub uploads: Arc<dyn Uploads>,
     /// Database reachability.
     pub health: Arc<dyn Health>,
 }
@@ -285,6 +334,7 @@ pub async fn open(url: &str, opts: &CatalogOptions) -> Result<Catalog> {
         accounts: c.clone(),
         qoe: c.clone(),
         webhooks: c.clone(),
+        uploads: c.clone(),
         health: c,
     })
 }

@@ -255,6 +255,12 @@ pub struct IngestConfig {
     pub read_timeout_s: u64,
     /// Seconds allowed for a whole download.
     pub total_timeout_s: u64,
+    /// Seconds a resumable upload lives after its creation or last PATCH;
+    /// the sweeper then removes its bytes and its video.
+    pub upload_expire_s: u64,
+    /// Seconds a PATCH's lock on a resumable upload lasts without renewal:
+    /// how long an upload stays locked (423) after the node taking it died.
+    pub upload_lock_s: u64,
 }
 
 /// The job worker.
@@ -403,6 +409,8 @@ max_bytes = 4294967296
 connect_timeout_s = 10
 read_timeout_s = 30
 total_timeout_s = 3600
+upload_expire_s = 86400
+upload_lock_s = 30
 
 [worker]
 enabled = true

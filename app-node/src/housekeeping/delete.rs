@@ -40,9 +40,13 @@ pub async fn delete_video(
     Ok(Deleted::Purged)
 }
 
-/// Removes every stored file of a video: all versions and a staged source.
+/// Removes every stored file of a video: all versions, a staged source and
+/// the chunks of a resumable upload.
 pub async fn clear_media(store: &dyn MediaStore, id: &str) -> Result<(), HousekeepingError> {
     store.delete_prefix(id).await?;
+    store
+        .delete_prefix(&crate::uploads::chunk_prefix(id))
+        .await?;
     store.delete(&staged_key(id)).await?;
     Ok(())
 }

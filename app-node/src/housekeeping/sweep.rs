@@ -32,6 +32,8 @@ pub struct SweepReport {
     pub qoe_sessions: u64,
     /// Webhook deliveries unchanged for `webhooks.keep_days`.
     pub webhook_deliveries: u64,
+    /// Resumable uploads finished, expired or forgotten.
+    pub uploads: crate::uploads::UploadSweep,
 }
 
 /// State kept between sweeps.
@@ -82,6 +84,19 @@ pub async fn sweep_once(
     }
 
     report.work_files = state.store.sweep_work_files(abandoned).await?;
+
+    // Before staged sources: finishing an upload stages one.
+    match crate::uploads::sweep_uploads(
+        &state.catalog,
+        state.store.as_ref(),
+        &state.config.tmp_dir(),
+        Duration::from_secs(state.config.ingest.upload_lock_s),
+    )
+    .await
+    {
+        Ok(r) => report.uploads = r,
+        Err(e) => tracing::warn!(code = e.code(), "sweeping uploads failed: {e}"),
+    }
 
     let mut still_orphaned = HashSet::new();
     for obj in state.store.list(STAGED_PREFIX).await? {

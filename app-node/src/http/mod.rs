@@ -23,6 +23,7 @@ pub mod server;
 mod subtitles;
 mod templates;
 mod title;
+mod tus;
 mod upload;
 mod video_json;
 mod webhooks;
@@ -63,6 +64,20 @@ pub fn app(state: AppState) -> Router {
                     .layer(DefaultBodyLimit::max(subtitles::BODY_LIMIT)),
             )
             .route("/api/videos/{id}/qoe", get(qoe::summary))
+            .route(
+                tus::BASE,
+                axum::routing::post(tus::create)
+                    .options(tus::options)
+                    .layer(axum::middleware::from_fn(tus::tus_headers)),
+            )
+            .route(
+                "/api/uploads/{id}",
+                axum::routing::head(tus::head)
+                    .patch(tus::patch)
+                    .delete(tus::terminate)
+                    .options(tus::options)
+                    .layer(axum::middleware::from_fn(tus::tus_headers)),
+            )
             .route("/api/webhooks/deliveries", get(webhooks::deliveries))
             .route(
                 "/api/qoe",

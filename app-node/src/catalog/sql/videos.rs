@@ -251,7 +251,11 @@ impl Videos for SqlCatalog {
         if status.as_deref() != Some(VideoStatus::Deleting.as_str()) {
             return Ok(false);
         }
-        for table in ["subtitles", "renditions", "jobs", "qoe_sessions"] {
+        sqlx::query(&self.sql("DELETE FROM upload_chunks WHERE upload_id = ?"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for table in ["subtitles", "renditions", "jobs", "qoe_sessions", "uploads"] {
             sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE video_id = ?")))
                 .bind(id)
                 .execute(&mut *tx)
