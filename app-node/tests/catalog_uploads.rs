@@ -258,7 +258,7 @@ async fn expired_uploads_refuse_writes_and_are_listed(db: TestDb) {
     assert!(c.uploads.remove_upload(&old).await.unwrap());
     assert!(!c.uploads.remove_upload(&old).await.unwrap());
     assert!(c.uploads.upload(&old).await.unwrap().is_none());
-    c.videos.begin_delete(&live).await.unwrap().unwrap();
+    c.videos.begin_delete(&live, None).await.unwrap().unwrap();
     assert!(c.videos.purge(&live).await.unwrap());
     assert!(c.uploads.upload(&live).await.unwrap().is_none());
     assert!(c.uploads.upload_chunks(&live).await.unwrap().is_empty());
@@ -274,7 +274,7 @@ async fn an_upload_being_deleted_is_never_queued(db: TestDb) {
         .advance_upload(&l, &chunk(&id, &l, 10), TTL)
         .await
         .unwrap());
-    c.videos.begin_delete(&id).await.unwrap().unwrap();
+    c.videos.begin_delete(&id, None).await.unwrap().unwrap();
     let f = lock(&c, &id, 10).await;
     assert!(!c
         .uploads

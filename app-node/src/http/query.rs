@@ -36,7 +36,7 @@ mod tests {
     use axum::http::{Request, StatusCode};
     use serde::Deserialize;
 
-    #[derive(Deserialize)]
+    #[derive(Debug, Deserialize)]
     struct Q {
         #[allow(dead_code)]
         page: Option<u32>,

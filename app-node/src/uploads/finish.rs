@@ -185,7 +185,7 @@ async fn expire(
         return Ok(());
     }
     // The video never got past `uploading`: it goes with its upload.
-    match crate::housekeeping::delete_video(catalog, store, &u.video_id).await {
+    match crate::housekeeping::delete_video(catalog, store, &u.video_id, None).await {
         Ok(_) => {}
         Err(crate::housekeeping::HousekeepingError::Catalog(e)) => return Err(e.into()),
         Err(crate::housekeeping::HousekeepingError::Storage(e)) => return Err(e.into()),

@@ -323,13 +323,24 @@ pub async fn terminate(
     check_version(&headers)?;
     let up = owned(&state, &who, &id).await?;
     let video = state.catalog.videos.get(&up.video_id).await?;
-    crate::housekeeping::delete_video(&state.catalog, state.store.as_ref(), &up.video_id).await?;
+    // A video still uploading was never announced; one past it (its job
+    // queued) was, so it is announced gone.
+    let event = video
+        .as_ref()
+        .filter(|v| v.status != crate::catalog::VideoStatus::Uploading)
+        .and_then(|v| {
+            crate::webhooks::announcement(&state, crate::webhooks::EventType::Deleted, v)
+        });
+    crate::housekeeping::delete_video(
+        &state.catalog,
+        state.store.as_ref(),
+        &up.video_id,
+        event.as_ref(),
+    )
+    .await?;
     state.catalog.uploads.remove_upload(&up.video_id).await?;
     if let Some(v) = video {
         state.edge.purge(&v.id);
-        if v.status != crate::catalog::VideoStatus::Uploading {
-            crate::webhooks::announce(&state, crate::webhooks::EventType::Deleted, &v).await;
-        }
     }
     tracing::info!(video = %id, user = who.user_id, "upload terminated");
     Ok(StatusCode::NO_CONTENT.into_response())
