@@ -18,4 +18,5 @@ pub mod state;
 pub mod storage;
 pub mod subtitles;
 pub mod tidy;
+pub mod uploads;
 pub mod webhooks;

@@ -149,6 +149,24 @@ async fn ssrf_guard_refuses_private_addresses_by_default() {
 }
 
 #[tokio::test]
+async fn unreadable_query_strings_get_the_json_error() {
+    let node = TestNode::new(&[]).await;
+    for uri in [
+        "/api/videos?page=two",
+        "/api/videos?per_page=-1",
+        "/api/videos?page=1&page=2",
+    ] {
+        let (s, body) = node.get(uri).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad-query")),
+            "{uri}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn unknown_ids_are_404() {
     let node = TestNode::new(&[]).await;
     for uri in [

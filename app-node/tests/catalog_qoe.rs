@@ -133,7 +133,7 @@ async fn sessions_fold_once_and_go_with_their_video(db: TestDb) {
         0
     );
     // Sessions leave with their video.
-    c.videos.begin_delete(&id).await.unwrap();
+    c.videos.begin_delete(&id, None).await.unwrap();
     assert!(c.videos.purge(&id).await.unwrap());
     assert!(c.qoe.qoe_session(SID).await.unwrap().is_none());
     assert!(c.qoe.qoe_sessions_of(&id, 10).await.unwrap().is_empty());

@@ -1,7 +1,7 @@
 //! ONE catalog suite, run unchanged on SQLite, PostgreSQL and MariaDB: each
 //! case is an async function over a fresh database, and `on_every_engine!`
 //! at the end instantiates every case once per engine. Accounts have their
-//! own file (`catalog_accounts.rs`).
+//! own file (`catalog_accounts.rs`), as has `catalog copy` (`catalog_copy.rs`).
 
 mod common;
 
@@ -9,11 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::db::{Engine, TestDb};
-use common::fixtures::{add_owned_video, add_video, publish, published};
+use common::db::TestDb;
+use common::fixtures::{add_video, publish, published};
 use reel_node::catalog::{
-    self, new_version, Catalog, CatalogOptions, FinishOutcome, Role, StatusFilter, Subtitle,
-    VideoStatus,
+    self, new_version, Catalog, CatalogOptions, FinishOutcome, StatusFilter, Subtitle, VideoStatus,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -69,13 +68,13 @@ async fn videos_round_trip(db: TestDb) {
         "same title again"
     );
     assert!(!c.videos.set_title("0000000000000000", "x").await.unwrap());
-    let t = c.videos.begin_delete(&id).await.unwrap().unwrap();
+    let t = c.videos.begin_delete(&id, None).await.unwrap().unwrap();
     assert_eq!(t.video.status, VideoStatus::Deleting);
     assert!(!t.worker_was_running);
     assert!(c.jobs.claim_for(&id, LEASE, 3).await.unwrap().is_none());
     assert!(c.videos.purge(&id).await.unwrap());
     assert!(!c.videos.purge(&id).await.unwrap());
-    assert!(c.videos.begin_delete(&id).await.unwrap().is_none());
+    assert!(c.videos.begin_delete(&id, None).await.unwrap().is_none());
     assert!(c.videos.get(&id).await.unwrap().is_none());
 }
 
@@ -88,7 +87,7 @@ async fn deletes_go_through_a_tombstone(db: TestDb) {
     let doomed = add_video(&c, "doomed").await;
     let job = c.jobs.claim_for(&doomed, LEASE, 3).await.unwrap().unwrap();
     assert!(!c.videos.purge(&doomed).await.unwrap(), "not marked yet");
-    let t = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
+    let t = c.videos.begin_delete(&doomed, None).await.unwrap().unwrap();
     assert!(t.worker_was_running);
     let late = Subtitle {
         lang: "en".into(),
@@ -99,7 +98,7 @@ async fn deletes_go_through_a_tombstone(db: TestDb) {
         !c.videos.put_subtitle(&doomed, &late).await.unwrap(),
         "no track lands on a video being deleted"
     );
-    let again = c.videos.begin_delete(&doomed).await.unwrap().unwrap();
+    let again = c.videos.begin_delete(&doomed, None).await.unwrap().unwrap();
     assert_eq!(again.video.status, VideoStatus::Deleting);
     let page = c
         .videos
@@ -399,122 +398,6 @@ async fn concurrent_migrations_do_not_race(db: TestDb) {
     add_video(&c, "after").await;
 }
 
-/// `catalog copy` from an embedded SQLite catalog into this engine: every
-/// row arrives, a second run copies nothing, and new rows get fresh ids.
-async fn copy_from_sqlite_is_complete_and_idempotent(db: TestDb) {
-    let from = TestDb::new(Engine::Sqlite).await;
-    let src = open(&from).await;
-    let uid = src
-        .accounts
-        .add_user("alice", "hash", Role::Admin)
-        .await
-        .unwrap();
-    src.accounts.add_token("alice", "tok").await.unwrap();
-    // The first is alice's, the rest have no owner: both must arrive so.
-    let mut ids = vec![add_owned_video(&src, "Copied 0 — ü", Some(uid)).await];
-    for i in 1..7 {
-        ids.push(add_video(&src, &format!("Copied {i} — ü")).await);
-    }
-    let v1 = new_version();
-    publish(&src, &ids[0], &v1).await;
-    let failed = src
-        .jobs
-        .claim_for(&ids[1], LEASE, 3)
-        .await
-        .unwrap()
-        .unwrap();
-    src.jobs.fail(&failed, "not a video", None).await.unwrap();
-    let watched = reel_node::qoe::parse_body(
-        &format!(
-            "cid=\"{}\",sid=\"viewer\",v=2,e=ps,sn=0,sta=s,ts=10,br=(900)",
-            ids[0]
-        ),
-        1,
-    )
-    .unwrap();
-    reel_node::qoe::record(src.qoe.as_ref(), &watched, 0, &|| true)
-        .await
-        .unwrap();
-    let pending = catalog::WebhookEvent {
-        event_id: "e".repeat(32),
-        event_type: "video.deleted".into(),
-        video_id: "0123456789abcdef".into(),
-        payload: "{}".into(),
-    };
-    src.webhooks
-        .enqueue_webhook(&pending, &["https://hooks.example/x".into()])
-        .await
-        .unwrap();
-
-    let quiet = |_: &str, _: u64, _: u64| {};
-    // Refused while a node still works on the source.
-    let busy = src
-        .jobs
-        .claim_for(&ids[6], LEASE, 3)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(
-        catalog::copy_catalog(&from.url, &db.url, &quiet).await,
-        Err(catalog::CatalogError::Busy(_))
-    ));
-    src.jobs.release(&busy).await.unwrap();
-    let first = catalog::copy_catalog(&from.url, &db.url, &quiet)
-        .await
-        .unwrap();
-    let copied: u64 = first.tables.iter().map(|t| t.1).sum();
-    assert!(copied >= 1 + 1 + 7 + 2 + 1 + 7, "{first:?}");
-    let again = catalog::copy_catalog(&from.url, &db.url, &quiet)
-        .await
-        .unwrap();
-    assert!(
-        again.tables.iter().all(|t| t.1 == 0),
-        "second run copied: {again:?}"
-    );
-
-    let dst = open(&db).await;
-    let all = dst
-        .videos
-        .list(None, StatusFilter::All, None, 1, 100)
-        .await
-        .unwrap();
-    assert_eq!(all.total, 7);
-    let v = dst.videos.get(&ids[0]).await.unwrap().unwrap();
-    assert_eq!(v.media_version, Some(v1));
-    assert_eq!(v.renditions.len(), 2);
-    assert_eq!(v.subtitles.len(), 1);
-    assert_eq!(v.title, "Copied 0 — ü");
-    assert_eq!((v.owner_id, v.owner.as_deref()), (Some(uid), Some("alice")));
-    let outbox = dst.webhooks.deliveries(10).await.unwrap();
-    assert_eq!(outbox.len(), 1, "the pending delivery moved too");
-    let session = dst.qoe.qoe_session("viewer").await.unwrap().unwrap();
-    assert_eq!(
-        (session.video_id.as_str(), session.started_ts),
-        (ids[0].as_str(), Some(10))
-    );
-    assert_eq!(session.bitrate_kbps, 900.0);
-    assert_eq!(
-        dst.videos.get(&ids[1]).await.unwrap().unwrap().owner_id,
-        None
-    );
-    let f = dst.videos.get(&ids[1]).await.unwrap().unwrap();
-    assert_eq!(
-        (f.status, f.error.as_deref()),
-        (VideoStatus::Failed, Some("not a video"))
-    );
-    let alice = dst.accounts.token_user("tok").await.unwrap().unwrap();
-    assert_eq!((alice.id, alice.role), (uid, Role::Admin));
-    // Queued jobs keep working in the new home.
-    let job = dst.jobs.claim(LEASE, 3).await.unwrap().unwrap();
-    assert!(ids[2..].contains(&job.video_id));
-    let bob = dst
-        .accounts
-        .add_user("bob", "h", Role::Uploader)
-        .await
-        .unwrap();
-    assert!(bob > uid, "new ids must not collide with copied ones");
-}
-
 /// A transient failure requeues the job behind a backoff counted on the
 /// database's clock: nobody claims it before the backoff has passed, other
 /// jobs are not held up behind it, and it is claimed once it has passed.
@@ -596,5 +479,4 @@ crate::on_every_engine!(
     two_workers_race_for_20_jobs,
     concurrent_migrations_do_not_race,
     deletes_go_through_a_tombstone,
-    copy_from_sqlite_is_complete_and_idempotent,
 );

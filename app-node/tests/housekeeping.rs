@@ -47,7 +47,12 @@ async fn a_delete_that_stopped_after_its_tombstone_is_finished_by_a_retry() {
     let node = TestNode::new(&[]).await;
     let id = ready_video(&node).await;
     // The first step alone, as if the node died right after it.
-    node.state.catalog.videos.begin_delete(&id).await.unwrap();
+    node.state
+        .catalog
+        .videos
+        .begin_delete(&id, None)
+        .await
+        .unwrap();
     // Viewers and the API see it gone at once, though its media is there.
     assert_eq!(node.get(&format!("/api/videos/{id}")).await.0, 404);
     assert_eq!(node.get(&format!("/watch/{id}")).await.0, 404);
@@ -76,7 +81,12 @@ async fn a_delete_that_stopped_after_its_tombstone_is_finished_by_a_retry() {
 async fn the_sweeper_finishes_deletes_nobody_retried() {
     let node = TestNode::new(&[("worker.lease_s", "2")]).await;
     let id = ready_video(&node).await;
-    node.state.catalog.videos.begin_delete(&id).await.unwrap();
+    node.state
+        .catalog
+        .videos
+        .begin_delete(&id, None)
+        .await
+        .unwrap();
     let mut sweeper = Sweeper::default();
     let r = sweep_once(&node.state, &mut sweeper).await.unwrap();
     assert_eq!(r.deletes_finished, 0, "too fresh: a worker may still write");
@@ -184,6 +194,7 @@ async fn the_sweeper_removes_abandoned_work_files_sources_and_scratch_only() {
             scratch: 1,
             qoe_sessions: 0,
             webhook_deliveries: 0,
+            uploads: Default::default(),
         }
     );
     assert!(!media.join(".staging/tree-old").exists());

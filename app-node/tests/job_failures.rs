@@ -272,10 +272,14 @@ async fn deleting_a_video_mid_transcode_stops_ffmpeg_and_removes_its_files() {
 
     // Deleted as the API does it: tombstone, media, and the row left for the
     // sweeper because a worker held the job.
-    let deleted =
-        reel_node::housekeeping::delete_video(&node.state.catalog, node.state.store.as_ref(), &id)
-            .await
-            .unwrap();
+    let deleted = reel_node::housekeeping::delete_video(
+        &node.state.catalog,
+        node.state.store.as_ref(),
+        &id,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(deleted, reel_node::housekeeping::Deleted::Tombstoned);
     let limit = Duration::from_secs(5);
     eventually("ffmpeg still runs", limit, || {

@@ -280,6 +280,14 @@ async fn mine_lists_only_the_callers_videos_and_needs_a_caller() {
         .unwrap()
         .iter()
         .all(|v| v["owner"] == "tester"));
+    // No cache on the way may keep one uploader's own listing.
+    let req = Request::get("/api/videos?mine=1")
+        .header(header::AUTHORIZATION, format!("Bearer {}", node.token))
+        .body(Body::empty())
+        .unwrap();
+    let (s, h, _) = node.call(req).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CACHE_CONTROL], "private, no-store");
     for bobs in [bob.clone(), bob_browser] {
         let (s, v) = list(bobs, "?mine=1").await;
         assert_eq!((s, ids(&v)), (StatusCode::OK, vec![b1.clone()]));

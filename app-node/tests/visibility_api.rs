@@ -288,6 +288,35 @@ async fn a_video_can_start_private_or_unlisted() {
     assert_eq!(s, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&b));
     assert_eq!(json(&b)["visibility"], "unlisted");
 
+    // A resumable (tus) upload asks in its metadata.
+    let b64 = |t: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(t)
+    };
+    let req = Request::post("/api/uploads")
+        .header(header::AUTHORIZATION, format!("Bearer {}", node.token))
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "10")
+        .header(
+            "upload-metadata",
+            format!("title {},visibility {}", b64("Tus private"), b64("private")),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let (s, h, b) = node.call(req).await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let location = h["location"].to_str().unwrap();
+    let tus_id = location.rsplit('/').next().unwrap();
+    let v = node
+        .state
+        .catalog
+        .videos
+        .get(tus_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.visibility.as_str(), "private");
+
     let (s, _, b) = send(
         app,
         "POST",

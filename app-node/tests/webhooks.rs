@@ -92,6 +92,8 @@ async fn node_for(url: &str, extra: &[(&str, &str)]) -> TestNode {
         ("webhooks.retry_backoff_s", "1"),
         ("webhooks.timeout_s", "2"),
         ("webhooks.connect_timeout_s", "1"),
+        // The receivers listen on loopback.
+        ("webhooks.allow_private_networks", "true"),
     ];
     pairs.extend_from_slice(extra);
     TestNode::new(&pairs).await
@@ -101,7 +103,7 @@ fn sender(node: &TestNode) -> Sender {
     let cfg = &node.state.config;
     Sender::new(
         &cfg.webhooks,
-        cfg.ingest.allow_private_networks,
+        cfg.webhooks.allow_private_networks,
         SECRET.as_bytes(),
     )
     .unwrap()
@@ -267,23 +269,19 @@ async fn failed_and_deleted_videos_are_announced() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(node.call(req).await.0, StatusCode::NO_CONTENT);
-    // Announced again (a retried delete, the sweeper): nothing new queued.
-    reel_node::webhooks::announce(
-        &node.state,
-        reel_node::webhooks::EventType::Deleted,
-        &before,
-    )
-    .await;
-    assert_eq!(
+    let queued = || async {
         node.state
             .catalog
             .webhooks
             .deliveries(10)
             .await
             .unwrap()
-            .len(),
-        2
-    );
+            .len()
+    };
+    assert_eq!(queued().await, 2, "the delete queued its event");
+    // Queued again (a retried delete): nothing new.
+    queue(&node, reel_node::webhooks::EventType::Deleted, &before).await;
+    assert_eq!(queued().await, 2);
     deliver_until(&node, Duration::from_secs(20), || {
         rx.lock().unwrap().seen.len() >= 2
     })
@@ -320,7 +318,7 @@ async fn a_receiver_that_never_answers_in_time_is_retried_then_failed() {
     )
     .await;
     let v = add_ready_video(&node).await;
-    reel_node::webhooks::announce(&node.state, reel_node::webhooks::EventType::Ready, &v).await;
+    queue(&node, reel_node::webhooks::EventType::Ready, &v).await;
     let hooks = node.state.catalog.webhooks.clone();
     let start = Instant::now();
     let settled = || async {
@@ -358,6 +356,18 @@ async fn endpoints_on_private_addresses_are_refused_unless_allowed() {
     };
     let err = reel_node::config::load(None, Vec::new(), &pairs).unwrap_err();
     assert!(err.to_string().contains("webhooks.urls"), "{err}");
+    // Imports from private networks being allowed does not let events go
+    // there.
+    let mut with_imports = pairs.pairs.clone();
+    with_imports.push(("ingest.allow_private_networks".into(), "true".into()));
+    let pairs = reel_node::config::Overrides {
+        pairs: with_imports,
+    };
+    let err = reel_node::config::load(None, Vec::new(), &pairs).unwrap_err();
+    assert!(
+        err.to_string().contains("webhooks.allow_private_networks"),
+        "{err}"
+    );
 
     // At send: an outbox row for a loopback address (literal, or a name
     // that resolves to one) and a sender that does not allow private
@@ -386,6 +396,49 @@ async fn endpoints_on_private_addresses_are_refused_unless_allowed() {
     assert!(rx.lock().unwrap().seen.is_empty());
 }
 
+#[tokio::test]
+async fn a_failed_attempt_keeps_the_endpoint_url_out_of_its_error() {
+    // A port nobody listens on, and a URL with a secret in its query.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/hook?key=do-not-log-me");
+    let node = node_for(&url, &[]).await;
+    let ev = WebhookEvent {
+        event_id: "cd".repeat(16),
+        event_type: "video.ready".into(),
+        video_id: "0123456789abcdef".into(),
+        payload: "{}".into(),
+    };
+    let hooks = &node.state.catalog.webhooks;
+    hooks.enqueue_webhook(&ev, &[url]).await.unwrap();
+    assert_eq!(
+        sender(&node)
+            .deliver_due(&node.state.catalog)
+            .await
+            .unwrap(),
+        1
+    );
+    let d = hooks.deliveries(1).await.unwrap().remove(0);
+    let why = d.last_error.unwrap();
+    assert!(why.starts_with("webhook-network"), "{why}");
+    assert!(!why.contains("do-not-log-me"), "{why}");
+    // What failed is still said.
+    assert!(why.to_lowercase().contains("connect"), "{why}");
+}
+
+/// Puts an event about `v` into the outbox for every endpoint.
+async fn queue(
+    node: &TestNode,
+    kind: reel_node::webhooks::EventType,
+    v: &reel_node::catalog::Video,
+) {
+    let a = reel_node::webhooks::announcement(&node.state, kind, v).unwrap();
+    let hooks = &node.state.catalog.webhooks;
+    hooks.enqueue_webhook(&a.event, &a.urls).await.unwrap();
+}
+
 /// A ready video straight in the catalog (no transcode), read back.
 async fn add_ready_video(node: &TestNode) -> reel_node::catalog::Video {
     let c = &node.state.catalog;
@@ -406,7 +459,7 @@ async fn the_background_task_signs_with_the_secret_from_the_environment() {
         stop.clone(),
     ));
     let v = add_ready_video(&node).await;
-    reel_node::webhooks::announce(&node.state, reel_node::webhooks::EventType::Ready, &v).await;
+    queue(&node, reel_node::webhooks::EventType::Ready, &v).await;
     let start = Instant::now();
     while rx.lock().unwrap().seen.is_empty() {
         assert!(start.elapsed() < Duration::from_secs(10), "nothing sent");
@@ -423,12 +476,18 @@ async fn the_background_task_signs_with_the_secret_from_the_environment() {
 }
 
 #[tokio::test]
-async fn a_delete_finished_by_the_sweeper_is_announced() {
+async fn a_delete_finished_by_the_sweeper_is_announced_once() {
     let (url, rx) = receiver(vec![Answer::Status(204)]).await;
     let node = node_for(&url, &[("worker.lease_s", "2")]).await;
     let v = add_ready_video(&node).await;
-    // The node that began the delete died before finishing or announcing.
-    node.state.catalog.videos.begin_delete(&v.id).await.unwrap();
+    // The node that began the delete died right after its tombstone, with
+    // the event queued in the same step.
+    let event =
+        reel_node::webhooks::announcement(&node.state, reel_node::webhooks::EventType::Deleted, &v);
+    let videos = &node.state.catalog.videos;
+    videos.begin_delete(&v.id, event.as_ref()).await.unwrap();
+    // A retried delete queues nothing new.
+    videos.begin_delete(&v.id, event.as_ref()).await.unwrap();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let mut sweeper = reel_node::housekeeping::Sweeper::default();
     let r = reel_node::housekeeping::sweep_once(&node.state, &mut sweeper)

@@ -3,8 +3,8 @@
 //! Everything above this module talks to the traits here, one per concern:
 //! [`Videos`] (what viewers and uploaders see), [`Jobs`] (the work queue with
 //! leases), [`Accounts`] (uploaders, tokens, sessions) and [`Qoe`] (viewer
-//! sessions as their players report them) and [`Webhooks`] (the outbox of
-//! webhook deliveries). One SQL
+//! sessions as their players report them), [`Webhooks`] (the outbox of
+//! webhook deliveries) and [`Uploads`] (resumable uploads). One SQL
 //! implementation serves SQLite, PostgreSQL and MySQL/MariaDB; which engine
 //! is chosen from the URL at start-up and is invisible above this module.
 
@@ -12,6 +12,7 @@ mod error;
 mod model;
 mod qoe;
 mod sql;
+mod uploads;
 mod webhooks;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use model::{
     TOKEN_ID_LEN,
 };
 pub use qoe::QoeSession;
+pub use uploads::{Chunk, LockOutcome, NewUpload, Upload, UploadLock};
 pub use webhooks::{Announcement, ClaimedDelivery, Delivery, DeliveryState, WebhookEvent};
 
 /// Result alias for catalog calls.
@@ -68,8 +70,13 @@ pub trait Videos: Send + Sync {
     /// answers 404 for it) and removes its job, so a
     /// worker still encoding it loses its lease and never publishes.
     /// `None` if the video is unknown; a video already marked is returned
-    /// again, so a retried delete can finish the work.
-    async fn begin_delete(&self, id: &str) -> Result<Option<Tombstone>>;
+    /// again, so a retried delete can finish the work. `announce` (the
+    /// `video.deleted` event) is queued in the same transaction.
+    async fn begin_delete(
+        &self,
+        id: &str,
+        announce: Option<&Announcement>,
+    ) -> Result<Option<Tombstone>>;
     /// Last step of a delete, once the media is gone: removes the row and
     /// everything hanging off it. Only a video marked `deleting` is removed.
     async fn purge(&self, id: &str) -> Result<bool>;
@@ -218,9 +225,54 @@ pub trait Webhooks: Send + Sync {
     ) -> Result<bool>;
     /// The newest `limit` deliveries, newest first.
     async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>>;
-    /// Removes delivered and failed deliveries last changed at least `age`
-    /// ago (pending ones stay however old); how many went.
+    /// Removes deliveries last changed at least `age` ago, whatever their
+    /// state; how many went.
     async fn prune_deliveries(&self, age: Duration) -> Result<u64>;
+}
+
+/// Resumable (tus) uploads, shared by every node. The offset moves only
+/// under a lock that is a lease on the database's clock, and only from the
+/// offset the lock was taken at, so two nodes racing on one upload can never
+/// both record their bytes.
+#[async_trait]
+pub trait Uploads: Send + Sync {
+    /// Creates the upload and its video (status `uploading`, no job yet) in
+    /// one transaction.
+    async fn create_upload(&self, u: &NewUpload) -> Result<Upload>;
+    /// One upload by its (video) id.
+    async fn upload(&self, video_id: &str) -> Result<Option<Upload>>;
+    /// Locks an open, unexpired upload for `lease` if its offset is still
+    /// `offset` and no live lock is held on it.
+    async fn lock_upload(
+        &self,
+        video_id: &str,
+        offset: i64,
+        lease: Duration,
+    ) -> Result<LockOutcome>;
+    /// Extends a held lock; `false` if it was lost.
+    async fn renew_upload_lock(&self, lock: &UploadLock, lease: Duration) -> Result<bool>;
+    /// Records `chunk` (starting at the lock's offset), moves the offset to
+    /// its end, pushes the expiry `ttl` ahead and releases the lock, in one
+    /// transaction; `false` (nothing changed) if the lock was lost.
+    async fn advance_upload(&self, lock: &UploadLock, chunk: &Chunk, ttl: Duration)
+        -> Result<bool>;
+    /// Releases a lock without recording anything.
+    async fn unlock_upload(&self, lock: &UploadLock) -> Result<()>;
+    /// The recorded chunks of an upload, in file order.
+    async fn upload_chunks(&self, video_id: &str) -> Result<Vec<Chunk>>;
+    /// Under the lock, with every byte recorded: marks the upload done,
+    /// moves its video to `queued` and queues its job reading `source`, in
+    /// one transaction; `false` (nothing changed) if the lock was lost or
+    /// bytes are missing.
+    async fn complete_upload(&self, lock: &UploadLock, source: &JobSource) -> Result<bool>;
+    /// Up to `limit` uploads past their expiry that no live lock holds,
+    /// open or done.
+    async fn expired_uploads(&self, limit: u32) -> Result<Vec<Upload>>;
+    /// Open uploads holding every byte whose finishing step stopped (no
+    /// live lock): for the sweeper to finish.
+    async fn stranded_uploads(&self, limit: u32) -> Result<Vec<Upload>>;
+    /// Removes an upload record and its chunk records; `false` if unknown.
+    async fn remove_upload(&self, video_id: &str) -> Result<bool>;
 }
 
 /// Reachability of the database, for readiness.
@@ -272,6 +324,8 @@ pub struct Catalog {
     pub qoe: Arc<dyn Qoe>,
     /// The outbox of webhook deliveries.
     pub webhooks: Arc<dyn Webhooks>,
+    /// Resumable uploads.
+    pub uploads: Arc<dyn Uploads>,
     /// Database reachability.
     pub health: Arc<dyn Health>,
 }
@@ -287,6 +341,7 @@ pub async fn open(url: &str, opts: &CatalogOptions) -> Result<Catalog> {
         accounts: c.clone(),
         qoe: c.clone(),
         webhooks: c.clone(),
+        uploads: c.clone(),
         health: c,
     })
 }

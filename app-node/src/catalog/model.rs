@@ -9,6 +9,8 @@ pub use crate::media::Rendition;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VideoStatus {
+    /// A resumable upload still receiving bytes; no job yet.
+    Uploading,
     /// Waiting for a worker.
     Queued,
     /// Fetching the source.
@@ -27,6 +29,7 @@ impl VideoStatus {
     /// Text stored in the catalog.
     pub fn as_str(self) -> &'static str {
         match self {
+            VideoStatus::Uploading => "uploading",
             VideoStatus::Queued => "queued",
             VideoStatus::Downloading => "downloading",
             VideoStatus::Transcoding => "transcoding",
@@ -39,6 +42,7 @@ impl VideoStatus {
     /// Parses stored text; unknown text reads as failed rather than panicking.
     pub fn parse(s: &str) -> Self {
         match s {
+            "uploading" => VideoStatus::Uploading,
             "queued" => VideoStatus::Queued,
             "downloading" => VideoStatus::Downloading,
             "transcoding" => VideoStatus::Transcoding,
@@ -179,7 +183,7 @@ pub enum StatusFilter {
     All,
     /// Published videos only.
     Ready,
-    /// Queued, downloading or transcoding.
+    /// Uploading, queued, downloading or transcoding.
     Processing,
 }
 

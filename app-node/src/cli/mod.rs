@@ -4,6 +4,7 @@ mod copy;
 mod import;
 mod playback;
 mod serve;
+mod upload;
 mod users;
 
 use std::path::PathBuf;
@@ -65,6 +66,34 @@ pub enum Command {
         /// signed URLs (`playback-url`), unlisted ones are in no listing.
         #[arg(long, default_value = "public", value_parser = ["public", "unlisted", "private"])]
         visibility: String,
+    },
+    /// Upload a local file to a server with the resumable tus protocol;
+    /// run it again after an interruption to continue where it stopped.
+    Upload {
+        /// The video file.
+        file: PathBuf,
+        /// Title shown in the catalog.
+        #[arg(long)]
+        title: String,
+        /// Base URL of a node or the balancer.
+        #[arg(long, env = "REEL_SERVER")]
+        server: String,
+        /// API token (`reel-node token create`).
+        #[arg(long, env = "REEL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// MiB sent per request.
+        #[arg(long, default_value_t = 16)]
+        chunk_mib: u64,
+        /// Folder keeping where unfinished uploads stand
+        /// (default: $XDG_STATE_HOME/reel/uploads).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Highest average rate in KiB/s.
+        #[arg(long)]
+        limit_kib: Option<u64>,
+        /// Return once uploaded instead of waiting until the video plays.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Manage uploaders.
     User {
@@ -267,6 +296,28 @@ pub async fn run(cli: Cli, mut cfg: Config) -> anyhow::Result<i32> {
             let visibility = crate::catalog::Visibility::parse(&visibility)
                 .unwrap_or(crate::catalog::Visibility::Public);
             import::import(cfg, &source, &title, no_wait, owner.as_deref(), visibility).await
+        }
+        Command::Upload {
+            file,
+            title,
+            server,
+            token,
+            chunk_mib,
+            state_dir,
+            limit_kib,
+            no_wait,
+        } => {
+            upload::upload(upload::UploadArgs {
+                file,
+                title,
+                server,
+                token,
+                chunk_bytes: chunk_mib.clamp(1, 1024) << 20,
+                state_dir: state_dir.unwrap_or_else(upload::default_state_dir),
+                max_rate: limit_kib.map(|k| k.saturating_mul(1024)),
+                no_wait,
+            })
+            .await
         }
         Command::User {
             action: UserAction::Add { name, admin },

@@ -208,6 +208,9 @@ fn extract(fig: &Figment) -> Result<Config, ConfigError> {
 /// file is committed); known, so not reported as typos.
 pub const SECRET_ENV: &[&str] = &["REEL_EDGE__PURGE_TOKEN", "REEL_WEBHOOKS__SECRET"];
 
+/// Variables read by client commands (`reel-node upload`), not settings.
+const CLIENT_ENV: &[&str] = &["REEL_TOKEN", "REEL_SERVER"];
+
 /// `REEL_*` variables that are not node settings (typos, or meant for the
 /// balancer), for the caller to report once logging is set up.
 pub fn unknown_env(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
@@ -219,8 +222,11 @@ pub fn unknown_env(env: impl IntoIterator<Item = (String, String)>) -> Vec<Strin
         .filter_map(|(name, _)| {
             let rest = name.strip_prefix("REEL_")?;
             let key = rest.to_ascii_lowercase().replace("__", ".");
-            (rest != "CONFIG" && !SECRET_ENV.contains(&name.as_str()) && !has_path(&defaults, &key))
-                .then_some(name)
+            (rest != "CONFIG"
+                && !SECRET_ENV.contains(&name.as_str())
+                && !CLIENT_ENV.contains(&name.as_str())
+                && !has_path(&defaults, &key))
+            .then_some(name)
         })
         .collect();
     out.sort();

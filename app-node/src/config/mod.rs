@@ -156,8 +156,14 @@ pub struct WebhooksConfig {
     pub retry_backoff_max_s: u64,
     /// Milliseconds between looks for due deliveries when idle.
     pub poll_ms: u64,
-    /// Days delivered and failed deliveries stay listed.
+    /// Days a delivery stays listed after its last change; older ones are
+    /// removed whatever their state (a pending one that old has nowhere
+    /// to go: its sender has been off all that time).
     pub keep_days: u64,
+    /// Whether endpoints may be on loopback, private or link-local
+    /// networks. Separate from `ingest.allow_private_networks`: letting
+    /// uploaders import from the LAN must not also let events be sent there.
+    pub allow_private_networks: bool,
 }
 
 /// Viewer experience (QoE) reports: CMCD event reports players send to
@@ -291,6 +297,12 @@ pub struct IngestConfig {
     pub read_timeout_s: u64,
     /// Seconds allowed for a whole download.
     pub total_timeout_s: u64,
+    /// Seconds a resumable upload lives after its creation or last PATCH;
+    /// the sweeper then removes its bytes and its video.
+    pub upload_expire_s: u64,
+    /// Seconds a PATCH's lock on a resumable upload lasts without renewal:
+    /// how long an upload stays locked (423) after the node taking it died.
+    pub upload_lock_s: u64,
 }
 
 /// The job worker.
@@ -443,6 +455,8 @@ max_bytes = 4294967296
 connect_timeout_s = 10
 read_timeout_s = 30
 total_timeout_s = 3600
+upload_expire_s = 86400
+upload_lock_s = 30
 
 [worker]
 enabled = true
@@ -512,6 +526,7 @@ retry_backoff_s = 10
 retry_backoff_max_s = 3600
 poll_ms = 1000
 keep_days = 30
+allow_private_networks = false
 
 [playback]
 keys = ""

@@ -92,9 +92,15 @@ fn webhook_endpoints_pass_the_ssrf_guard() {
     }
     let c = with(&[("webhooks.urls", "https://example.com/hook")]).unwrap();
     assert_eq!(c.webhooks.urls, vec!["https://example.com/hook"]);
-    let loopback = [
+    // Their own switch: allowing imports from the LAN is not enough.
+    let imports_only = [
         ("webhooks.urls", "http://127.0.0.1:9/hook"),
         ("ingest.allow_private_networks", "true"),
+    ];
+    assert!(with(&imports_only).is_err());
+    let loopback = [
+        ("webhooks.urls", "http://127.0.0.1:9/hook"),
+        ("webhooks.allow_private_networks", "true"),
     ];
     assert!(with(&loopback).is_ok());
 }

@@ -132,6 +132,12 @@ impl Config {
         if self.ingest.max_bytes == 0 {
             return bad("ingest.max_bytes", "must be positive");
         }
+        if self.ingest.upload_expire_s == 0 {
+            return bad("ingest.upload_expire_s", "must be positive");
+        }
+        if self.ingest.upload_lock_s == 0 {
+            return bad("ingest.upload_lock_s", "must be positive");
+        }
         // Waits become deadlines (`Instant + Duration` panics past the end of
         // time, in sqlx's pool among others) and leases SQL integers, so an
         // absurd value must stop here rather than in a request.
@@ -140,6 +146,8 @@ impl Config {
             ("ingest.connect_timeout_s", self.ingest.connect_timeout_s),
             ("ingest.read_timeout_s", self.ingest.read_timeout_s),
             ("ingest.total_timeout_s", self.ingest.total_timeout_s),
+            ("ingest.upload_expire_s", self.ingest.upload_expire_s),
+            ("ingest.upload_lock_s", self.ingest.upload_lock_s),
             ("worker.lease_s", self.worker.lease_s),
             ("worker.poll_ms", self.worker.poll_ms / 1000),
             ("worker.retry_backoff_s", self.worker.retry_backoff_s),
@@ -281,10 +289,10 @@ impl Config {
                     format!("{raw:?} carries credentials; receivers check the signature instead"),
                 );
             }
-            if let Err(e) = crate::ingest::check_url(&url, self.ingest.allow_private_networks) {
+            if let Err(e) = crate::ingest::check_url(&url, w.allow_private_networks) {
                 return bad(
                     "webhooks.urls",
-                    format!("{raw:?} is refused: {e} (see ingest.allow_private_networks)"),
+                    format!("{raw:?} is refused: {e} (see webhooks.allow_private_networks)"),
                 );
             }
         }

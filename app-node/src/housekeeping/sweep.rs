@@ -30,8 +30,10 @@ pub struct SweepReport {
     /// Viewer sessions with no report for `qoe.keep_days` (a day for
     /// those that never played).
     pub qoe_sessions: u64,
-    /// Settled webhook deliveries older than `webhooks.keep_days`.
+    /// Webhook deliveries unchanged for `webhooks.keep_days`.
     pub webhook_deliveries: u64,
+    /// Resumable uploads finished, expired or forgotten.
+    pub uploads: crate::uploads::UploadSweep,
 }
 
 /// State kept between sweeps.
@@ -75,20 +77,26 @@ pub async fn sweep_once(
     let settle = Duration::from_secs(state.config.worker.lease_s * 2 + 5);
     for id in state.catalog.videos.stale_deletes(settle).await? {
         clear_media(state.store.as_ref(), &id).await?;
-        // Read before the row goes, for the webhook event.
-        let video = state.catalog.videos.get(&id).await?;
+        // Its `video.deleted` event was queued with the tombstone.
         if state.catalog.videos.purge(&id).await? {
             report.deletes_finished += 1;
-            // The node that began this delete may have died before
-            // announcing it; the event's id is derived from the video, so
-            // one it did queue is not queued twice.
-            if let Some(v) = video {
-                crate::webhooks::announce(state, crate::webhooks::EventType::Deleted, &v).await;
-            }
         }
     }
 
     report.work_files = state.store.sweep_work_files(abandoned).await?;
+
+    // Before staged sources: finishing an upload stages one.
+    match crate::uploads::sweep_uploads(
+        &state.catalog,
+        state.store.as_ref(),
+        &state.config.tmp_dir(),
+        Duration::from_secs(state.config.ingest.upload_lock_s),
+    )
+    .await
+    {
+        Ok(r) => report.uploads = r,
+        Err(e) => tracing::warn!(code = e.code(), "sweeping uploads failed: {e}"),
+    }
 
     let mut still_orphaned = HashSet::new();
     for obj in state.store.list(STAGED_PREFIX).await? {

@@ -1,7 +1,7 @@
 //! The JSON API under `/api/videos`.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -11,6 +11,7 @@ use serde_json::json;
 use super::auth::Uploader;
 use super::error::ApiError;
 use super::listing_cache::ListingCache;
+use super::query::ApiQuery;
 use super::title::clean_title;
 use super::upload::receive_multipart;
 use super::video_json::VideoJson;
@@ -184,7 +185,7 @@ fn wants_mine(mine: Option<&str>) -> Result<bool, ApiError> {
 pub async fn list(
     State(state): State<AppState>,
     Extension(listings): Extension<ListingCache>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page.unwrap_or(1).max(1);
@@ -230,17 +231,24 @@ pub async fn list(
     };
     // One uploader's own listing is theirs alone and must show their change
     // at once: never kept.
-    let body = match owner_id {
-        Some(_) => render.await?,
+    // Nor may a shared cache on the way keep it.
+    let (body, cache) = match owner_id {
+        Some(_) => (render.await?, "private, no-store"),
         None => {
             let key = format!(
                 "api {filter:?} {page} {per_page} {}",
                 q.q.as_deref().unwrap_or("")
             );
-            listings.get_or_render(key, render).await?
+            (listings.get_or_render(key, render).await?, "no-cache")
         }
     };
-    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    ))
 }
 
 /// One video by id; ids we never issue are 404 without a catalog query.
@@ -359,11 +367,11 @@ pub async fn delete(
         return Err(ApiError::video_not_found());
     };
     who.check_may_edit(&video)?;
-    match delete_video(&state.catalog, state.store.as_ref(), &id).await? {
+    let event = crate::webhooks::announcement(&state, crate::webhooks::EventType::Deleted, &video);
+    match delete_video(&state.catalog, state.store.as_ref(), &id, event.as_ref()).await? {
         Deleted::NotFound => Err(ApiError::video_not_found()),
         Deleted::Purged | Deleted::Tombstoned => {
             state.edge.purge(&id);
-            crate::webhooks::announce(&state, crate::webhooks::EventType::Deleted, &video).await;
             tracing::info!(video = %id, user = who.user_id, "video deleted");
             Ok(StatusCode::NO_CONTENT)
         }

@@ -1,4 +1,5 @@
-//! `/static/{file}`: page scripts, styles and the pinned hls.js, embedded in
+//! `/static/{file}`: page scripts, styles and the pinned hls.js and
+//! tus-js-client, embedded in
 //! the binary at build time so a node copied to another machine serves the
 //! player with no source tree. `web_dir` (development) reads the same names
 //! from disk instead, so edits show without a rebuild.
@@ -21,6 +22,12 @@ struct Own;
 #[include = "hls.min.js"]
 struct Vendor;
 
+/// tus-js-client (the upload page's resumable uploads), pinned the same way.
+#[derive(rust_embed::Embed)]
+#[folder = "web/node_modules/tus-js-client/dist/"]
+#[include = "tus.min.js"]
+struct Tus;
+
 /// Assets keep their names across releases, so caches revalidate soon.
 const CACHE: &str = "public, max-age=300";
 
@@ -37,6 +44,9 @@ fn mime(name: &str) -> &'static str {
 fn lookup(name: &str) -> Option<(rust_embed::EmbeddedFile, String)> {
     if let Some(f) = Own::get(name) {
         return Some((f, format!("static/{name}")));
+    }
+    if let Some(f) = Tus::get(name) {
+        return Some((f, format!("node_modules/tus-js-client/dist/{name}")));
     }
     Vendor::get(name).map(|f| (f, format!("node_modules/hls.js/dist/{name}")))
 }

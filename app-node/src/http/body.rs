@@ -37,7 +37,7 @@ pub struct BodyPolicy {
 }
 
 /// The policy for a request, or `None` when its handler reads the body
-/// itself (video uploads) or it has none to read.
+/// itself (video uploads, tus PATCHes) or it has none to read.
 pub fn policy(state: &AppState, req: &Request) -> Option<BodyPolicy> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return None;
@@ -45,6 +45,11 @@ pub fn policy(state: &AppState, req: &Request) -> Option<BodyPolicy> {
     let path = req.uri().path();
     let idle = Duration::from_secs(state.config.ingest.read_timeout_s);
     if path == "/api/videos" && is_multipart(req) {
+        return None;
+    }
+    if path == "/api/uploads" || path.starts_with("/api/uploads/") {
+        // tus bytes: streamed by the handler after authentication, each
+        // piece within the idle limit, under the upload's lock.
         return None;
     }
     if path.starts_with("/api/videos/") && path.ends_with("/subtitles") {

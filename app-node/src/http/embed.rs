@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::client::Client;
 use super::error::ApiError;
 use super::pages::{clock, player_src, TokenQuery};
+use super::query::ApiQuery;
 use super::templates::{csp_framed_by, page};
 use super::video_json::VideoJson;
 use crate::catalog::{valid_id, Video, VideoStatus};
@@ -120,7 +121,7 @@ pub struct OEmbed {
 pub async fn oembed(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    Query(q): Query<OEmbedQuery>,
+    ApiQuery(q): ApiQuery<OEmbedQuery>,
 ) -> Result<Response, ApiError> {
     match q.format.as_deref() {
         None | Some("json") => {}

@@ -18,11 +18,13 @@ mod ops;
 mod pages;
 mod playback;
 mod qoe;
+mod query;
 pub mod range;
 pub mod server;
 mod subtitles;
 mod templates;
 mod title;
+mod tus;
 mod upload;
 mod video_json;
 mod visibility;
@@ -67,6 +69,20 @@ pub fn app(state: AppState) -> Router {
             .route(
                 "/api/videos/{id}/playback-token",
                 axum::routing::post(playback::token),
+            )
+            .route(
+                tus::BASE,
+                axum::routing::post(tus::create)
+                    .options(tus::options)
+                    .layer(axum::middleware::from_fn(tus::tus_headers)),
+            )
+            .route(
+                "/api/uploads/{id}",
+                axum::routing::head(tus::head)
+                    .patch(tus::patch)
+                    .delete(tus::terminate)
+                    .options(tus::options)
+                    .layer(axum::middleware::from_fn(tus::tus_headers)),
             )
             .route("/api/webhooks/deliveries", get(webhooks::deliveries))
             .route(

@@ -35,7 +35,7 @@ pub struct VideoJson {
     pub id: String,
     /// Title.
     pub title: String,
-    /// queued, downloading, transcoding, ready or failed.
+    /// uploading, queued, downloading, transcoding, ready or failed.
     pub status: VideoStatus,
     /// 0..1.
     pub progress: f64,

@@ -1,11 +1,12 @@
 //! `GET /api/webhooks/deliveries`: the webhook outbox as admins see it.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Uploader;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::video_json::rfc3339;
 use crate::catalog::{Delivery, Role};
 use crate::state::AppState;
@@ -63,7 +64,7 @@ impl From<Delivery> for DeliveryJson {
 pub async fn deliveries(
     State(state): State<AppState>,
     who: Uploader,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if who.role != Role::Admin {
         return Err(ApiError::forbidden(

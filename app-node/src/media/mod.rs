@@ -31,6 +31,7 @@ pub mod rendition;
 pub mod source;
 pub mod storyboard;
 pub mod subtitles;
+mod tool_env;
 pub mod transcode;
 pub mod webvtt;
 

@@ -120,6 +120,7 @@ pub async fn run(cmd: &ToolCommand, stdout_mode: StdoutMode<'_>) -> Result<ToolO
             Ok(())
         });
     }
+    super::tool_env::restrict(&mut command);
     let mut child = command
         .args(&cmd.args)
         .stdin(Stdio::null())

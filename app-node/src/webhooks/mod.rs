@@ -249,30 +249,6 @@ async fn read_for_event(state: &AppState, video_id: &str) -> Option<Video> {
     }
 }
 
-/// Puts an event about `video` into the outbox for every endpoint, on its
-/// own: used where the change it announces has its own steps (a delete),
-/// right after it. If this node dies in between, the event is lost (the
-/// change itself stands); `video.deleted` has an id derived from the video,
-/// so announcing it again from a retried delete queues nothing new. An
-/// outbox failure is logged, never returned.
-pub async fn announce(state: &AppState, kind: EventType, video: &Video) {
-    let urls = &state.config.webhooks.urls;
-    if urls.is_empty() {
-        return;
-    }
-    let ev = event(kind, video);
-    let call = state.catalog.webhooks.enqueue_webhook(&ev, urls);
-    match crate::catalog::within(CATALOG_LIMIT, "webhook enqueue", call).await {
-        Ok(()) => {
-            tracing::debug!(video = %video.id, event = %ev.event_id, kind = kind.as_str(), "webhook queued")
-        }
-        Err(e) => tracing::warn!(
-            video = %video.id, kind = kind.as_str(), code = e.code(),
-            "webhook event not queued: {e}"
-        ),
-    }
-}
-
 /// The signature header's value for one attempt: `v1=` and the hex
 /// HMAC-SHA256, keyed by the secret, of `"{timestamp}.{body}"`. The
 /// timestamp is signed so a captured request cannot be replayed later

@@ -98,7 +98,7 @@ impl Sender {
         };
         match Sender::new(
             &config.webhooks,
-            config.ingest.allow_private_networks,
+            config.webhooks.allow_private_networks,
             secret.as_bytes(),
         ) {
             Ok(s) => Some(s),
@@ -141,7 +141,7 @@ impl Sender {
         let response =
             match tokio::time::timeout(self.timeout + Duration::from_secs(1), request).await {
                 Err(_) => return Err(WebhookError::Timeout),
-                Ok(Err(e)) => return Err(classify(&e)),
+                Ok(Err(e)) => return Err(classify(e)),
                 Ok(Ok(r)) => r,
             };
         let status = response.status().as_u16();
@@ -206,8 +206,8 @@ impl Sender {
 
 /// Sorts a client error by its type: the guard's refusal (raised inside
 /// the resolver) is permanent, a timeout and anything else transient.
-fn classify(e: &reqwest::Error) -> WebhookError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+fn classify(e: reqwest::Error) -> WebhookError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(s) = source {
         if let Some(IngestError::Forbidden(m)) = s.downcast_ref::<IngestError>() {
             return WebhookError::Forbidden(m.clone());
@@ -215,10 +215,20 @@ fn classify(e: &reqwest::Error) -> WebhookError {
         source = s.source();
     }
     if e.is_timeout() {
-        WebhookError::Timeout
-    } else {
-        WebhookError::Network(e.to_string())
+        return WebhookError::Timeout;
     }
+    // The endpoint's URL may carry a secret in its path or query: it is
+    // left out of the message, which goes to logs and the deliveries list;
+    // the causes below it say what failed.
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    WebhookError::Network(message)
 }
 
 /// Sends due deliveries until `shutdown`. Does nothing without endpoints or

@@ -1,6 +1,6 @@
 //! Catalog rows for tests that need videos without running ffmpeg: a queued
-//! video, and a claimed-then-published one with a two-rung ladder and an
-//! English track.
+//! video, a claimed-then-published one with a two-rung ladder and an
+//! English track, and a resumable upload half-way.
 
 use std::time::Duration;
 
@@ -27,6 +27,48 @@ pub async fn add_owned_video(c: &Catalog, title: &str, owner_id: Option<i64>) ->
         .await
         .unwrap();
     nv.id
+}
+
+/// Adds a 100-byte resumable upload of `owner_id` holding its first 10
+/// bytes; returns its id and the recorded chunk.
+pub async fn add_half_upload(c: &Catalog, owner_id: i64) -> (String, reel_node::catalog::Chunk) {
+    use reel_node::catalog::{Chunk, LockOutcome, NewUpload};
+    let id = new_id();
+    c.uploads
+        .create_upload(&NewUpload {
+            video: NewVideo {
+                id: id.clone(),
+                title: "Half uploaded".into(),
+                source: "upload:h.mp4".into(),
+                owner_id: Some(owner_id),
+                visibility: reel_node::catalog::Visibility::Public,
+            },
+            owner_id,
+            length: 100,
+            metadata: String::new(),
+            ttl: Duration::from_secs(3600),
+        })
+        .await
+        .unwrap();
+    let LockOutcome::Locked(l) = c
+        .uploads
+        .lock_upload(&id, 0, Duration::from_secs(60))
+        .await
+        .unwrap()
+    else {
+        panic!("no lock on a new upload")
+    };
+    let part = Chunk {
+        start: 0,
+        end: 10,
+        key: format!("uploads/{id}/0-x"),
+    };
+    assert!(c
+        .uploads
+        .advance_upload(&l, &part, Duration::from_secs(3600))
+        .await
+        .unwrap());
+    (id, part)
 }
 
 /// What a finished ladder of 720p and 360p with a poster and an English

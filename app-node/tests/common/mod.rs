@@ -9,6 +9,7 @@ pub mod procs;
 pub mod s3;
 pub mod slow_store;
 pub mod tcp_proxy;
+pub mod tus;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

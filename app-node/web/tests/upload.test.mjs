@@ -1,7 +1,10 @@
 // The upload page in headless Chromium: sign in, import from a loopback
-// URL, watch the progress, then play the result.
+// URL, watch the progress, then play the result; upload files with the
+// pinned tus-js-client, and resume one after a page reload.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNode, USER, PASSWORD } from './lib/node.mjs';
 import { makeClip, mediaServer } from './lib/media.mjs';
@@ -92,7 +95,94 @@ describe('upload page', () => {
     await page.click('#upload-form button[type="submit"]');
     await page.locator('#watch-link').waitFor({ timeout: 120_000 });
     const seen = await page.evaluate(() => window.__seen);
-    assert.ok(seen.some((t) => /^Uploading… \d+%$/.test(t)), `no upload progress: ${seen.join(' | ')}`);
+    assert.ok(seen.some((t) => /^Uploading… \d+%/.test(t)), `no upload progress: ${seen.join(' | ')}`);
     assert.equal(await page.locator('#watch-link').innerText(), 'Watch “Uploaded as a file”');
+  });
+
+  it('resumes a file upload after a reload and a dropped network, showing speed and time left', async () => {
+    const { page } = b;
+    // ~25 MB that does not compress, sent at 3 MB/s: long enough to reload
+    // in the middle.
+    const big = join(media.dir, 'big.mp4');
+    execFileSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=8',
+      '-vf', 'noise=alls=40:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast',
+      '-b:v', '25M', '-maxrate', '25M', '-bufsize', '25M', '-pix_fmt', 'yuv420p', big]);
+    const size = statSync(big).size;
+    const cdp = await page.context().newCDPSession(page);
+    const throttle = (bps) => cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bps,
+    });
+    await throttle(3 * 1024 * 1024);
+    await page.goto(`${node.base}/upload`);
+    const watch = () => page.evaluate(() => {
+      window.__seen = [];
+      const msg = document.getElementById('upload-msg');
+      new MutationObserver(() => window.__seen.push(msg.textContent))
+        .observe(msg, { childList: true, characterData: true, subtree: true });
+    });
+    await watch();
+    await page.fill('#title', 'Resumed after a reload');
+    await page.setInputFiles('#file', big);
+    await page.click('#upload-form button[type="submit"]');
+    // At least one 8 MiB request stored on the server, then reload.
+    const stored = async () => {
+      const url = await page.evaluate(() => {
+        for (let i = 0; i < localStorage.length; i++) {
+          const k = localStorage.key(i);
+          if (k.startsWith('tus::')) return JSON.parse(localStorage.getItem(k)).uploadUrl;
+        }
+        return null;
+      });
+      if (!url) return { url, offset: 0 };
+      const r = await fetch(new URL(url, node.base), {
+        method: 'HEAD', headers: { authorization: `Bearer ${node.token}`, 'tus-resumable': '1.0.0' },
+      });
+      return { url, offset: Number(r.headers.get('upload-offset') || 0) };
+    };
+    let before = { offset: 0 };
+    const deadline = Date.now() + 60_000;
+    while (before.offset === 0) {
+      assert.ok(Date.now() < deadline, 'no bytes stored within 60 s');
+      await new Promise((ok) => setTimeout(ok, 200));
+      before = await stored();
+    }
+    const seen = await page.evaluate(() => window.__seen);
+    assert.ok(seen.some((t) => /^Uploading… \d+% · [\d.]+ [kMG]B\/s · .+ left$/.test(t)),
+      `no speed and time left: ${seen.join(' | ')}`);
+    assert.ok(before.offset < size, 'the upload finished before the reload');
+
+    await page.reload();
+    const hint = page.locator('#resume-hint');
+    await hint.waitFor();
+    assert.match(await hint.innerText(), /big\.mp4.*interrupted/);
+    const mid = await stored();
+    assert.equal(mid.url, before.url);
+    await watch();
+    await page.fill('#title', 'Resumed after a reload');
+    await page.setInputFiles('#file', big);
+    await page.click('#upload-form button[type="submit"]');
+    // Then the network drops for a while mid-upload; the page retries.
+    await page.waitForFunction(() => window.__seen.some((t) => t.startsWith('Uploading…')));
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+    });
+    await new Promise((ok) => setTimeout(ok, 2500));
+    await throttle(-1);
+    await page.locator('#watch-link').waitFor({ timeout: 120_000 });
+    const after = await page.evaluate(() => window.__seen);
+    assert.ok(after.some((t) => t.startsWith('Connection lost, retrying')), after.join(' | '));
+    assert.ok(after.includes('Resuming an earlier upload of this file…'), after.join(' | '));
+    // It went on from the stored offset: its first progress was already past it.
+    const first = after.map((t) => /^Uploading… (\d+)%/.exec(t)).find(Boolean);
+    assert.ok(first && Number(first[1]) >= Math.floor(100 * mid.offset / size),
+      `restarted from 0: ${after.join(' | ')}`);
+    // One upload, one video.
+    const mine = await node.api('/api/videos?mine=1');
+    const titled = mine.body.videos.filter((v) => v.title === 'Resumed after a reload');
+    assert.equal(titled.length, 1);
+    assert.equal(titled[0].status, 'ready');
+    assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')).length), 0);
+    assert.deepEqual(b.errors, []);
   });
 });

@@ -161,6 +161,33 @@ const TABLES: &[Table] = &[
             ("updated_at", Col::Int),
         ],
     },
+    Table {
+        name: "uploads",
+        key: &["video_id"],
+        cols: &[
+            ("video_id", Col::Text),
+            ("owner_id", Col::Int),
+            ("upload_length", Col::Int),
+            ("upload_offset", Col::Int),
+            ("metadata", Col::Text),
+            ("state", Col::Text),
+            ("lock_token", Col::OptText),
+            ("lock_until", Col::Int),
+            ("expires_at", Col::Int),
+            ("created_at", Col::Int),
+            ("updated_at", Col::Int),
+        ],
+    },
+    Table {
+        name: "upload_chunks",
+        key: &["upload_id", "start_offset"],
+        cols: &[
+            ("upload_id", Col::Text),
+            ("start_offset", Col::Int),
+            ("end_offset", Col::Int),
+            ("object_key", Col::Text),
+        ],
+    },
 ];
 
 /// Rows read per round trip.

@@ -30,7 +30,7 @@ use crate::catalog::Result;
 const NEWEST_FIRST: &str = "ORDER BY created_at DESC, id DESC";
 
 /// Statuses of videos still being worked on.
-const PROCESSING: &str = "status IN ('queued', 'downloading', 'transcoding')";
+const PROCESSING: &str = "status IN ('uploading', 'queued', 'downloading', 'transcoding')";
 
 /// The only videos listed to everyone.
 const PUBLIC: &str = "visibility = 'public'";

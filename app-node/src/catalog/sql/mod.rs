@@ -9,6 +9,7 @@ mod jobs;
 mod listing;
 mod migrate;
 mod qoe;
+mod uploads;
 mod videos;
 mod webhooks;
 

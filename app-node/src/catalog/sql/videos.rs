@@ -12,7 +12,7 @@ use crate::catalog::model::{
     HomePage, JobSource, NewVideo, Rendition, StatusFilter, Subtitle, Video, VideoPage,
     VideoStatus, Visibility,
 };
-use crate::catalog::{new_id, CatalogError, Result, Tombstone, Videos};
+use crate::catalog::{new_id, Announcement, CatalogError, Result, Tombstone, Videos};
 
 /// The columns a [`Video`] is read from: the table `videos` aliased `v`,
 /// joined with [`OWNER_JOIN`] for the owner's name.
@@ -219,7 +219,11 @@ impl Videos for SqlCatalog {
         Ok(row.map(|(s, v)| (VideoStatus::parse(&s), Visibility::from_stored(&v))))
     }
 
-    async fn begin_delete(&self, id: &str) -> Result<Option<Tombstone>> {
+    async fn begin_delete(
+        &self,
+        id: &str,
+        announce: Option<&Announcement>,
+    ) -> Result<Option<Tombstone>> {
         let mut tx = self.pool.begin().await?;
         let marked = sqlx::query(
             &self.sql("UPDATE videos SET status = 'deleting', updated_at = NOW_MS WHERE id = ?"),
@@ -249,6 +253,13 @@ impl Videos for SqlCatalog {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // With the tombstone: the delete is decided here, and finishing it
+        // (now, by a retry or by the sweeper) never needs the event again.
+        // A repeated delete queues nothing new (the event id comes from
+        // the video).
+        if let Some(a) = announce {
+            self.insert_deliveries(&mut tx, &a.event, &a.urls).await?;
+        }
         tx.commit().await?;
         Ok(self.get(id).await?.map(|video| Tombstone {
             video,
@@ -266,7 +277,11 @@ impl Videos for SqlCatalog {
         if status.as_deref() != Some(VideoStatus::Deleting.as_str()) {
             return Ok(false);
         }
-        for table in ["subtitles", "renditions", "jobs", "qoe_sessions"] {
+        sqlx::query(&self.sql("DELETE FROM upload_chunks WHERE upload_id = ?"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for table in ["subtitles", "renditions", "jobs", "qoe_sessions", "uploads"] {
             sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE video_id = ?")))
                 .bind(id)
                 .execute(&mut *tx)

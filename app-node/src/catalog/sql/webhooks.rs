@@ -254,13 +254,11 @@ impl Webhooks for SqlCatalog {
     }
 
     async fn prune_deliveries(&self, age: Duration) -> Result<u64> {
-        let r = sqlx::query(&self.sql(
-            "DELETE FROM webhook_deliveries
-             WHERE state IN ('delivered', 'failed') AND updated_at < NOW_MS - ?",
-        ))
-        .bind(ms(age))
-        .execute(&self.pool)
-        .await?;
+        let r =
+            sqlx::query(&self.sql("DELETE FROM webhook_deliveries WHERE updated_at < NOW_MS - ?"))
+                .bind(ms(age))
+                .execute(&self.pool)
+                .await?;
         Ok(r.rows_affected())
     }
 }

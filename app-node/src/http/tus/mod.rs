@@ -1,0 +1,349 @@
+//! Resumable uploads with the tus 1.0 protocol at `/api/uploads` (core,
+//! creation, creation-with-upload, termination, expiration, checksum).
+//!
+//! Any node answers any request: the upload's state is in the catalog and
+//! its bytes in the media store (see [`crate::uploads`] for the design).
+//! Callers sign in like for the rest of the API (bearer token, or session
+//! plus CSRF header); an upload is its creator's alone, and anyone else is
+//! told it does not exist. The upload's id is the id of the video it makes.
+
+mod protocol;
+mod receive;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::auth::Uploader;
+use super::error::ApiError;
+use super::title::clean_title;
+use crate::catalog::{new_id, valid_id, LockOutcome, NewUpload, NewVideo, Upload};
+use crate::state::AppState;
+use protocol::{check_version, http_date, number, set, VERSION};
+
+/// Where uploads are created; each one lives at `{BASE}/{id}`.
+pub const BASE: &str = "/api/uploads";
+
+/// Layer: every answer of the tus routes, errors included, names the
+/// protocol version, and none may be cached.
+pub async fn tus_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("tus-resumable", HeaderValue::from_static(VERSION));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if resp.status() == StatusCode::PRECONDITION_FAILED {
+        resp.headers_mut()
+            .insert("tus-version", HeaderValue::from_static(VERSION));
+    }
+    resp
+}
+
+/// `OPTIONS /api/uploads[/{id}]`: what this server speaks; no sign-in.
+pub async fn options(State(state): State<AppState>) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    set(&mut resp, "tus-version", VERSION);
+    set(&mut resp, "tus-extension", protocol::EXTENSIONS);
+    set(&mut resp, "tus-checksum-algorithm", protocol::CHECKSUMS);
+    set(&mut resp, "tus-max-size", state.config.ingest.max_bytes);
+    resp
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        format!("the file is larger than the limit of {limit} bytes"),
+    )
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "upload-not-found",
+        "no upload has this id",
+    )
+}
+
+fn gone() -> ApiError {
+    ApiError::new(StatusCode::GONE, "upload-expired", "the upload has expired")
+}
+
+fn offset_conflict(stored: i64) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "offset-mismatch",
+        format!("Upload-Offset does not match the stored offset {stored}"),
+    )
+}
+
+fn locked() -> ApiError {
+    ApiError {
+        retry_after: Some(1),
+        ..ApiError::new(
+            StatusCode::LOCKED,
+            "upload-locked",
+            "another request is writing to this upload; retry shortly",
+        )
+    }
+}
+
+fn wrong_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-content-type",
+        "upload bytes must be sent as application/offset+octet-stream",
+    )
+}
+
+/// The caller's upload, or 404 (unknown, or someone else's: both look the
+/// same, so ids of other users' uploads are not confirmed).
+async fn owned(state: &AppState, who: &Uploader, id: &str) -> Result<Upload, ApiError> {
+    if !valid_id(id) {
+        return Err(not_found());
+    }
+    state
+        .catalog
+        .uploads
+        .upload(id)
+        .await?
+        .filter(|u| u.owner_id == who.user_id)
+        .ok_or_else(not_found)
+}
+
+fn lease(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.ingest.upload_lock_s)
+}
+
+/// `POST /api/uploads`: creates an upload and its video (status
+/// `uploading`); with an `application/offset+octet-stream` body, takes the
+/// first bytes too (creation-with-upload).
+pub async fn create(
+    State(state): State<AppState>,
+    who: Uploader,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    if state.is_draining() {
+        return Err(ApiError::unavailable(
+            "draining",
+            "the node is shutting down",
+            5,
+        ));
+    }
+    if headers.contains_key("upload-defer-length") {
+        return Err(ApiError::bad_request(
+            "defer-length-unsupported",
+            "Upload-Defer-Length is not supported; send Upload-Length",
+        ));
+    }
+    let length = number(&headers, "upload-length")?.ok_or_else(|| {
+        ApiError::bad_request("missing-length", "the header Upload-Length is required")
+    })?;
+    let limit = state.config.ingest.max_bytes;
+    if length as u64 > limit {
+        return Err(too_large(limit));
+    }
+    if length == 0 {
+        return Err(ApiError::bad_request("empty-file", "the file is empty"));
+    }
+    let meta = protocol::metadata(&headers)?;
+    let title = clean_title(meta.title.as_deref().or(meta.filename.as_deref()))?;
+    let visibility = super::api::parse_visibility(meta.visibility.as_deref())?;
+    let file_name: String = meta
+        .filename
+        .as_deref()
+        .unwrap_or("upload")
+        .chars()
+        .take(200)
+        .collect();
+    let with_bytes = protocol::is_offset_stream(&headers);
+    if !with_bytes && number(&headers, "content-length")?.unwrap_or(0) > 0 {
+        return Err(wrong_type());
+    }
+    // Checked before anything is created, so a malformed header leaves no
+    // upload behind.
+    protocol::checksum(&headers)?;
+    let nu = NewUpload {
+        video: NewVideo {
+            id: new_id(),
+            title,
+            source: format!("upload:{file_name}"),
+            owner_id: Some(who.user_id),
+            visibility,
+        },
+        owner_id: who.user_id,
+        length,
+        metadata: meta.raw,
+        ttl: Duration::from_secs(state.config.ingest.upload_expire_s),
+    };
+    let mut up = state.catalog.uploads.create_upload(&nu).await?;
+    tracing::info!(video = %up.video_id, user = who.user_id, length, "upload created");
+    if with_bytes {
+        // The upload exists whatever happens to its first bytes: the client
+        // learns its URL below and resumes with HEAD + PATCH.
+        match write(&state, &up, 0, &headers, body).await {
+            Ok(offset) => up.offset = offset,
+            Err(e) => tracing::info!(video = %up.video_id, code = e.code, "first bytes refused"),
+        }
+    }
+    let mut resp = StatusCode::CREATED.into_response();
+    set(&mut resp, "location", format!("{BASE}/{}", up.video_id));
+    set(&mut resp, "reel-video-id", &up.video_id);
+    set(&mut resp, "upload-expires", http_date(up.expires_at_ms));
+    if with_bytes {
+        set(&mut resp, "upload-offset", up.offset);
+    }
+    Ok(resp)
+}
+
+/// `HEAD /api/uploads/{id}`: how many bytes are stored.
+pub async fn head(
+    State(state): State<AppState>,
+    who: Uploader,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    let up = owned(&state, &who, &id).await?;
+    if up.expired && !up.done {
+        return Err(gone());
+    }
+    let mut resp = StatusCode::OK.into_response();
+    set(&mut resp, "upload-offset", up.offset);
+    set(&mut resp, "upload-length", up.length);
+    set(&mut resp, "upload-expires", http_date(up.expires_at_ms));
+    set(&mut resp, "reel-video-id", &up.video_id);
+    if !up.metadata.is_empty() {
+        set(&mut resp, "upload-metadata", &up.metadata);
+    }
+    Ok(resp)
+}
+
+/// `PATCH /api/uploads/{id}`: appends the body at `Upload-Offset`.
+pub async fn patch(
+    State(state): State<AppState>,
+    who: Uploader,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    if !protocol::is_offset_stream(&headers) {
+        return Err(wrong_type());
+    }
+    let offset = number(&headers, "upload-offset")?.ok_or_else(|| {
+        ApiError::bad_request("missing-offset", "the header Upload-Offset is required")
+    })?;
+    let up = owned(&state, &who, &id).await?;
+    let new_offset = write(&state, &up, offset, &headers, body).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    set(&mut resp, "upload-offset", new_offset);
+    if let Some(u) = state.catalog.uploads.upload(&id).await? {
+        set(&mut resp, "upload-expires", http_date(u.expires_at_ms));
+    }
+    Ok(resp)
+}
+
+/// Writes a body at `offset` under the upload's lock and, when that was the
+/// last byte, turns the upload into a queued video. Returns the new offset.
+async fn write(
+    state: &AppState,
+    up: &Upload,
+    offset: i64,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<i64, ApiError> {
+    if up.done {
+        // Finished already: a client that lost the last answer asks again.
+        return if offset == up.length {
+            Ok(up.length)
+        } else {
+            Err(offset_conflict(up.length))
+        };
+    }
+    if up.expired {
+        return Err(gone());
+    }
+    if offset != up.offset {
+        return Err(offset_conflict(up.offset));
+    }
+    let checksum = protocol::checksum(headers)?;
+    let declared = number(headers, "content-length")?;
+    if declared.is_some_and(|n| offset.saturating_add(n) > up.length) {
+        let room = up.length - offset;
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload-too-long",
+            format!("the body is longer than the {room} bytes the upload still lacks"),
+        ));
+    }
+    let lock = match state
+        .catalog
+        .uploads
+        .lock_upload(&up.video_id, offset, lease(state))
+        .await?
+    {
+        LockOutcome::Locked(l) => l,
+        LockOutcome::OffsetMismatch(stored) => return Err(offset_conflict(stored)),
+        LockOutcome::Busy => return Err(locked()),
+        LockOutcome::Expired => return Err(gone()),
+        LockOutcome::Gone => return Err(not_found()),
+    };
+    let new_offset = receive::receive(state, &lock, up.length, checksum, body).await?;
+    if new_offset == up.length {
+        // The bytes are recorded whatever happens here; if this fails the
+        // sweeper finishes the upload later.
+        if let Err(e) = crate::uploads::finish(
+            &state.catalog,
+            state.store.as_ref(),
+            &state.config.tmp_dir(),
+            &up.video_id,
+            up.length,
+            lease(state),
+        )
+        .await
+        {
+            tracing::warn!(video = %up.video_id, code = e.code(), "finishing the upload failed: {e}");
+        }
+    }
+    Ok(new_offset)
+}
+
+/// `DELETE /api/uploads/{id}` (termination): removes the upload, its bytes
+/// and its video.
+pub async fn terminate(
+    State(state): State<AppState>,
+    who: Uploader,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    let up = owned(&state, &who, &id).await?;
+    let video = state.catalog.videos.get(&up.video_id).await?;
+    // A video still uploading was never announced; one past it (its job
+    // queued) was, so it is announced gone.
+    let event = video
+        .as_ref()
+        .filter(|v| v.status != crate::catalog::VideoStatus::Uploading)
+        .and_then(|v| {
+            crate::webhooks::announcement(&state, crate::webhooks::EventType::Deleted, v)
+        });
+    crate::housekeeping::delete_video(
+        &state.catalog,
+        state.store.as_ref(),
+        &up.video_id,
+        event.as_ref(),
+    )
+    .await?;
+    state.catalog.uploads.remove_upload(&up.video_id).await?;
+    if let Some(v) = video {
+        state.edge.purge(&v.id);
+    }
+    tracing::info!(video = %id, user = who.user_id, "upload terminated");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
