@@ -3,14 +3,13 @@
 //! [`super::playback`]) for private videos.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::range::{parse_range, RangeReq};
 use super::visibility::VisibilityCache;
-use axum::Extension;
 use std::time::Duration;
 
 use crate::catalog::{valid_id, valid_version, VideoStatus, Visibility};
