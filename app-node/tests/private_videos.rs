@@ -20,6 +20,17 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     let app = &node.app;
     let v = node.publish_clip(320, 180, 6, true).await;
     let id = v["id"].as_str().unwrap().to_string();
+    // A subtitle track too, so the tree has every kind of file.
+    let track = "--b\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\nen\r\n--b\r\n\
+                 Content-Disposition: form-data; name=\"file\"; filename=\"s.srt\"\r\n\r\n\
+                 1\n00:00:00,500 --> 00:00:03,000\nhello\n\r\n--b--\r\n";
+    let req = Request::post(format!("/api/videos/{id}/subtitles"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", node.token))
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=b")
+        .body(Body::from(track))
+        .unwrap();
+    let (s, _, b) = node.call(req).await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
     let plain_master = v["hls_url"].as_str().unwrap().to_string();
     let plain_poster = v["poster_url"].as_str().unwrap().to_string();
     let plain_files = walk(app, &plain_master).await;
@@ -77,6 +88,10 @@ async fn a_private_video_plays_only_through_a_valid_token() {
     let signed_files = walk(app, &url).await;
     assert_eq!(signed_files.len(), plain_files.len());
     assert!(signed_files.iter().any(|f| f.ends_with(".m4s")));
+    assert!(
+        signed_files.iter().any(|f| f.ends_with(".vtt")),
+        "subtitles: {signed_files:?}"
+    );
     assert!(signed_files
         .iter()
         .any(|f| f.ends_with("init.mp4") || f.contains("init")));
@@ -279,4 +294,38 @@ async fn a_private_video_plays_only_through_a_valid_token() {
         .unwrap();
     let (s, _, _) = node.call(req).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "oEmbed refuses private videos");
+
+    // The owner, signed in: the watch page mints a token of its own.
+    let owner = node
+        .state
+        .catalog
+        .accounts
+        .user("tester")
+        .await
+        .unwrap()
+        .unwrap();
+    let sid = reel_node::auth::new_secret();
+    node.state
+        .catalog
+        .accounts
+        .add_session(
+            &reel_node::auth::digest(&sid),
+            owner.id,
+            "csrf",
+            std::time::Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    let req = Request::get(format!("/watch/{id}"))
+        .header(header::COOKIE, format!("reel_session={sid}"))
+        .body(Body::empty())
+        .unwrap();
+    let (s, _, b) = node.call(req).await;
+    let page = String::from_utf8_lossy(&b).replace("&#x2f;", "/");
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("data-src=\"/v/k1."),
+        "a signed player for its owner"
+    );
+    assert!(page.contains("Private:"), "with a note saying so");
 }
