@@ -73,10 +73,12 @@ fn now_s() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Whether a path starts a viewing session: the watch page or a master
-/// playlist.
+/// Whether a path starts a viewing session: the watch page, the embed
+/// page (the player in another site's frame) or a master playlist.
 pub fn starts_session(path: &str) -> bool {
-    path.starts_with("/watch/") || media_path(path).is_some_and(|m| m.file == "master.m3u8")
+    path.starts_with("/watch/")
+        || path.starts_with("/embed/")
+        || media_path(path).is_some_and(|m| m.file == "master.m3u8")
 }
 
 impl Admission {
@@ -207,9 +209,20 @@ impl Admission {
         let now = now_s();
         let session = session.unwrap_or_else(rand::random);
         let expiry = now + ttl_s;
-        let secure = if secure { "; Secure" } else { "" };
+        // Over TLS the cookie goes cross-site too, so players embedded in
+        // other sites' frames carry it: it grants priority, never identity
+        // or authority, so sending it cross-site risks nothing, and
+        // `Partitioned` gives each embedding site its own copy (it cannot
+        // follow a viewer from site to site). Browsers take `SameSite=None`
+        // only with `Secure`: on plain HTTP it stays `Lax`, and embedded
+        // players there count as new sessions.
+        let reach = if secure {
+            "SameSite=None; Secure; Partitioned"
+        } else {
+            "SameSite=Lax"
+        };
         format!(
-            "{COOKIE}={expiry}.{session:016x}.{}; Max-Age={ttl_s}; Path=/; HttpOnly; SameSite=Lax{secure}",
+            "{COOKIE}={expiry}.{session:016x}.{}; Max-Age={ttl_s}; Path=/; HttpOnly; {reach}",
             self.signature(expiry, session)
         )
     }
@@ -232,6 +245,44 @@ mod tests {
 
     fn value(set_cookie: &str) -> String {
         set_cookie.split(';').next().unwrap().to_string()
+    }
+
+    #[test]
+    fn embedded_players_start_sessions_and_carry_the_cookie_over_tls() {
+        let a = Admission::new("k");
+        let start = a.classify("/embed/0123456789abcdef", None, &cfg(0, 60));
+        assert!(start.issue_cookie && start.class == Class::NewSession);
+        let tls = a.cookie(None, 600, true);
+        assert!(
+            tls.ends_with("; HttpOnly; SameSite=None; Secure; Partitioned"),
+            "{tls}"
+        );
+        let plain = a.cookie(None, 600, false);
+        assert!(plain.ends_with("; HttpOnly; SameSite=Lax"), "{plain}");
+        // The value is the same kind either way.
+        let v = a.classify(SEG, Some(value(&tls).as_bytes()), &cfg(0, 60));
+        assert_eq!(v.class, Class::Playing);
+    }
+
+    /// Signed paths (private videos) are media like plain ones: their
+    /// token is checked before admission counts them.
+    #[test]
+    fn signed_media_counts_as_media() {
+        let a = Admission::new("k");
+        let signed = "/v/k1.1700000000.c2ln/abc/v0123456789ab";
+        let start = a.classify(&format!("{signed}/master.m3u8"), None, &cfg(0, 60));
+        assert!(start.issue_cookie && start.class == Class::NewSession);
+        let c = value(&a.cookie(None, 600, false));
+        let seg = format!("{signed}/720p/seg_1.m4s");
+        let v = a.classify(&seg, Some(c.as_bytes()), &cfg(0, 60));
+        assert_eq!(v.class, Class::Playing);
+        // Not a version: no priority.
+        let odd = a.classify(
+            "/v/k1.1.c2ln/abc/x/seg.m4s",
+            Some(c.as_bytes()),
+            &cfg(0, 60),
+        );
+        assert_eq!(odd.class, Class::NewSession);
     }
 
     #[test]
