@@ -147,6 +147,32 @@ async fn only_the_owner_or_an_admin_changes_a_video() {
     // What an uploader creates is theirs, by URL and by file.
     let v = create(&node, &alice, "By URL").await;
     assert_eq!(v["owner"], "tester", "{v}");
+    // Its owner reads the owner's name back; nobody else does, not even
+    // another uploader (a user name is half of a sign-in).
+    let uri = format!("/api/videos/{}", v["id"].as_str().unwrap());
+    let (s, mine) = send(&node, &alice, Request::get(&uri), None, Vec::new()).await;
+    assert_eq!(
+        (s, mine["owner"].as_str()),
+        (StatusCode::OK, Some("tester"))
+    );
+    for who in [Caller::Nobody, bob.clone()] {
+        let (s, seen) = send(&node, &who, Request::get(&uri), None, Vec::new()).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(seen.get("owner").is_none(), "{seen}");
+    }
+    let (_, all) = send(
+        &node,
+        &Caller::Nobody,
+        Request::get("/api/videos"),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert!(all["videos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v.get("owner").is_none()));
     let b = "--m\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nBy file\r\n--m\r\n\
              Content-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n\
              bytes\r\n--m--\r\n";

@@ -79,12 +79,26 @@ async fn admins_from_the_cli_and_owners_of_cli_imports() {
         .build()
         .unwrap();
     let base = &node.base;
-    let owner = |id: String| {
+    // The owner as an admin sees it (the public never does).
+    let owner = |id: String, token: String| {
         let http = http.clone();
-        async move { common::procs::video(&http, base, &id).await["owner"].clone() }
+        async move {
+            let r = http
+                .get(format!("{base}/api/videos/{id}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            r.json::<serde_json::Value>().await.unwrap()["owner"].clone()
+        }
     };
-    assert_eq!(owner(owned.clone()).await, "carol");
-    assert_eq!(owner(ownerless.clone()).await, serde_json::Value::Null);
+    assert_eq!(owner(owned.clone(), root.clone()).await, "carol");
+    assert_eq!(
+        owner(ownerless.clone(), root.clone()).await,
+        serde_json::Value::Null
+    );
+    let public = common::procs::video(&http, base, &owned).await;
+    assert!(public.get("owner").is_none(), "{public}");
 
     // carol's own import is hers; another uploader's is not; an admin's is.
     assert_eq!(rename(&http, base, &tester, &owned).await, 403);

@@ -275,15 +275,17 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let video = load(&state, &id).await?;
-    if video.visibility != Visibility::Private {
-        return Ok(Json(VideoJson::from(&video)));
+    // Credentials are looked at only when sent: anonymous reads cost no
+    // account lookup.
+    let sent = headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::COOKIE);
+    let may_edit = sent
+        && Uploader::authenticate(&state, &method, &headers)
+            .await
+            .is_ok_and(|who| video.editable_by(who.user_id, who.role));
+    if video.visibility == Visibility::Private && !may_edit {
+        return Err(ApiError::video_not_found());
     }
-    match Uploader::authenticate(&state, &method, &headers).await {
-        Ok(who) if video.editable_by(who.user_id, who.role) => {
-            Ok(Json(super::playback::video_json(&state, &video, true)))
-        }
-        _ => Err(ApiError::video_not_found()),
-    }
+    Ok(Json(super::playback::video_json(&state, &video, may_edit)))
 }
 
 #[derive(Deserialize)]

@@ -58,15 +58,19 @@ pub fn check(state: &AppState, token: &str, id: &str) -> Result<u64, ApiError> {
         .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, e.code(), e.to_string()))
 }
 
-/// The JSON of `v` for a caller; `may_play` says whether they may watch
-/// it even when private (its owner, an admin), whose media URLs are then
-/// signed with a fresh token of the default lifetime.
-pub fn video_json(state: &AppState, v: &Video, may_play: bool) -> VideoJson {
-    if v.visibility != Visibility::Private || !may_play {
+/// The JSON of `v` for a caller; `may_edit` says whether they may change
+/// it (its owner, an admin): they see its owner, and may watch it even when
+/// private, its media URLs then signed with a fresh token of the default
+/// lifetime.
+pub fn video_json(state: &AppState, v: &Video, may_edit: bool) -> VideoJson {
+    if !may_edit {
         return VideoJson::from(v);
     }
+    if v.visibility != Visibility::Private {
+        return VideoJson::from(v).with_owner(v);
+    }
     let minted = mint(state, &v.id, state.config.playback.token_ttl_s);
-    VideoJson::signed(v, minted.as_ref().map(|m| m.token.as_str()))
+    VideoJson::signed(v, minted.as_ref().map(|m| m.token.as_str())).with_owner(v)
 }
 
 /// Why a page cannot play a private video, in words for the viewer.

@@ -67,9 +67,12 @@ pub struct VideoJson {
     pub storyboard_url: Option<String>,
     /// Player page.
     pub watch_url: String,
-    /// User name of the uploader who owns it; `null` when it has no owner
-    /// (imported before ownership or from the CLI, or its owner was
-    /// removed), which leaves it to admins.
+    /// User name of the uploader who owns it, shown only to callers who
+    /// may edit the video (its owner, admins): a user name is half of a
+    /// sign-in, so the public never sees it. Absent too when the video has
+    /// no owner (imported before ownership or from the CLI, or its owner
+    /// was removed), which leaves it to admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// Rungs, highest first.
     pub renditions: Vec<RenditionJson>,
@@ -93,6 +96,13 @@ impl From<&Video> for VideoJson {
 }
 
 impl VideoJson {
+    /// The same JSON with the owner's user name, for a caller who may edit
+    /// the video.
+    pub fn with_owner(mut self, v: &Video) -> Self {
+        self.owner = v.owner.clone();
+        self
+    }
+
     /// The JSON of `v` with its media URLs under `/v/{token}/…` when a
     /// token is given, else under `/media/…` (and none at all for a
     /// private video, whose plain URLs are refused).
@@ -123,7 +133,7 @@ impl VideoJson {
             storyboard_url: (reachable && ready && v.has_storyboard)
                 .then(|| media("storyboard.vtt")),
             watch_url: format!("/watch/{}", v.id),
-            owner: v.owner.clone(),
+            owner: None,
             renditions: v
                 .renditions
                 .iter()
