@@ -28,6 +28,10 @@ fn env() -> &'static Environment<'static> {
                 include_str!("../../web/templates/player.html"),
             ),
             ("embed.html", include_str!("../../web/templates/embed.html")),
+            (
+                "api-docs.html",
+                include_str!("../../web/templates/api-docs.html"),
+            ),
             ("login.html", include_str!("../../web/templates/login.html")),
             (
                 "upload.html",
