@@ -69,7 +69,6 @@ curl -fsS "$base/readyz" >/dev/null
 # a video that is not ready for subtitles yet).
 report=$work/report.xml
 status=0
-set +o pipefail
 # Run from the scratch dir: schemathesis keeps a cache in its working dir.
 deterministic=(--generation-deterministic)
 [ -n "${API_FUZZ_SEED:-}" ] && deterministic=(--seed "$API_FUZZ_SEED")
@@ -81,9 +80,8 @@ deterministic=(--generation-deterministic)
   --max-examples "$EXAMPLES" "${deterministic[@]}" --workers 1 --request-timeout 20 \
   --suppress-health-check too_slow,filter_too_much \
   --no-color --report junit --report-junit-path "$report") 2>&1 | tee "$work/out.txt" \
-  || status=${PIPESTATUS[0]}
+  || status=$?
 
-set -o pipefail
 if [ "$status" -ne 0 ]; then
   cp "$work/node.log" "$TARGET_DIR/api-fuzz-node.log"
   echo "api-fuzz: schemathesis failed (exit $status); node log: $TARGET_DIR/api-fuzz-node.log" >&2

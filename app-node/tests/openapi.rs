@@ -188,6 +188,35 @@ async fn every_described_operation_is_routed() {
     assert!(checked >= 19, "only {checked} operations");
 }
 
+/// Every `$ref` in `v`.
+fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x.as_str()) {
+                    ("$ref", Some(r)) => out.push(r),
+                    _ => refs(x, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_resolves() {
+    let node = TestNode::new(&[]).await;
+    let doc = spec(&node).await;
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() >= 10, "{all:?}");
+    for r in all {
+        let pointer = r.strip_prefix('#').expect("local reference");
+        assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+    }
+}
+
 #[tokio::test]
 async fn answers_match_the_real_types() {
     let node = TestNode::new(&[]).await;

@@ -55,17 +55,22 @@ pub struct CreateJson {
     title: Option<String>,
     /// `http(s)` URL of the source file; refused when it names a private or
     /// loopback address unless `ingest.allow_private_networks` is set.
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        example = "https://media.example/clip.mp4"
+    )]
     source_url: Option<String>,
 }
 
-/// Fields of a multipart upload (for the description only: the form is
-/// streamed by [`receive_multipart`]).
+/// Fields of a multipart upload.
+// For the description only: the form is streamed by `receive_multipart`.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct CreateUpload {
-    /// 1 to 200 characters after trimming, no control characters.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1 to 200 characters after trimming, no control characters. Form
+    /// fields are all text, so no type is stated: `true` is a title too.
+    #[schema(value_type = Value, min_length = 1, max_length = 200)]
     title: String,
     /// The video file, at most `ingest.max_bytes` bytes and not empty.
     #[schema(value_type = String, format = Binary)]
@@ -184,48 +189,36 @@ pub struct ListQuery {
     /// Words searched in titles.
     q: Option<String>,
     /// 1-based page (0 counts as 1).
-    #[param(minimum = 0, maximum = 4294967295_u64)]
+    // u32: utoipa would say int32, whose range is smaller.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     page: Option<u32>,
     /// Videos a page, default 24; clamped to 1..=100.
-    #[param(minimum = 0, maximum = 4294967295_u64)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     per_page: Option<u32>,
     /// `all` (default, also empty), `ready` or `processing`.
-    #[param(inline, value_type = Option<StatusParam>)]
+    #[param(schema_with = status_values)]
     status: Option<String>,
     /// `1`/`true`: only the caller's own videos (then authentication is
     /// required); `0`/`false`/empty: everyone's.
-    #[param(inline, value_type = Option<MineParam>)]
+    #[param(schema_with = mine_values)]
     mine: Option<String>,
 }
 
-/// Values of `status` in the list's query (for the description).
-#[derive(Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-enum StatusParam {
-    #[serde(rename = "")]
-    Empty,
-    #[serde(rename = "all")]
-    All,
-    #[serde(rename = "ready")]
-    Ready,
-    #[serde(rename = "processing")]
-    Processing,
+/// A text parameter with exactly these values; `""` included, which
+/// utoipa's derived enums cannot spell.
+fn one_of(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
 }
 
-/// Values of `mine` in the list's query (for the description).
-#[derive(Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-enum MineParam {
-    #[serde(rename = "")]
-    Empty,
-    #[serde(rename = "0")]
-    Zero,
-    #[serde(rename = "1")]
-    One,
-    #[serde(rename = "false")]
-    False,
-    #[serde(rename = "true")]
-    True,
+fn status_values() -> utoipa::openapi::Object {
+    one_of(&["", "all", "ready", "processing"])
+}
+
+fn mine_values() -> utoipa::openapi::Object {
+    one_of(&["", "0", "1", "false", "true"])
 }
 
 /// One page of the list.
@@ -349,7 +342,7 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> 
 #[utoipa::path(
     get, path = "/api/videos/{id}", tag = "videos",
     operation_id = "getVideo",
-    params(("id" = String, Path, description = "Video id")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
     responses(
         (status = 200, description = "The video", body = VideoJson),
         (status = 404, description = "No such video", body = ErrorBody),
@@ -377,7 +370,7 @@ pub struct PatchJson {
 #[utoipa::path(
     patch, path = "/api/videos/{id}", tag = "videos",
     operation_id = "patchVideo",
-    params(("id" = String, Path, description = "Video id")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
     request_body(content = PatchJson, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed video", body = VideoJson),
@@ -413,7 +406,7 @@ pub async fn patch(
 #[utoipa::path(
     delete, path = "/api/videos/{id}", tag = "videos",
     operation_id = "deleteVideo",
-    params(("id" = String, Path, description = "Video id")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "No or unknown credentials", body = ErrorBody),

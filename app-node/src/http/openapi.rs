@@ -118,7 +118,8 @@ impl Modify for UploadOptions {
                     .name("id")
                     .parameter_in(ParameterIn::Path)
                     .required(Required::True)
-                    .description(Some("Upload id (the id of its video)"))
+                    .description(Some("Any upload id"))
+                    // Any id: the answer is about the server, not the upload.
                     .schema(Some(
                         utoipa::openapi::ObjectBuilder::new()
                             .schema_type(utoipa::openapi::schema::Type::String),

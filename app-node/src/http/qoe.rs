@@ -225,7 +225,7 @@ pub async fn report(
 #[utoipa::path(
     get, path = "/api/videos/{id}/qoe", tag = "viewer experience",
     operation_id = "videoQoe",
-    params(("id" = String, Path, description = "Video id")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
     responses(
         (status = 200, description = "Summary of the newest sessions", body = crate::qoe::Summary),
         (status = 401, description = "No or unknown credentials", body = ErrorBody),

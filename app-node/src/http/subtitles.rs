@@ -122,8 +122,8 @@ fn clean_label(raw: Option<&str>, lang: &str) -> Result<String, ApiError> {
     Ok(t.to_string())
 }
 
-/// The form of a subtitle upload (for the description only: the form is
-/// read piece by piece by `read_form`).
+/// The form of a subtitle upload.
+// For the description only: the form is read piece by piece by `read_form`.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct SubtitleForm {
@@ -142,7 +142,7 @@ pub struct SubtitleForm {
 #[utoipa::path(
     post, path = "/api/videos/{id}/subtitles", tag = "videos",
     operation_id = "uploadSubtitles",
-    params(("id" = String, Path, description = "Video id")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
     request_body(content = SubtitleForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Added; the video with its tracks", body = VideoJson),

@@ -19,7 +19,8 @@ const MAX_LIMIT: u32 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// How many of the newest deliveries (default 100, clamped to 1..=1000).
-    #[param(minimum = 0, maximum = 4294967295_u64)]
+    // u32: utoipa would say int32, whose range is smaller.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     limit: Option<u32>,
 }
 

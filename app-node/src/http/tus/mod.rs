@@ -67,6 +67,16 @@ pub async fn options(State(state): State<AppState>) -> Response {
     resp
 }
 
+/// The protocol version a request speaks.
+// For the description only: `protocol::check_version` reads the header.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+enum TusResumable {
+    /// The only version spoken.
+    #[serde(rename = "1.0.0")]
+    V1,
+}
+
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -140,7 +150,7 @@ fn lease(state: &AppState) -> Duration {
     post, path = "/api/uploads", tag = "uploads",
     operation_id = "tusCreate",
     params(
-        ("Tus-Resumable" = String, Header, description = "Protocol version; must be `1.0.0` (else 412)"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "Protocol version (412 for any other)"),
         ("Upload-Length" = u64, Header, minimum = 1, description = "Size of the whole file in bytes"),
         ("Upload-Metadata" = Option<String>, Header, description = "tus metadata: `title` and/or `filename` (base64), one of which names the video"),
         ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of the first bytes"),
@@ -249,7 +259,7 @@ pub async fn create(
 #[utoipa::path(
     head, path = "/api/uploads/{id}", tag = "uploads",
     operation_id = "tusHead",
-    params(("id" = String, Path, description = "Upload id (the id of its video)"), ("Tus-Resumable" = String, Header, description = "Protocol version; must be `1.0.0` (else 412)")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Upload id (the id of its video)"), ("Tus-Resumable" = inline(TusResumable), Header, description = "Protocol version (412 for any other)")),
     responses(
         (status = 200, description = "Where the upload stands", headers(
             ("Upload-Offset" = u64, description = "Bytes stored"),
@@ -294,8 +304,8 @@ pub async fn head(
     patch, path = "/api/uploads/{id}", tag = "uploads",
     operation_id = "tusPatch",
     params(
-        ("id" = String, Path, description = "Upload id (the id of its video)"),
-        ("Tus-Resumable" = String, Header, description = "Protocol version; must be `1.0.0` (else 412)"),
+        ("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Upload id (the id of its video)"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "Protocol version (412 for any other)"),
         ("Upload-Offset" = u64, Header, description = "Where the body goes; must equal the stored offset"),
         ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of the body"),
     ),
@@ -416,7 +426,7 @@ async fn write(
 #[utoipa::path(
     delete, path = "/api/uploads/{id}", tag = "uploads",
     operation_id = "tusTerminate",
-    params(("id" = String, Path, description = "Upload id (the id of its video)"), ("Tus-Resumable" = String, Header, description = "Protocol version; must be `1.0.0` (else 412)")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Upload id (the id of its video)"), ("Tus-Resumable" = inline(TusResumable), Header, description = "Protocol version (412 for any other)")),
     responses(
         (status = 204, description = "Removed with its bytes and video", headers(
             ("Tus-Resumable" = String, description = "1.0.0"),
