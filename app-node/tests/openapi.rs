@@ -240,6 +240,19 @@ async fn answers_match_the_real_types() {
     for code in ["202", "400", "401", "403", "413", "415", "503"] {
         assert!(create["responses"][code].is_object(), "create lacks {code}");
     }
+    // Links name real operations.
+    let ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|i| i.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let links = create["responses"]["202"]["links"].as_object().unwrap();
+    assert!(links.len() >= 5, "{links:?}");
+    for l in links.values() {
+        assert!(ids.contains(&l["operationId"].as_str().unwrap()), "{l}");
+    }
     let qoe = &doc["paths"]["/api/qoe"]["post"]["requestBody"]["content"];
     assert!(qoe["application/cmcd"].is_object(), "{qoe}");
     let patch = &doc["paths"]["/api/uploads/{id}"]["patch"];

@@ -131,13 +131,52 @@ impl Modify for UploadOptions {
     }
 }
 
+/// Links from what creates a video or an upload to what uses its id, for
+/// readers and for clients (and fuzzers) that follow them. Added to the
+/// JSON rather than through utoipa, whose `Link` (5.4) writes its fields in
+/// snake case (`operation_id`), which OpenAPI does not know.
+fn add_links(doc: &mut serde_json::Value) {
+    let video_ops = [
+        "getVideo",
+        "patchVideo",
+        "deleteVideo",
+        "uploadSubtitles",
+        "videoQoe",
+    ];
+    let upload_ops = ["tusHead", "tusPatch", "tusTerminate", "getVideo"];
+    for (pointer, value, targets) in [
+        (
+            "/paths/~1api~1videos/post/responses/202",
+            "$response.body#/id",
+            &video_ops[..],
+        ),
+        (
+            "/paths/~1api~1uploads/post/responses/201",
+            "$response.header.Reel-Video-Id",
+            &upload_ops[..],
+        ),
+    ] {
+        let Some(resp) = doc.pointer_mut(pointer).and_then(|r| r.as_object_mut()) else {
+            continue;
+        };
+        let links: serde_json::Map<String, serde_json::Value> = targets
+            .iter()
+            .map(|t| {
+                let link = serde_json::json!({"operationId": t, "parameters": {"id": value}});
+                ((*t).to_string(), link)
+            })
+            .collect();
+        resp.insert("links".into(), links.into());
+    }
+}
+
 /// The document as JSON, built once.
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes")
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+        add_links(&mut doc);
+        serde_json::to_string_pretty(&doc).expect("the document serializes")
     })
 }
 
