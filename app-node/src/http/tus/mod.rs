@@ -77,6 +77,13 @@ enum TusResumable {
     V1,
 }
 
+/// Bytes of the file, sent as they are.
+// For the description only: the body is streamed by `receive`.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct UploadBytes(Vec<u8>);
+
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -156,7 +163,7 @@ fn lease(state: &AppState) -> Duration {
         ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of the first bytes"),
     ),
     request_body(
-        content = Option<Vec<u8>>, content_type = "application/offset+octet-stream",
+        content = UploadBytes, content_type = "application/offset+octet-stream",
         description = "Optional first bytes (creation-with-upload)",
     ),
     responses(
@@ -309,7 +316,7 @@ pub async fn head(
         ("Upload-Offset" = u64, Header, description = "Where the body goes; must equal the stored offset"),
         ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of the body"),
     ),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    request_body(content = UploadBytes, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "Stored; the last byte queues the video", headers(
             ("Upload-Offset" = u64, description = "Bytes stored now"),
