@@ -253,6 +253,10 @@ async fn answers_match_the_real_types() {
     for l in links.values() {
         assert!(ids.contains(&l["operationId"].as_str().unwrap()), "{l}");
     }
+    assert_eq!(
+        create["responses"]["503"]["headers"]["Retry-After"]["required"],
+        true
+    );
     let qoe = &doc["paths"]["/api/qoe"]["post"]["requestBody"]["content"];
     assert!(qoe["application/cmcd"].is_object(), "{qoe}");
     let patch = &doc["paths"]["/api/uploads/{id}"]["patch"];

@@ -409,9 +409,12 @@ pub async fn patch(
     params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "A body that could not be read (none is needed)", body = ErrorBody),
         (status = 401, description = "No or unknown credentials", body = ErrorBody),
         (status = 403, description = "Not the owner nor an admin, or no CSRF token", body = ErrorBody),
         (status = 404, description = "No such video", body = ErrorBody),
+        (status = 408, description = "A body that came too slowly", body = ErrorBody),
+        (status = 413, description = "A body over 64 KiB", body = ErrorBody),
         (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])),

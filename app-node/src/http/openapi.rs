@@ -170,12 +170,47 @@ fn add_links(doc: &mut serde_json::Value) {
     }
 }
 
+/// Every API error with status 423 or 503 carries `Retry-After` (see
+/// `ApiError::unavailable` and the tus lock), so it is stated once here
+/// rather than on each of them.
+fn add_retry_after(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let ops = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for op in ops {
+        for status in ["423", "503"] {
+            let Some(resp) = op.pointer_mut(&format!("/responses/{status}")) else {
+                continue;
+            };
+            let is_api_error = resp
+                .pointer("/content/application~1json/schema/$ref")
+                .and_then(|r| r.as_str())
+                .is_some_and(|r| r.ends_with("/ErrorBody"));
+            if let (true, Some(resp)) = (is_api_error, resp.as_object_mut()) {
+                resp.insert(
+                    "headers".into(),
+                    serde_json::json!({"Retry-After": {
+                        "description": "Seconds to wait before trying again",
+                        "required": true,
+                        "schema": {"type": "integer", "minimum": 0},
+                    }}),
+                );
+            }
+        }
+    }
+}
+
 /// The document as JSON, built once.
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
         let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
         add_links(&mut doc);
+        add_retry_after(&mut doc);
         serde_json::to_string_pretty(&doc).expect("the document serializes")
     })
 }

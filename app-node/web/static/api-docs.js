@@ -6,8 +6,9 @@
     url: root.dataset.spec,
     domNode: root,
     deepLinking: true,
-    // "Try it out" calls the API from this page: same origin, so the
-    // session cookie rides along; changes then need the CSRF token.
+    // "Try it out" stays behind its button: its requests are real ones to
+    // this node (with the session cookie; changes also need a token given
+    // through "Authorize").
     tryItOutEnabled: false,
   });
 })();
