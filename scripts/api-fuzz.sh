@@ -7,7 +7,7 @@
 #
 #   scripts/api-fuzz.sh            # uses $CARGO_TARGET_DIR/debug/reel-node
 #   REEL_NODE_BIN=... scripts/api-fuzz.sh
-#   API_FUZZ_EXAMPLES=50 scripts/api-fuzz.sh   # more cases per operation
+#   API_FUZZ_EXAMPLES=300 scripts/api-fuzz.sh  # more cases per operation (default 100)
 #   API_FUZZ_SEED=7 scripts/api-fuzz.sh        # random cases from this seed
 #                                              # (default: deterministic ones)
 set -euo pipefail
@@ -49,7 +49,7 @@ base=http://127.0.0.1:$port
 # on fuzzed uploads).
 export REEL_INGEST__ALLOW_PRIVATE_NETWORKS=false
 "$BIN" --data-dir "$data" migrate >/dev/null
-echo "fuzz-password-$$" | "$BIN" --data-dir "$data" user add fuzzer --admin >/dev/null 2>&1
+echo "fuzz-password-$$" | "$BIN" --data-dir "$data" user add fuzzer --admin >/dev/null
 token=$("$BIN" --data-dir "$data" token create fuzzer)
 
 "$BIN" --data-dir "$data" --listen "127.0.0.1:$port" --node-name api-fuzz serve --no-worker \
