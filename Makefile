@@ -1,5 +1,5 @@
 # Reel: the two commands of the README, plus their parts.
-.PHONY: run cluster test deps deps-test build build-release lint test-rust test-browser bench bench-full bench-edge
+.PHONY: run cluster test deps deps-test build build-release lint test-rust test-browser test-api bench bench-full bench-edge
 
 # Where cargo puts binaries: honours a global CARGO_TARGET_DIR.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
@@ -13,8 +13,8 @@ run: deps build-release
 cluster: deps build-release
 	scripts/cluster.sh
 
-## Every test: formatting, lints, Rust tests, browser tests.
-test: deps-test lint test-rust test-browser
+## Every test: formatting, lints, Rust tests, browser tests, API fuzzing.
+test: deps-test lint test-rust test-browser test-api
 
 deps:
 	scripts/install-deps.sh
@@ -38,6 +38,10 @@ test-rust:
 
 test-browser: build
 	cd app-node/web && REEL_NODE_BIN=$(TARGET_DIR)/debug/reel-node npm test
+
+## schemathesis against a running node and its /api/openapi.json.
+test-api: build
+	REEL_NODE_BIN=$(TARGET_DIR)/debug/reel-node scripts/api-fuzz.sh
 
 ## Every benchmark, quick version (under 10 minutes after the build): writes
 ## benches/results/<date>-<host>.md, .json and SVG plots.

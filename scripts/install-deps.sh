@@ -2,7 +2,8 @@
 # Installs what Reel needs on Debian and is missing: media tools, the
 # C toolchain pieces pingora's compression crates build with, Node.js for
 # the pinned front-end packages, the benches' shell tools, and (with --browser, the test mode)
-# Chromium for the browser tests and the S3 server for the storage tests.
+# Chromium for the browser tests, the S3 server for the storage tests and
+# python3-venv for the API fuzzing.
 # Safe to run again: present packages are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,8 @@ want=(ffmpeg cmake pkg-config libssl-dev build-essential curl ca-certificates)
 # The bench scripts (make bench) read JSON and do arithmetic with these;
 # nginx and HAProxy are installed by the bench parts that compare with them.
 want+=(jq bc python3 procps)
-if [ "${1:-}" = "--browser" ]; then want+=(chromium faketime); fi
+# python3-venv: scripts/api-fuzz.sh installs schemathesis into a venv.
+if [ "${1:-}" = "--browser" ]; then want+=(chromium faketime python3-venv); fi
 command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 command -v cargo >/dev/null 2>&1 || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
 

@@ -223,6 +223,15 @@ async fn oembed_refuses_what_it_cannot_answer() {
             "not-ours",
         ),
         (ask("http://x/".into(), ""), 400, "not-ours"),
+        // An empty format is the default (JSON), not an unsupported one.
+        (
+            ask(
+                "http://x/watch/0123456789abcdef".into(),
+                "&format=&maxwidth=",
+            ),
+            404,
+            "not-found",
+        ),
         ("/oembed".to_string(), 400, "not-ours"),
         (
             ask(format!("http://x/watch/{id}"), "&maxwidth=-5"),

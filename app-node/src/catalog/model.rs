@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::media::Rendition;
 
 /// Lifecycle of a video as viewers and uploaders see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VideoStatus {
     /// A resumable upload still receiving bytes; no job yet.
@@ -54,7 +54,7 @@ impl VideoStatus {
 }
 
 /// Who may find and play a video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     /// Listed in the catalog, the API's listings and search; plays by its

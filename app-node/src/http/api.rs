@@ -5,11 +5,10 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Uploader;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::listing_cache::ListingCache;
 use super::query::ApiQuery;
 use super::title::clean_title;
@@ -50,10 +49,22 @@ async fn read_json_body(req: Request) -> Result<Bytes, ApiError> {
         })
 }
 
-#[derive(Deserialize)]
-struct CreateJson {
+/// Body of a URL import.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CreateJson {
+    /// 1 to 200 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
+    /// `http(s)` URL of the source file; refused when it names a private or
+    /// loopback address unless `ingest.allow_private_networks` is set.
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        example = "https://media.example/clip.mp4"
+    )]
     source_url: Option<String>,
+    /// Who may find and play it; public when not given.
+    #[schema(value_type = Option<Visibility>)]
     visibility: Option<String>,
 }
 
@@ -70,8 +81,43 @@ pub(super) fn parse_visibility(v: Option<&str>) -> Result<Visibility, ApiError> 
     }
 }
 
+/// Fields of a multipart upload.
+// For the description only: the form is streamed by `receive_multipart`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CreateUpload {
+    /// 1 to 200 characters after trimming, no control characters. Form
+    /// fields are all text, so no type is stated: `true` is a title too.
+    #[schema(value_type = Value, min_length = 1, max_length = 200)]
+    title: String,
+    /// The video file, at most `ingest.max_bytes` bytes and not empty.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Who may find and play it; public when not given.
+    visibility: Option<Visibility>,
+}
+
 /// `POST /api/videos`: JSON `{title, source_url[, visibility]}` or
 /// multipart `title` + `file` [+ `visibility`]; public unless asked.
+#[utoipa::path(
+    post, path = "/api/videos", tag = "videos",
+    operation_id = "createVideo",
+    request_body(content(
+        (CreateJson = "application/json"),
+        (CreateUpload = "multipart/form-data"),
+    )),
+    responses(
+        (status = 202, description = "Queued for transcoding", body = VideoJson),
+        (status = 400, description = "Bad JSON or form, missing or bad title, bad or refused source URL, bad visibility", body = ErrorBody),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Session without a valid CSRF token", body = ErrorBody),
+        (status = 408, description = "The upload stalled", body = ErrorBody),
+        (status = 413, description = "Body or file over its limit", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor multipart", body = ErrorBody),
+        (status = 503, description = "Draining or busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     who: Uploader,
@@ -162,13 +208,55 @@ pub async fn create(
 }
 
 /// Query of the list call.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Words searched in titles.
     q: Option<String>,
+    /// 1-based page (0 counts as 1).
+    // u32: utoipa would say int32, whose range is smaller.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     page: Option<u32>,
+    /// Videos a page, default 24; clamped to 1..=100.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     per_page: Option<u32>,
+    /// `all` (default, also empty), `ready` or `processing`.
+    #[param(schema_with = status_values)]
     status: Option<String>,
+    /// `1`/`true`: only the caller's own videos (then authentication is
+    /// required); `0`/`false`/empty: everyone's.
+    #[param(schema_with = mine_values)]
     mine: Option<String>,
+}
+
+/// A text parameter with exactly these values; `""` included, which
+/// utoipa's derived enums cannot spell.
+fn one_of(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+fn status_values() -> utoipa::openapi::Object {
+    one_of(&["", "all", "ready", "processing"])
+}
+
+fn mine_values() -> utoipa::openapi::Object {
+    one_of(&["", "0", "1", "false", "true"])
+}
+
+/// One page of the list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VideoPage {
+    /// Newest first.
+    videos: Vec<VideoJson>,
+    /// Videos matching, over all pages.
+    total: i64,
+    /// This page's number.
+    page: u32,
+    /// Videos a page.
+    per_page: u32,
 }
 
 /// Whether `mine` asks for the caller's own videos.
@@ -182,6 +270,18 @@ fn wants_mine(mine: Option<&str>) -> Result<bool, ApiError> {
 
 /// `GET /api/videos`: newest first, every status unless `status=ready`;
 /// with `mine=1`, only the caller's own videos (authentication required).
+#[utoipa::path(
+    get, path = "/api/videos", tag = "videos",
+    operation_id = "listVideos",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of videos", body = VideoPage),
+        (status = 400, description = "Unreadable query, bad status or mine", body = ErrorBody),
+        (status = 401, description = "mine=1 without valid credentials", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security((), ("bearer" = []), ("session" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(listings): Extension<ListingCache>,
@@ -224,7 +324,12 @@ pub async fn list(
             .iter()
             .map(|v| super::playback::video_json(&state, v, mine))
             .collect();
-        let json = json!({"videos": videos, "total": p.total, "page": page, "per_page": per_page});
+        let json = VideoPage {
+            videos,
+            total: p.total,
+            page,
+            per_page,
+        };
         Ok(Bytes::from(
             serde_json::to_vec(&json).expect("JSON of plain values"),
         ))
@@ -268,6 +373,17 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> 
 /// `GET /api/videos/{id}`. A private video is shown to its owner and
 /// admins only, with signed media URLs; to anyone else it is 404, as if it
 /// did not exist (it is in no listing either).
+#[utoipa::path(
+    get, path = "/api/videos/{id}", tag = "videos",
+    operation_id = "getVideo",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
+    responses(
+        (status = 200, description = "The video", body = VideoJson),
+        (status = 404, description = "No such video, or a private one and the caller is neither its owner nor an admin", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -288,16 +404,38 @@ pub async fn get(
     Ok(Json(super::playback::video_json(&state, &video, may_edit)))
 }
 
-#[derive(Deserialize)]
+/// Body of a change; no other field is accepted.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchJson {
+pub struct PatchJson {
+    /// 1 to 200 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
+    /// Who may find and play it.
+    #[schema(value_type = Option<Visibility>)]
     visibility: Option<String>,
 }
 
 /// `PATCH /api/videos/{id}`: change the title and/or the visibility
 /// (`public`, `unlisted`, `private`); its owner or an admin. Everything is
 /// checked before anything is changed.
+#[utoipa::path(
+    patch, path = "/api/videos/{id}", tag = "videos",
+    operation_id = "patchVideo",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
+    request_body(content = PatchJson, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed video", body = VideoJson),
+        (status = 400, description = "Bad JSON, unknown field, bad title or visibility", body = ErrorBody),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Not the owner nor an admin, or no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such video", body = ErrorBody),
+        (status = 408, description = "The body came too slowly", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     Extension(kept): Extension<super::visibility::VisibilityCache>,
@@ -355,6 +493,22 @@ fn forget_public_copies(state: &AppState, id: &str) {
 /// `DELETE /api/videos/{id}` (its owner or an admin): a tombstone first
 /// (viewers stop seeing the video and its job ends), then the media, then
 /// the row. Repeating it finishes a delete that stopped half-way.
+#[utoipa::path(
+    delete, path = "/api/videos/{id}", tag = "videos",
+    operation_id = "deleteVideo",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "A body that could not be read (none is needed)", body = ErrorBody),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Not the owner nor an admin, or no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such video", body = ErrorBody),
+        (status = 408, description = "A body that came too slowly", body = ErrorBody),
+        (status = 413, description = "A body over 64 KiB", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     who: Uploader,

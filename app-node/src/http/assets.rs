@@ -1,5 +1,5 @@
-//! `/static/{file}`: page scripts, styles and the pinned hls.js and
-//! tus-js-client, embedded in
+//! `/static/{file}`: page scripts, styles and the pinned hls.js,
+//! tus-js-client and Swagger UI (the API reference page), embedded in
 //! the binary at build time so a node copied to another machine serves the
 //! player with no source tree. `web_dir` (development) reads the same names
 //! from disk instead, so edits show without a rebuild.
@@ -28,6 +28,14 @@ struct Vendor;
 #[include = "tus.min.js"]
 struct Tus;
 
+/// Swagger UI's standalone bundle and styles, for `/api/docs`, pinned the
+/// same way.
+#[derive(rust_embed::Embed)]
+#[folder = "web/node_modules/swagger-ui-dist/"]
+#[include = "swagger-ui-bundle.js"]
+#[include = "swagger-ui.css"]
+struct Swagger;
+
 /// Assets keep their names across releases, so caches revalidate soon.
 const CACHE: &str = "public, max-age=300";
 
@@ -47,6 +55,9 @@ fn lookup(name: &str) -> Option<(rust_embed::EmbeddedFile, String)> {
     }
     if let Some(f) = Tus::get(name) {
         return Some((f, format!("node_modules/tus-js-client/dist/{name}")));
+    }
+    if let Some(f) = Swagger::get(name) {
+        return Some((f, format!("node_modules/swagger-ui-dist/{name}")));
     }
     Vendor::get(name).map(|f| (f, format!("node_modules/hls.js/dist/{name}")))
 }
@@ -150,5 +161,7 @@ mod tests {
         assert!(lookup("hls.min.js").is_some());
         assert!(lookup("../Cargo.toml").is_none());
         assert!(lookup("hls.js").is_none());
+        assert!(lookup("swagger-ui-bundle.js").is_some());
+        assert!(lookup("swagger-ui-bundle.js.map").is_none());
     }
 }

@@ -10,7 +10,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::client::Client;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::pages::{clock, player_src, TokenQuery};
 use super::query::ApiQuery;
 use super::templates::{csp_framed_by, page};
@@ -86,26 +86,45 @@ pub async fn embed(
 }
 
 /// Query of `/oembed`, all text so that bad values get our JSON error.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OEmbedQuery {
+    /// A `/watch/{id}` or `/embed/{id}` URL of this site (same host as the
+    /// request).
     url: Option<String>,
+    /// Largest width in pixels, a positive integer.
+    #[param(value_type = Option<String>, pattern = "^[0-9]*$")]
     maxwidth: Option<String>,
+    /// Largest height in pixels, a positive integer.
+    #[param(value_type = Option<String>, pattern = "^[0-9]*$")]
     maxheight: Option<String>,
+    /// Only `json` (the default; also empty) is offered: any other format
+    /// is 501, as oEmbed asks.
+    #[param(value_type = Option<String>, pattern = "^(json)?$")]
     format: Option<String>,
 }
 
 /// An oEmbed 1.0 `video` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OEmbed {
+    /// `1.0`.
     version: &'static str,
+    /// `video`.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// The video's title.
     title: String,
+    /// This service's name.
     provider_name: &'static str,
+    /// This site's root URL.
     provider_url: String,
+    /// The `<iframe>` to paste.
     html: String,
+    /// Frame width in pixels.
     width: u32,
+    /// Frame height in pixels.
     height: u32,
+    /// Poster image, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     thumbnail_url: Option<String>,
 }
@@ -118,13 +137,27 @@ pub struct OEmbed {
 /// our name; the answer's absolute URLs reuse that origin. 400 for a URL
 /// that is not ours, 404 for a video that cannot be embedded, 501 for any
 /// format but JSON (oEmbed's answer for an unsupported format).
+#[utoipa::path(
+    get, path = "/oembed", tag = "embedding",
+    operation_id = "oembed",
+    params(OEmbedQuery),
+    responses(
+        (status = 200, description = "oEmbed 1.0 video answer", body = OEmbed),
+        (status = 400, description = "Unreadable query, bad size, or a URL not of this site", body = ErrorBody),
+        (status = 404, description = "No video that can be embedded", body = ErrorBody),
+        (status = 501, description = "A format other than json", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn oembed(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<OEmbedQuery>,
 ) -> Result<Response, ApiError> {
+    // Empty like absent, as for the sizes: `format=` asks for the default.
     match q.format.as_deref() {
-        None | Some("json") => {}
+        None | Some("" | "json") => {}
         Some(_) => {
             return Err(ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,

@@ -6,7 +6,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::catalog::CatalogError;
 use crate::storage::StorageError;
@@ -88,9 +88,31 @@ impl ApiError {
     }
 }
 
+/// The JSON body of every API error: `{"error":{"code","message"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable kebab-case code clients can branch on, e.g. `video-not-found`.
+    #[schema(example = "video-not-found")]
+    pub code: String,
+    /// Human-readable message; its wording may change.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let body = Json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        });
         let mut resp = (self.status, body).into_response();
         if let Some(s) = self.retry_after {
             resp.headers_mut()

@@ -14,6 +14,7 @@ mod listing_cache;
 mod master;
 mod media;
 mod middleware;
+pub mod openapi;
 mod ops;
 mod pages;
 mod playback;
@@ -85,6 +86,8 @@ pub fn app(state: AppState) -> Router {
                     .layer(axum::middleware::from_fn(tus::tus_headers)),
             )
             .route("/api/webhooks/deliveries", get(webhooks::deliveries))
+            .route("/api/openapi.json", get(openapi::spec))
+            .route("/api/docs", get(openapi::docs))
             .route(
                 "/api/qoe",
                 axum::routing::post(qoe::report).layer(axum::Extension(qoe::QoeLimiter::new(

@@ -8,12 +8,37 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// Answer of the health and readiness checks.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Health {
+    /// `ok` (alive), `ready`, or `unavailable`.
+    status: String,
+    /// Why not ready, when `unavailable`.
+    reason: Option<String>,
+}
+
 /// `GET /healthz`: the process is alive.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "Alive", body = Health)),
+    security(()),
+)]
 pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: catalog and store reachable and not draining.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready for traffic", body = Health),
+        (status = 503, description = "Draining, or catalog or storage unreachable", body = Health),
+    ),
+    security(()),
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let fail = |why: &str| {
         (

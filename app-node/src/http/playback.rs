@@ -16,7 +16,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Uploader;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::media::{serve_file, Access};
 use super::video_json::{rfc3339, VideoJson};
 use crate::catalog::{Video, Visibility};
@@ -199,17 +199,19 @@ fn signed_cache_control(cc: &str, remaining: u64) -> String {
     out
 }
 
-/// Body of a token request; every field optional.
-#[derive(Deserialize, Default)]
+/// Body of a token request; every field optional (an empty body too).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenRequest {
+pub struct TokenRequest {
     /// Lifetime in seconds, at most `playback.max_token_ttl_s`.
+    #[schema(minimum = 1, maximum = 2_592_000)]
     ttl_s: Option<u64>,
 }
 
 /// Answer of a token request.
-#[derive(Serialize)]
-struct TokenAnswer {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenAnswer {
+    /// The token, for `/v/{token}/…` paths and `?token=` on pages.
     token: String,
     /// The signed master playlist.
     url: String,
@@ -224,6 +226,24 @@ struct TokenAnswer {
 /// `POST /api/videos/{id}/playback-token` (its owner or an admin), body
 /// optional (`{"ttl_s": 600}`): a token and the signed URL of the master
 /// playlist. Works for any visibility; only private videos need it.
+#[utoipa::path(
+    post, path = "/api/videos/{id}/playback-token", tag = "videos",
+    operation_id = "createPlaybackToken",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
+    request_body(content = Option<TokenRequest>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "A token and the signed URLs", body = TokenAnswer),
+        (status = 400, description = "Bad JSON, unknown field, or ttl_s out of range", body = ErrorBody),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Not the owner nor an admin, or no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such video", body = ErrorBody),
+        (status = 408, description = "The body came too slowly", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 501, description = "Signed playback is not configured (playback.keys)", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn token(
     State(state): State<AppState>,
     who: Uploader,

@@ -16,7 +16,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::auth::Uploader;
 use super::client::Client;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::auth::client_net;
 use crate::qoe::{parse_body, record, summarize, RecordError};
 use crate::state::AppState;
@@ -116,6 +116,27 @@ fn too_many(message: String, secs: u64) -> Response {
 /// `POST /api/qoe`: CMCD event reports of one session, one per line. 204
 /// when folded in; 410 tells players to stop (reports are off, or the
 /// video is gone).
+#[utoipa::path(
+    post, path = "/api/qoe", tag = "viewer experience",
+    operation_id = "reportQoe",
+    request_body(
+        content = String, content_type = "application/cmcd",
+        description = "CMCD v2 event reports of one session (`sid`), one a line, at most 20",
+    ),
+    responses(
+        (status = 204, description = "Folded into the session"),
+        (status = 400, description = "Not CMCD, too many reports, or several sessions", body = ErrorBody),
+        (status = 403, description = "Sent from another site's page", body = ErrorBody),
+        (status = 408, description = "The body came too slowly", body = ErrorBody),
+        (status = 410, description = "Reports are off, or the video is gone: stop reporting", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not application/cmcd", body = ErrorBody),
+        (status = 429, description = "Too many reports or sessions from this network", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Session busy or node busy; see Retry-After", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn report(
     State(state): State<AppState>,
     Extension(limiter): Extension<QoeLimiter>,
@@ -201,6 +222,19 @@ pub async fn report(
 
 /// `GET /api/videos/{id}/qoe`: one video's viewer experience, for its
 /// owner and admins.
+#[utoipa::path(
+    get, path = "/api/videos/{id}/qoe", tag = "viewer experience",
+    operation_id = "videoQoe",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
+    responses(
+        (status = 200, description = "Summary of the newest sessions", body = crate::qoe::Summary),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Not the owner nor an admin", body = ErrorBody),
+        (status = 404, description = "No such video", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn summary(
     State(state): State<AppState>,
     who: Uploader,

@@ -11,7 +11,7 @@ use axum::Json;
 use sha2::{Digest, Sha256};
 
 use super::auth::Uploader;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::video_json::VideoJson;
 use crate::catalog::{valid_id, Subtitle, VideoStatus};
 use crate::state::AppState;
@@ -122,8 +122,42 @@ fn clean_label(raw: Option<&str>, lang: &str) -> Result<String, ApiError> {
     Ok(t.to_string())
 }
 
+/// The form of a subtitle upload.
+// For the description only: the form is read piece by piece by `read_form`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SubtitleForm {
+    /// BCP 47 language tag such as `en` or `pt-BR`.
+    #[schema(max_length = 35)]
+    lang: String,
+    /// Menu label, at most 64 characters; named after the language if empty.
+    label: Option<String>,
+    /// SRT or WebVTT text, at most 2 MiB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// `POST /api/videos/{id}/subtitles` (multipart `lang`, `label`, `file`),
 /// by the video's owner or an admin.
+#[utoipa::path(
+    post, path = "/api/videos/{id}/subtitles", tag = "videos",
+    operation_id = "uploadSubtitles",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
+    request_body(content = SubtitleForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Added; the video with its tracks", body = VideoJson),
+        (status = 400, description = "Bad form, language tag or label; no file", body = ErrorBody),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Not the owner nor an admin, or no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such video", body = ErrorBody),
+        (status = 408, description = "The upload stalled", body = ErrorBody),
+        (status = 409, description = "The video is not ready yet", body = ErrorBody),
+        (status = 413, description = "File or field over its limit", body = ErrorBody),
+        (status = 422, description = "Not readable as SRT or WebVTT", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     who: Uploader,

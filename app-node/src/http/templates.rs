@@ -32,6 +32,10 @@ fn env() -> &'static Environment<'static> {
                 "private.html",
                 include_str!("../../web/templates/private.html"),
             ),
+            (
+                "api-docs.html",
+                include_str!("../../web/templates/api-docs.html"),
+            ),
             ("login.html", include_str!("../../web/templates/login.html")),
             (
                 "upload.html",

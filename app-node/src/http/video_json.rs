@@ -8,7 +8,7 @@ use crate::catalog::{Rendition, Video, VideoStatus, Visibility};
 
 /// A rendition as clients see it: the rendition's own facts plus the
 /// absolute URL of its media playlist.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RenditionJson {
     /// Name, size, bandwidths, codecs, frame rate, relative playlist path.
     #[serde(flatten)]
@@ -18,7 +18,7 @@ pub struct RenditionJson {
 }
 
 /// A subtitle track as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubtitleJson {
     /// Language tag.
     pub lang: String,
@@ -29,13 +29,14 @@ pub struct SubtitleJson {
 }
 
 /// The video resource of the API.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VideoJson {
     /// Id.
     pub id: String,
     /// Title.
     pub title: String,
     /// uploading, queued, downloading, transcoding, ready or failed.
+    #[schema(inline)]
     pub status: VideoStatus,
     /// 0..1.
     pub progress: f64,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// A published video rendition.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Rendition {
     /// Rung name and directory, e.g. `720p`.
     pub name: String,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::catalog::QoeSession;
 
 /// Startup time percentiles, seconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Startup {
     /// Median.
     pub p50: f64,
@@ -16,7 +16,7 @@ pub struct Startup {
 }
 
 /// The answer of `GET /api/videos/{id}/qoe`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     /// The video.
     pub video_id: String,

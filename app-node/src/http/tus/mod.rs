@@ -19,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Uploader;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::title::clean_title;
 use crate::catalog::{new_id, valid_id, LockOutcome, NewUpload, NewVideo, Upload};
 use crate::state::AppState;
@@ -43,6 +43,21 @@ pub async fn tus_headers(req: Request, next: Next) -> Response {
 }
 
 /// `OPTIONS /api/uploads[/{id}]`: what this server speaks; no sign-in.
+#[utoipa::path(
+    options, path = "/api/uploads", tag = "uploads",
+    operation_id = "tusOptions",
+    responses(
+        (status = 204, description = "The protocol's capabilities", headers(
+            ("Tus-Resumable" = String, description = "1.0.0"),
+            ("Tus-Version" = String, description = "1.0.0"),
+            ("Tus-Extension" = String, description = "Extensions offered"),
+            ("Tus-Checksum-Algorithm" = String, description = "sha1,sha256"),
+            ("Tus-Max-Size" = u64, description = "Largest upload in bytes"),
+        )),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn options(State(state): State<AppState>) -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
     set(&mut resp, "tus-version", VERSION);
@@ -51,6 +66,23 @@ pub async fn options(State(state): State<AppState>) -> Response {
     set(&mut resp, "tus-max-size", state.config.ingest.max_bytes);
     resp
 }
+
+/// The protocol version a request speaks.
+// For the description only: `protocol::check_version` reads the header.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+enum TusResumable {
+    /// The only version spoken.
+    #[serde(rename = "1.0.0")]
+    V1,
+}
+
+/// Bytes of the file, sent as they are.
+// For the description only: the body is streamed by `receive`.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct UploadBytes(Vec<u8>);
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
@@ -121,6 +153,37 @@ fn lease(state: &AppState) -> Duration {
 /// `POST /api/uploads`: creates an upload and its video (status
 /// `uploading`); with an `application/offset+octet-stream` body, takes the
 /// first bytes too (creation-with-upload).
+#[utoipa::path(
+    post, path = "/api/uploads", tag = "uploads",
+    operation_id = "tusCreate",
+    params(
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "Protocol version (412 for any other)"),
+        ("Upload-Length" = u64, Header, minimum = 1, description = "Size of the whole file in bytes"),
+        ("Upload-Metadata" = Option<String>, Header, description = "tus metadata: `title` and/or `filename` (base64), one of which names the video"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of the first bytes"),
+    ),
+    request_body(
+        content = UploadBytes, content_type = "application/offset+octet-stream",
+        description = "Optional first bytes (creation-with-upload)",
+    ),
+    responses(
+        (status = 201, description = "Created; resume at Location", headers(
+            ("Location" = String, description = "URL of the upload"),
+            ("Reel-Video-Id" = String, description = "Id of the video it makes"),
+            ("Upload-Expires" = String, description = "HTTP date after which it is dropped"),
+            ("Upload-Offset" = Option<u64>, description = "Bytes stored, with creation-with-upload"),
+            ("Tus-Resumable" = String, description = "1.0.0"),
+        )),
+        (status = 400, description = "Missing or bad Upload-Length, metadata, title or checksum header", body = ErrorBody),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Session without a valid CSRF token", body = ErrorBody),
+        (status = 412, description = "Unsupported Tus-Resumable", body = ErrorBody),
+        (status = 413, description = "Upload-Length over the limit", body = ErrorBody),
+        (status = 415, description = "A body that is not application/offset+octet-stream", body = ErrorBody),
+        (status = 503, description = "Draining or busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     who: Uploader,
@@ -202,6 +265,27 @@ pub async fn create(
 }
 
 /// `HEAD /api/uploads/{id}`: how many bytes are stored.
+#[utoipa::path(
+    head, path = "/api/uploads/{id}", tag = "uploads",
+    operation_id = "tusHead",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Upload id (the id of its video)"), ("Tus-Resumable" = inline(TusResumable), Header, description = "Protocol version (412 for any other)")),
+    responses(
+        (status = 200, description = "Where the upload stands", headers(
+            ("Upload-Offset" = u64, description = "Bytes stored"),
+            ("Upload-Length" = u64, description = "Size of the whole file"),
+            ("Upload-Expires" = String, description = "HTTP date after which it is dropped"),
+            ("Reel-Video-Id" = String, description = "Id of the video it makes"),
+            ("Upload-Metadata" = Option<String>, description = "The metadata given at creation"),
+            ("Tus-Resumable" = String, description = "1.0.0"),
+        )),
+        (status = 401, description = "No or unknown credentials"),
+        (status = 404, description = "No such upload of the caller"),
+        (status = 410, description = "Expired"),
+        (status = 412, description = "Unsupported Tus-Resumable"),
+        (status = 503, description = "Busy; see Retry-After"),
+    ),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn head(
     State(state): State<AppState>,
     who: Uploader,
@@ -225,6 +309,38 @@ pub async fn head(
 }
 
 /// `PATCH /api/uploads/{id}`: appends the body at `Upload-Offset`.
+#[utoipa::path(
+    patch, path = "/api/uploads/{id}", tag = "uploads",
+    operation_id = "tusPatch",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Upload id (the id of its video)"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "Protocol version (412 for any other)"),
+        ("Upload-Offset" = u64, Header, description = "Where the body goes; must equal the stored offset"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of the body"),
+    ),
+    request_body(content = UploadBytes, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Stored; the last byte queues the video", headers(
+            ("Upload-Offset" = u64, description = "Bytes stored now"),
+            ("Upload-Expires" = String, description = "HTTP date after which it is dropped"),
+            ("Tus-Resumable" = String, description = "1.0.0"),
+        )),
+        (status = 400, description = "Missing or bad Upload-Offset or checksum header", body = ErrorBody),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Session without a valid CSRF token", body = ErrorBody),
+        (status = 404, description = "No such upload of the caller", body = ErrorBody),
+        (status = 408, description = "The body stalled", body = ErrorBody),
+        (status = 409, description = "Upload-Offset differs from the stored offset, or the lock was lost", body = ErrorBody),
+        (status = 410, description = "Expired", body = ErrorBody),
+        (status = 412, description = "Unsupported Tus-Resumable", body = ErrorBody),
+        (status = 413, description = "More bytes than the upload lacks", body = ErrorBody),
+        (status = 415, description = "Not application/offset+octet-stream", body = ErrorBody),
+        (status = 423, description = "Another request is writing to it; see Retry-After", body = ErrorBody),
+        (status = 460, description = "The body does not match Upload-Checksum", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     who: Uploader,
@@ -316,6 +432,22 @@ async fn write(
 
 /// `DELETE /api/uploads/{id}` (termination): removes the upload, its bytes
 /// and its video.
+#[utoipa::path(
+    delete, path = "/api/uploads/{id}", tag = "uploads",
+    operation_id = "tusTerminate",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Upload id (the id of its video)"), ("Tus-Resumable" = inline(TusResumable), Header, description = "Protocol version (412 for any other)")),
+    responses(
+        (status = 204, description = "Removed with its bytes and video", headers(
+            ("Tus-Resumable" = String, description = "1.0.0"),
+        )),
+        (status = 401, description = "No or unknown credentials", body = ErrorBody),
+        (status = 403, description = "Session without a valid CSRF token", body = ErrorBody),
+        (status = 404, description = "No such upload of the caller", body = ErrorBody),
+        (status = 412, description = "Unsupported Tus-Resumable", body = ErrorBody),
+        (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn terminate(
     State(state): State<AppState>,
     who: Uploader,
