@@ -48,6 +48,10 @@ base=http://127.0.0.1:$port
 # accepted public URL is only queued, never downloaded (and no ffmpeg runs
 # on fuzzed uploads).
 export REEL_INGEST__ALLOW_PRIVATE_NETWORKS=false
+# Signed playback on, with a key made for this run, so the playback-token
+# call is fuzzed doing its work (without keys it answers 501).
+REEL_PLAYBACK__KEYS="fuzz:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+export REEL_PLAYBACK__KEYS
 "$BIN" --data-dir "$data" migrate >/dev/null
 echo "fuzz-password-$$" | "$BIN" --data-dir "$data" user add fuzzer --admin >/dev/null
 token=$("$BIN" --data-dir "$data" token create fuzzer)
