@@ -246,6 +246,7 @@ async fn racing_patches_at_one_offset_record_exactly_one_body() {
     }
     assert_eq!(won.len(), 1, "winners: {won:?}");
     assert_eq!(api.offset(&loc).await, 200_000);
+    assert_eq!(api.settled(&id).await["status"], "queued");
     let staged = node.state.store.get_bytes(&staged_key(&id)).await.unwrap();
     assert!(
         staged.iter().all(|b| *b == won[0]),

@@ -360,7 +360,7 @@ async fn a_finished_upload_becomes_a_ready_video() {
         .await;
     assert_eq!(r.status(), 204);
     assert_eq!(r.headers()["upload-offset"], len.to_string().as_str());
-    let v = api.video(&id).await.1;
+    let v = api.settled(&id).await;
     assert_eq!(v["status"], "queued", "{v}");
     assert!(
         !node.dir.path().join("media/uploads").join(&id).exists(),

@@ -258,6 +258,11 @@ pub trait Uploads: Send + Sync {
     /// one transaction; `false` (nothing changed) if the lock was lost or
     /// bytes are missing.
     async fn complete_upload(&self, lock: &UploadLock, source: &JobSource) -> Result<bool>;
+    /// Under the lock, for an upload whose stored bytes cannot make the
+    /// file: marks it done (so nobody retries the join) and its video
+    /// `failed` with `reason`, in one transaction; `false` if the lock was
+    /// lost.
+    async fn fail_upload(&self, lock: &UploadLock, reason: &str) -> Result<bool>;
     /// Up to `limit` uploads past their expiry that no live lock holds,
     /// open or done.
     async fn expired_uploads(&self, limit: u32) -> Result<Vec<Upload>>;

@@ -106,6 +106,25 @@ impl Api {
     }
 }
 
+impl Api {
+    /// The video's JSON once it is past `uploading` (the join runs after
+    /// the last PATCH is answered); panics after 20 s.
+    pub async fn settled(&self, id: &str) -> serde_json::Value {
+        let t = std::time::Instant::now();
+        loop {
+            let (s, v) = self.video(id).await;
+            if s == 200 && v["status"] != "uploading" {
+                return v;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "still uploading: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 pub async fn code_of(r: Response) -> (u16, String) {
     let s = r.status().as_u16();
     let v: serde_json::Value = r.json().await.unwrap_or_default();

@@ -277,6 +277,33 @@ impl Uploads for SqlCatalog {
         Ok(true)
     }
 
+    async fn fail_upload(&self, lock: &UploadLock, reason: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(&self.sql(
+            "UPDATE uploads SET state = 'done', lock_token = NULL, lock_until = 0,
+                                updated_at = NOW_MS
+             WHERE video_id = ? AND lock_token = ? AND state = 'open'",
+        ))
+        .bind(&lock.video_id)
+        .bind(&lock.token)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(&self.sql(
+            "UPDATE videos SET status = 'failed', error = ?, updated_at = NOW_MS
+             WHERE id = ? AND status = 'uploading'",
+        ))
+        .bind(reason)
+        .bind(&lock.video_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn expired_uploads(&self, limit: u32) -> Result<Vec<Upload>> {
         self.uploads_where("expires_at <= NOW_MS AND lock_until <= NOW_MS", limit)
             .await

@@ -153,13 +153,7 @@ pub async fn create(
     }
     let meta = protocol::metadata(&headers)?;
     let title = clean_title(meta.title.as_deref().or(meta.filename.as_deref()))?;
-    let file_name: String = meta
-        .filename
-        .as_deref()
-        .unwrap_or("upload")
-        .chars()
-        .take(200)
-        .collect();
+    let file_name = clean_file_name(meta.filename.as_deref());
     let with_bytes = protocol::is_offset_stream(&headers);
     if !with_bytes && number(&headers, "content-length")?.unwrap_or(0) > 0 {
         return Err(wrong_type());
@@ -292,24 +286,69 @@ async fn write(
         LockOutcome::Expired => return Err(gone()),
         LockOutcome::Gone => return Err(not_found()),
     };
-    let new_offset = receive::receive(state, &lock, up.length, checksum, body).await?;
-    if new_offset == up.length {
-        // The bytes are recorded whatever happens here; if this fails the
-        // sweeper finishes the upload later.
+    // Its own task: a client that closes the connection right after its
+    // last byte drops this request's future, and the bytes that arrived
+    // must still be stored, recorded and, if they were the last, joined
+    // (dropping a JoinHandle does not cancel the task).
+    let length = up.length;
+    let task = tokio::spawn({
+        let (state, lock) = (state.clone(), lock.clone());
+        async move {
+            let offset = receive::receive(&state, &lock, length, checksum, body).await?;
+            if offset == length {
+                spawn_finish(&state, &lock.video_id, length);
+            }
+            Ok::<_, ApiError>(offset)
+        }
+    });
+    let new_offset = task.await.map_err(|e| {
+        tracing::error!(video = %up.video_id, "receiving a PATCH body failed: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "storing the body failed; read the offset again",
+        )
+    })??;
+    Ok(new_offset)
+}
+
+/// Joins a complete upload's chunks into its queued video, detached from
+/// the request: the join of a large file can outlast any proxy's wait for
+/// an answer, and the client's bytes are safe once recorded. If it fails
+/// or the node stops, the sweeper finishes the upload later; if the stored
+/// bytes cannot make the file, the video is marked failed.
+fn spawn_finish(state: &AppState, video_id: &str, length: i64) {
+    let (state, id) = (state.clone(), video_id.to_string());
+    tokio::spawn(async move {
         if let Err(e) = crate::uploads::finish(
             &state.catalog,
             state.store.as_ref(),
             &state.config.tmp_dir(),
-            &up.video_id,
-            up.length,
-            lease(state),
+            &id,
+            length,
+            lease(&state),
         )
         .await
         {
-            tracing::warn!(video = %up.video_id, code = e.code(), "finishing the upload failed: {e}");
+            tracing::warn!(video = %id, code = e.code(), "finishing the upload failed: {e}");
         }
+    });
+}
+
+/// The `filename` metadata as stored in the video's source: control
+/// characters removed (a NUL is not even storable in every catalog),
+/// at most 200 characters, `upload` when nothing is left.
+fn clean_file_name(raw: Option<&str>) -> String {
+    let name: String = raw
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    match name.trim() {
+        "" => "upload".to_string(),
+        t => t.to_string(),
     }
-    Ok(new_offset)
 }
 
 /// `DELETE /api/uploads/{id}` (termination): removes the upload, its bytes

@@ -12,7 +12,7 @@ use super::protocol::{Checksum, Hasher};
 use crate::catalog::{Chunk, UploadLock};
 use crate::http::ApiError;
 use crate::state::AppState;
-use crate::uploads::chunk_key;
+use crate::uploads::{chunk_key, Heartbeat};
 
 /// Removes the scratch file however the PATCH ends.
 struct Scratch(std::path::PathBuf);
@@ -135,6 +135,8 @@ async fn store_body(
     if n == 0 {
         return Ok(None);
     }
+    // Syncing and adopting a large body can outlast the lease.
+    let beat = Heartbeat::start(&state.catalog, lock, lease);
     // Durable before the catalog hears of it: the offset never names a
     // byte that a crash could still take back.
     f.sync_all().await?;
@@ -144,6 +146,7 @@ async fn store_body(
     }
     let key = chunk_key(&lock.video_id, lock.offset, &lock.token);
     state.store.adopt_file(&key, &scratch.0).await?;
+    drop(beat);
     let chunk = Chunk {
         start: lock.offset,
         end: lock.offset + n as i64,
