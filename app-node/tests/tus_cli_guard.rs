@@ -59,7 +59,7 @@ fn script_app(s: Arc<Script>) -> Router {
                 let s = p.clone();
                 async move {
                     s.patches.fetch_add(1, Ordering::SeqCst);
-                    let t0 = s.t0.lock().unwrap().unwrap();
+                    let t0 = s.t0.lock().unwrap().unwrap_or_else(Instant::now);
                     if t0.elapsed() < Duration::from_millis(s.locked_for_ms) {
                         return (StatusCode::LOCKED, [("retry-after", "2")]).into_response();
                     }

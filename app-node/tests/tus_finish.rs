@@ -95,7 +95,12 @@ async fn recorded(
     };
     assert!(c
         .uploads
-        .advance_upload(&l, &part, Duration::from_secs(3600))
+        .advance_upload(
+            &l,
+            &part,
+            Duration::from_secs(3600),
+            Duration::from_secs(86400)
+        )
         .await
         .unwrap());
     id

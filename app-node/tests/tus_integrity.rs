@@ -189,7 +189,12 @@ async fn the_sweeper_finishes_an_upload_whose_last_step_stopped() {
     };
     assert!(c
         .uploads
-        .advance_upload(&l, &part, Duration::from_secs(3600))
+        .advance_upload(
+            &l,
+            &part,
+            Duration::from_secs(3600),
+            Duration::from_secs(86400)
+        )
         .await
         .unwrap());
     assert_eq!(api.offset(&loc).await, 6);

@@ -238,12 +238,21 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> 
         .ok_or_else(ApiError::video_not_found)
 }
 
-/// `GET /api/videos/{id}`.
+/// `GET /api/videos/{id}`. A video still uploading is its owner's alone
+/// (see the listings); to anyone else it does not exist yet.
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(VideoJson::from(&load(&state, &id).await?)))
+    let v = load(&state, &id).await?;
+    if v.status == VideoStatus::Uploading {
+        let who = Uploader::authenticate(&state, &Method::GET, &headers).await;
+        if !matches!((&who, v.owner_id), (Ok(u), Some(o)) if u.user_id == o) {
+            return Err(ApiError::video_not_found());
+        }
+    }
+    Ok(Json(VideoJson::from(&v)))
 }
 
 #[derive(Deserialize)]

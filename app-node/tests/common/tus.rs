@@ -98,6 +98,7 @@ impl Api {
         let r = self
             .http
             .get(format!("{}/api/videos/{id}", self.base))
+            .bearer_auth(&self.token)
             .send()
             .await
             .unwrap();

@@ -161,6 +161,19 @@ pub async fn create(
     // Checked before anything is created, so a malformed header leaves no
     // upload behind.
     protocol::checksum(&headers)?;
+    let ingest = &state.config.ingest;
+    // Counted before creating, so two creations racing may both pass: the
+    // cap bounds what one user holds, it is not an exact quota.
+    let open = state.catalog.uploads.open_uploads_of(who.user_id).await?;
+    if open >= i64::from(ingest.max_open_uploads) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-uploads",
+            format!(
+                "you have {open} unfinished uploads, the most allowed; finish or delete one first"
+            ),
+        ));
+    }
     let nu = NewUpload {
         video: NewVideo {
             id: new_id(),
@@ -171,7 +184,7 @@ pub async fn create(
         owner_id: who.user_id,
         length,
         metadata: meta.raw,
-        ttl: Duration::from_secs(state.config.ingest.upload_expire_s),
+        ttl: Duration::from_secs(ingest.upload_expire_s.min(ingest.upload_max_life_s)),
     };
     let mut up = state.catalog.uploads.create_upload(&nu).await?;
     tracing::info!(video = %up.video_id, user = who.user_id, length, "upload created");
@@ -274,6 +287,22 @@ async fn write(
             format!("the body is longer than the {room} bytes the upload still lacks"),
         ));
     }
+    // The last chunk an upload may take must complete it: chunks are
+    // objects and rows, and joining reads each one.
+    let max_chunks = i64::from(state.config.ingest.max_upload_chunks);
+    let whole_only = state.catalog.uploads.chunk_count(&up.video_id).await? >= max_chunks - 1;
+    if whole_only && declared != Some(up.length - offset) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-chunks",
+            format!(
+                "this upload has taken {} bodies, one short of the limit of {max_chunks}; \
+                 send all {} remaining bytes in one PATCH with a Content-Length",
+                max_chunks - 1,
+                up.length - offset
+            ),
+        ));
+    }
     let lock = match state
         .catalog
         .uploads
@@ -294,7 +323,8 @@ async fn write(
     let task = tokio::spawn({
         let (state, lock) = (state.clone(), lock.clone());
         async move {
-            let offset = receive::receive(&state, &lock, length, checksum, body).await?;
+            let offset =
+                receive::receive(&state, &lock, length, checksum, whole_only, body).await?;
             if offset == length {
                 spawn_finish(&state, &lock.video_id, length);
             }
