@@ -3,7 +3,8 @@
 //! of a complete upload runs detached from the answer, a join that finds
 //! missing or short chunks fails the video with a reason instead of being
 //! retried forever, one such upload does not stop the sweeper from
-//! expiring the others, and control characters in the file name are
+//! expiring the others, a join slower than its lease keeps its lock, and
+//! control characters in the file name are
 //! removed before the catalog sees them (PostgreSQL refuses a NUL).
 
 mod common;
@@ -176,4 +177,46 @@ async fn control_characters_in_the_file_name_are_removed_on_postgres() {
     let id = r.headers()["reel-video-id"].to_str().unwrap().to_string();
     let v = node.state.catalog.videos.get(&id).await.unwrap().unwrap();
     assert_eq!(v.source, "upload:ab.mp4");
+}
+
+#[tokio::test]
+async fn a_join_slower_than_its_lease_keeps_the_lock() {
+    let (mut node, api) = node(&[]).await;
+    let id = recorded(&node, &api, 6, Some(b"abcdef")).await;
+    // Storing the joined source takes three leases.
+    let lease = Duration::from_secs(1);
+    node.replace_store(common::slow_store::SlowStore::wrap(
+        node.state.store.clone(),
+        ".src",
+        Duration::from_secs(3),
+    ));
+    let state = node.state.clone();
+    let joining = tokio::spawn({
+        let id = id.clone();
+        async move {
+            reel_node::uploads::finish(
+                &state.catalog,
+                state.store.as_ref(),
+                &state.config.tmp_dir(),
+                &id,
+                6,
+                lease,
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Nobody else (the sweeper on another node, say) may start a second
+    // join meanwhile.
+    let other = node
+        .state
+        .catalog
+        .uploads
+        .lock_upload(&id, 6, lease)
+        .await
+        .unwrap();
+    assert_eq!(other, LockOutcome::Busy);
+    assert!(joining.await.unwrap().unwrap());
+    let v = node.state.catalog.videos.get(&id).await.unwrap().unwrap();
+    assert_eq!(v.status, VideoStatus::Queued);
 }
