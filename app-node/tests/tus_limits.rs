@@ -1,6 +1,7 @@
 //! Limits of resumable uploads: open uploads per user, an absolute lifetime,
-//! chunks per upload, a minimum rate for PATCH bodies, and videos still
-//! uploading shown to their owner only.
+//! chunks per upload, a minimum rate for PATCH bodies, videos still
+//! uploading shown to their owner only, and first bytes refused at creation
+//! saying why.
 
 mod common;
 
@@ -127,4 +128,24 @@ async fn a_trickling_body_is_cut_at_the_minimum_rate() {
     assert!(kept < 100_000);
     assert_eq!(api.patch(&loc, kept, vec![1; 10]).await.status(), 204);
     trickle.abort();
+}
+
+#[tokio::test]
+async fn refused_first_bytes_say_why() {
+    let (_node, api) = node(&[]).await;
+    let r = api
+        .http
+        .post(format!("{}/api/uploads", api.base))
+        .bearer_auth(&api.token)
+        .header("tus-resumable", TUS)
+        .header("upload-length", 10)
+        .header("upload-metadata", "title VA")
+        .header("content-type", "application/offset+octet-stream")
+        .body(vec![1u8; 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["upload-offset"], "0");
+    assert_eq!(r.headers()["reel-upload-error"], "upload-too-long");
 }

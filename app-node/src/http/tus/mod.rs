@@ -188,15 +188,23 @@ pub async fn create(
     };
     let mut up = state.catalog.uploads.create_upload(&nu).await?;
     tracing::info!(video = %up.video_id, user = who.user_id, length, "upload created");
+    let mut refused = None;
     if with_bytes {
         // The upload exists whatever happens to its first bytes: the client
         // learns its URL below and resumes with HEAD + PATCH.
         match write(&state, &up, 0, &headers, body).await {
             Ok(offset) => up.offset = offset,
-            Err(e) => tracing::info!(video = %up.video_id, code = e.code, "first bytes refused"),
+            Err(e) => {
+                tracing::info!(video = %up.video_id, code = e.code, "first bytes refused");
+                refused = Some(e.code);
+            }
         }
     }
     let mut resp = StatusCode::CREATED.into_response();
+    if let Some(code) = refused {
+        // Why `Upload-Offset` is 0: the same code a PATCH would have named.
+        set(&mut resp, "reel-upload-error", code);
+    }
     set(&mut resp, "location", format!("{BASE}/{}", up.video_id));
     set(&mut resp, "reel-video-id", &up.video_id);
     set(&mut resp, "upload-expires", http_date(up.expires_at_ms));
