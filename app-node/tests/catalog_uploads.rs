@@ -16,6 +16,7 @@ use reel_node::catalog::{
 
 const LEASE: Duration = Duration::from_secs(60);
 const TTL: Duration = Duration::from_secs(3600);
+const LIFE: Duration = Duration::from_secs(86400);
 
 async fn user(c: &Catalog, name: &str) -> i64 {
     c.accounts
@@ -88,13 +89,13 @@ async fn offsets_move_by_compare_and_set_under_a_lock(db: TestDb) {
     assert!(c.uploads.renew_upload_lock(&a, LEASE).await.unwrap());
     assert!(c
         .uploads
-        .advance_upload(&a, &chunk(&id, &a, 40), TTL)
+        .advance_upload(&a, &chunk(&id, &a, 40), TTL, LIFE)
         .await
         .unwrap());
     // The same lock cannot record twice: the offset moved and it was released.
     assert!(!c
         .uploads
-        .advance_upload(&a, &chunk(&id, &a, 40), TTL)
+        .advance_upload(&a, &chunk(&id, &a, 40), TTL, LIFE)
         .await
         .unwrap());
     assert!(!c.uploads.renew_upload_lock(&a, LEASE).await.unwrap());
@@ -105,7 +106,7 @@ async fn offsets_move_by_compare_and_set_under_a_lock(db: TestDb) {
     let b = lock(&c, &id, 40).await;
     assert!(!c
         .uploads
-        .advance_upload(&b, &chunk(&id, &b, 101), TTL)
+        .advance_upload(&b, &chunk(&id, &b, 101), TTL, LIFE)
         .await
         .unwrap());
     c.uploads.unlock_upload(&b).await.unwrap();
@@ -120,7 +121,7 @@ async fn offsets_move_by_compare_and_set_under_a_lock(db: TestDb) {
         .unwrap());
     assert!(c
         .uploads
-        .advance_upload(&b, &chunk(&id, &b, 100), TTL)
+        .advance_upload(&b, &chunk(&id, &b, 100), TTL, LIFE)
         .await
         .unwrap());
     let chunks = c.uploads.upload_chunks(&id).await.unwrap();
@@ -193,12 +194,12 @@ async fn racing_writers_cannot_both_win(db: TestDb) {
     assert!(!c.uploads.renew_upload_lock(&old, LEASE).await.unwrap());
     assert!(!c
         .uploads
-        .advance_upload(&old, &chunk(&id, &old, 500), TTL)
+        .advance_upload(&old, &chunk(&id, &old, 500), TTL, LIFE)
         .await
         .unwrap());
     assert!(c
         .uploads
-        .advance_upload(&new, &chunk(&id, &new, 300), TTL)
+        .advance_upload(&new, &chunk(&id, &new, 300), TTL, LIFE)
         .await
         .unwrap());
     let chunks = c.uploads.upload_chunks(&id).await.unwrap();
@@ -241,7 +242,7 @@ async fn expired_uploads_refuse_writes_and_are_listed(db: TestDb) {
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(c
         .uploads
-        .advance_upload(&l, &chunk(&live, &l, 5), TTL)
+        .advance_upload(&l, &chunk(&live, &l, 5), TTL, LIFE)
         .await
         .unwrap());
     assert!(
@@ -272,7 +273,7 @@ async fn an_upload_being_deleted_is_never_queued(db: TestDb) {
     let l = lock(&c, &id, 0).await;
     assert!(c
         .uploads
-        .advance_upload(&l, &chunk(&id, &l, 10), TTL)
+        .advance_upload(&l, &chunk(&id, &l, 10), TTL, LIFE)
         .await
         .unwrap());
     c.videos.begin_delete(&id, None).await.unwrap().unwrap();
@@ -300,7 +301,51 @@ async fn an_upload_being_deleted_is_never_queued(db: TestDb) {
     assert_eq!(p.videos[0].id, other);
 }
 
+async fn limits_failures_and_who_sees_an_upload(db: TestDb) {
+    use reel_node::catalog::StatusFilter;
+    let c = db.open_catalog().await;
+    let alice = user(&c, "alice").await;
+    let id = new_upload(&c, alice, 100, TTL).await;
+    let done = new_upload(&c, alice, 10, TTL).await;
+    assert_eq!(c.uploads.open_uploads_of(alice).await.unwrap(), 2);
+    assert_eq!(c.uploads.open_uploads_of(alice + 1).await.unwrap(), 0);
+
+    // A PATCH pushes the expiry out by the TTL, but not past the absolute
+    // lifetime from creation.
+    let before = c.uploads.upload(&id).await.unwrap().unwrap().expires_at_ms;
+    let l = lock(&c, &id, 0).await;
+    let short = Duration::from_millis(500);
+    assert!(c
+        .uploads
+        .advance_upload(&l, &chunk(&id, &l, 40), TTL, short)
+        .await
+        .unwrap());
+    let after = c.uploads.upload(&id).await.unwrap().unwrap().expires_at_ms;
+    assert!(after < before - 3_000_000, "{before} {after}");
+    assert_eq!(c.uploads.chunk_count(&id).await.unwrap(), 1);
+
+    // An upload whose bytes cannot be joined: done, its video failed.
+    let l = lock(&c, &done, 0).await;
+    assert!(c.uploads.fail_upload(&l, "a reason").await.unwrap());
+    assert!(!c.uploads.fail_upload(&l, "again").await.unwrap());
+    let v = c.videos.get(&done).await.unwrap().unwrap();
+    assert_eq!(v.status, VideoStatus::Failed);
+    assert_eq!(v.error.as_deref(), Some("a reason"));
+    assert_eq!(c.uploads.open_uploads_of(alice).await.unwrap(), 1);
+
+    // Uploading videos are listed to their owner only.
+    for f in [StatusFilter::All, StatusFilter::Processing] {
+        let public = c.videos.list(None, f, None, 1, 10).await.unwrap();
+        assert!(public.videos.iter().all(|v| v.id != id), "{f:?}");
+        let mine = c.videos.list(None, f, Some(alice), 1, 10).await.unwrap();
+        assert!(mine.videos.iter().any(|v| v.id == id), "{f:?}");
+    }
+    let home = c.videos.home(None, 1, 10).await.unwrap();
+    assert!(home.processing.iter().all(|v| v.id != id));
+}
+
 crate::on_every_engine!(
+    limits_failures_and_who_sees_an_upload,
     offsets_move_by_compare_and_set_under_a_lock,
     racing_writers_cannot_both_win,
     expired_uploads_refuse_writes_and_are_listed,

@@ -201,6 +201,14 @@ async fn a_200_mb_upload_survives_cuts_and_a_dead_node_through_the_balancer() {
         .open_patch(&loc, offset, &bytes[offset as usize..end], CHUNK / 2)
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The PATCH in flight holds the upload: another writer is told to wait.
+    assert_eq!(
+        c.patch(&loc, offset, &bytes[offset as usize..offset as usize + 1])
+            .await
+            .err(),
+        Some(423),
+        "the PATCH in flight holds no lock"
+    );
     let dead = if first_node == "node-a" {
         &mut a
     } else {
@@ -209,6 +217,14 @@ async fn a_200_mb_upload_survives_cuts_and_a_dead_node_through_the_balancer() {
     dead.child.kill().unwrap();
     dead.child.wait().unwrap();
     drop(conn);
+    // Had a live node taken it, the cut body would be recorded at once; the
+    // killed one records nothing, so the lock it held was that node's.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        c.offset_now(&loc).await,
+        offset,
+        "the PATCH in flight was not on the killed node"
+    );
     let mut sent_end = offset + (CHUNK / 2) as u64;
 
     // Three cuts at random points of random PATCHes, then the rest.

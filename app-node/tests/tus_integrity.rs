@@ -189,7 +189,12 @@ async fn the_sweeper_finishes_an_upload_whose_last_step_stopped() {
     };
     assert!(c
         .uploads
-        .advance_upload(&l, &part, Duration::from_secs(3600))
+        .advance_upload(
+            &l,
+            &part,
+            Duration::from_secs(3600),
+            Duration::from_secs(86400)
+        )
         .await
         .unwrap());
     assert_eq!(api.offset(&loc).await, 6);
@@ -223,32 +228,53 @@ async fn the_sweeper_finishes_an_upload_whose_last_step_stopped() {
 #[tokio::test]
 async fn racing_patches_at_one_offset_record_exactly_one_body() {
     use reel_node::catalog::staged_key;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (node, api) = node(&[]).await;
     let api = std::sync::Arc::new(api);
     let (loc, id) = api.created(200_000).await;
-    // Eight clients send different bodies for the same bytes at once.
+    // The first body is held open half-way, so the others surely race it
+    // rather than run after it.
+    let addr = api.base.trim_start_matches("http://").to_string();
+    let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PATCH {loc} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\n\
+         tus-resumable: 1.0.0\r\nupload-offset: 0\r\nconnection: close\r\n\
+         content-type: application/offset+octet-stream\r\ncontent-length: 200000\r\n\r\n",
+        api.token
+    );
+    first.write_all(head.as_bytes()).await.unwrap();
+    first.write_all(&[100u8; 100_000]).await.unwrap();
+    first.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Seven clients send different bodies for the same bytes meanwhile.
     let mut racers = Vec::new();
-    for i in 0..8u8 {
+    for i in 0..7u8 {
         let (api, loc) = (api.clone(), loc.clone());
         racers.push(tokio::spawn(async move {
             let r = api.patch(&loc, 0, vec![i; 200_000]).await;
             (i, r.status().as_u16())
         }));
     }
-    let mut won = Vec::new();
     for r in racers {
         let (i, status) = r.await.unwrap();
-        match status {
-            204 => won.push(i),
-            409 | 423 => {}
-            other => panic!("racer {i} got {other}"),
-        }
+        assert_eq!(
+            status, 423,
+            "racer {i} got in while the first body was open"
+        );
     }
-    assert_eq!(won.len(), 1, "winners: {won:?}");
+    first.write_all(&[100u8; 100_000]).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), first.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
     assert_eq!(api.offset(&loc).await, 200_000);
+    assert_eq!(api.settled(&id).await["status"], "queued");
     let staged = node.state.store.get_bytes(&staged_key(&id)).await.unwrap();
     assert!(
-        staged.iter().all(|b| *b == won[0]),
+        staged.iter().all(|b| *b == 100),
         "the stored file mixes bodies"
     );
     assert_eq!(code_of(api.patch(&loc, 0, vec![1]).await).await.0, 409);

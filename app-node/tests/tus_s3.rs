@@ -66,6 +66,7 @@ async fn parts_are_objects_in_the_bucket_and_are_joined_in_order() {
 
     let r = api.patch(&loc, 1_500_000, file[1_500_000..].to_vec()).await;
     assert_eq!(r.status(), 204);
+    assert_eq!(api.settled(&id).await["status"], "queued");
     let staged = node.state.store.get_bytes(&staged_key(&id)).await.unwrap();
     assert!(staged == file, "the joined source differs from the file");
     assert!(node

@@ -252,10 +252,20 @@ pub trait Uploads: Send + Sync {
     /// Extends a held lock; `false` if it was lost.
     async fn renew_upload_lock(&self, lock: &UploadLock, lease: Duration) -> Result<bool>;
     /// Records `chunk` (starting at the lock's offset), moves the offset to
-    /// its end, pushes the expiry `ttl` ahead and releases the lock, in one
+    /// its end, pushes the expiry `ttl` ahead (but never past `max_life`
+    /// after the upload's creation) and releases the lock, in one
     /// transaction; `false` (nothing changed) if the lock was lost.
-    async fn advance_upload(&self, lock: &UploadLock, chunk: &Chunk, ttl: Duration)
-        -> Result<bool>;
+    async fn advance_upload(
+        &self,
+        lock: &UploadLock,
+        chunk: &Chunk,
+        ttl: Duration,
+        max_life: Duration,
+    ) -> Result<bool>;
+    /// How many unfinished, unexpired uploads `owner_id` has.
+    async fn open_uploads_of(&self, owner_id: i64) -> Result<i64>;
+    /// How many chunks an upload has recorded.
+    async fn chunk_count(&self, video_id: &str) -> Result<i64>;
     /// Releases a lock without recording anything.
     async fn unlock_upload(&self, lock: &UploadLock) -> Result<()>;
     /// The recorded chunks of an upload, in file order.
@@ -265,6 +275,11 @@ pub trait Uploads: Send + Sync {
     /// one transaction; `false` (nothing changed) if the lock was lost or
     /// bytes are missing.
     async fn complete_upload(&self, lock: &UploadLock, source: &JobSource) -> Result<bool>;
+    /// Under the lock, for an upload whose stored bytes cannot make the
+    /// file: marks it done (so nobody retries the join) and its video
+    /// `failed` with `reason`, in one transaction; `false` if the lock was
+    /// lost.
+    async fn fail_upload(&self, lock: &UploadLock, reason: &str) -> Result<bool>;
     /// Up to `limit` uploads past their expiry that no live lock holds,
     /// open or done.
     async fn expired_uploads(&self, limit: u32) -> Result<Vec<Upload>>;

@@ -43,6 +43,57 @@ const SHORT: Duration = Duration::from_secs(30);
 const MAX_FAILURES: u32 = 8;
 /// Longest wait for the video to become ready.
 const READY_WAIT: Duration = Duration::from_secs(6 * 3600);
+/// Longest run of `423 Locked` answers waited out. A lock can rightly last
+/// the server's lock lease plus its read timeout (a PATCH of ours whose
+/// connection dropped, still held by the server), 60 s by default.
+const LOCK_WAIT: Duration = Duration::from_secs(150);
+
+/// Why a PATCH did not move the offset.
+enum PatchError {
+    /// Another request holds the upload; retry after this long.
+    Locked(Duration),
+    /// Anything else.
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for PatchError {
+    fn from(e: anyhow::Error) -> Self {
+        PatchError::Other(e)
+    }
+}
+
+impl From<reqwest::Error> for PatchError {
+    fn from(e: reqwest::Error) -> Self {
+        PatchError::Other(anyhow::Error::new(e).context("sending bytes"))
+    }
+}
+
+/// Whether `url` is on the same scheme, host and port as `server`: only
+/// there is the token sent.
+fn same_origin(server: &str, url: &str) -> bool {
+    match (reqwest::Url::parse(server), reqwest::Url::parse(url)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+/// Creates the state folder readable by its owner only: it names uploads
+/// that the token can write to.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
 
 /// Resume state of one file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -107,6 +158,15 @@ pub async fn upload(a: UploadArgs) -> anyhow::Result<i32> {
         Err(_) => None,
     };
     let mut offset = None;
+    if saved
+        .as_ref()
+        .is_some_and(|s| !same_origin(&server, &s.url))
+    {
+        // Never sent the token: the file may have been edited.
+        eprintln!("the saved upload is not on {server}; starting again");
+        let _ = std::fs::remove_file(&state);
+        saved = None;
+    }
     if let Some(s) = &saved {
         match c.head(&s.url).await? {
             Some((o, l)) if l == length => {
@@ -128,7 +188,7 @@ pub async fn upload(a: UploadArgs) -> anyhow::Result<i32> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let s = c.create(length, &a.title, &name).await?;
-            std::fs::create_dir_all(&a.state_dir)?;
+            make_private_dir(&a.state_dir)?;
             std::fs::write(&state, serde_json::to_vec(&s)?)?;
             eprintln!("created upload {} for video {}", s.url, s.video_id);
             offset = Some(0);
@@ -140,6 +200,7 @@ pub async fn upload(a: UploadArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     let first = offset;
     let mut failures = 0u32;
+    let mut locked_since: Option<Instant> = None;
     while offset < length {
         let n = a.chunk_bytes.min(length - offset);
         let mut buf = vec![0u8; n as usize];
@@ -149,6 +210,7 @@ pub async fn upload(a: UploadArgs) -> anyhow::Result<i32> {
             Ok(o) => {
                 offset = o;
                 failures = 0;
+                locked_since = None;
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 let rate = (offset - first) as f64 / secs;
                 eprintln!(
@@ -163,7 +225,21 @@ pub async fn upload(a: UploadArgs) -> anyhow::Result<i32> {
                     }
                 }
             }
-            Err(e) => {
+            Err(PatchError::Locked(wait)) => {
+                // Not a failure: an earlier request of ours (or another
+                // node's lease) still holds the upload.
+                let since = *locked_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > LOCK_WAIT {
+                    bail!("the upload stayed locked for {LOCK_WAIT:?}; run again to resume");
+                }
+                eprintln!("the upload is locked; asking again in {wait:?}");
+                tokio::time::sleep(wait).await;
+                if let Ok(Some((o, _))) = c.head(&saved.url).await {
+                    offset = o;
+                }
+            }
+            Err(PatchError::Other(e)) => {
+                locked_since = None;
                 failures += 1;
                 if failures > MAX_FAILURES {
                     return Err(e.context("too many failed attempts; run again to resume"));
@@ -225,6 +301,10 @@ impl Conn {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| anyhow!("the server named no upload URL"))?;
+        let url = self.absolute(loc);
+        if !same_origin(&self.server, &url) {
+            bail!("the server named an upload URL elsewhere ({url}); the token is not sent there");
+        }
         let video_id = r
             .headers()
             .get("reel-video-id")
@@ -232,7 +312,7 @@ impl Conn {
             .unwrap_or("")
             .to_string();
         Ok(Saved {
-            url: self.absolute(loc),
+            url,
             video_id,
             length,
         })
@@ -268,7 +348,7 @@ impl Conn {
     }
 
     /// Sends `buf` at `offset`; the new offset.
-    async fn patch(&self, url: &str, offset: u64, buf: Vec<u8>) -> anyhow::Result<u64> {
+    async fn patch(&self, url: &str, offset: u64, buf: Vec<u8>) -> Result<u64, PatchError> {
         use base64::Engine;
         // The server keeps the chunk only if it arrived intact.
         let sum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&buf));
@@ -286,16 +366,24 @@ impl Conn {
             .body(buf)
             .timeout(deadline)
             .send()
-            .await
-            .context("sending bytes")?;
-        if r.status() != StatusCode::NO_CONTENT {
-            bail!("PATCH answered {}", error_text(r).await);
+            .await?;
+        if r.status() == StatusCode::LOCKED {
+            let secs = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            return Err(PatchError::Locked(Duration::from_secs(secs.clamp(1, 30))));
         }
-        r.headers()
+        if r.status() != StatusCode::NO_CONTENT {
+            return Err(anyhow!("PATCH answered {}", error_text(r).await).into());
+        }
+        Ok(r.headers()
             .get("upload-offset")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| anyhow!("PATCH named no offset"))
+            .ok_or_else(|| anyhow!("PATCH named no offset"))?)
     }
 
     async fn wait_ready(&self, id: &str) -> anyhow::Result<i32> {
@@ -305,10 +393,14 @@ impl Conn {
             let v: serde_json::Value = match self
                 .http
                 .get(format!("{}/api/videos/{id}", self.server))
+                .bearer_auth(&self.token)
                 .timeout(SHORT)
                 .send()
                 .await
             {
+                Ok(r) if r.status() == StatusCode::NOT_FOUND => {
+                    bail!("the video {id} no longer exists")
+                }
                 Ok(r) if r.status().is_success() => r
                     .bytes()
                     .await
@@ -349,5 +441,35 @@ async fn error_text(r: reqwest::Response) -> String {
     match body["error"]["message"].as_str() {
         Some(m) => format!("{status}: {m}"),
         None => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_servers_own_origin_gets_the_token() {
+        let srv = "https://reel.example:8443";
+        assert!(same_origin(srv, "https://reel.example:8443/api/uploads/a"));
+        assert!(!same_origin(srv, "http://reel.example:8443/api/uploads/a"));
+        assert!(!same_origin(srv, "https://reel.example/api/uploads/a"));
+        assert!(!same_origin(srv, "https://evil.example:8443/api/uploads/a"));
+        assert!(!same_origin(
+            srv,
+            "https://reel.example:8443@evil.example/x"
+        ));
+        assert!(!same_origin(srv, "not a url"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_folder_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("a/b");
+        make_private_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

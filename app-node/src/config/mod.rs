@@ -303,6 +303,16 @@ pub struct IngestConfig {
     /// Seconds a PATCH's lock on a resumable upload lasts without renewal:
     /// how long an upload stays locked (423) after the node taking it died.
     pub upload_lock_s: u64,
+    /// Seconds a resumable upload may live from its creation, however
+    /// often it is written to.
+    pub upload_max_life_s: u64,
+    /// Unfinished resumable uploads one user may have open at once.
+    pub max_open_uploads: u32,
+    /// Most PATCH bodies (stored chunks) one resumable upload may take.
+    pub max_upload_chunks: u32,
+    /// Lowest average rate, in bytes per second, a PATCH body must keep
+    /// once `read_timeout_s` has passed; 0 for none.
+    pub upload_min_rate: u64,
 }
 
 /// The job worker.
@@ -457,6 +467,10 @@ read_timeout_s = 30
 total_timeout_s = 3600
 upload_expire_s = 86400
 upload_lock_s = 30
+upload_max_life_s = 604800
+max_open_uploads = 10
+max_upload_chunks = 10000
+upload_min_rate = 16384
 
 [worker]
 enabled = true

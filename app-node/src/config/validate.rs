@@ -138,6 +138,15 @@ impl Config {
         if self.ingest.upload_lock_s == 0 {
             return bad("ingest.upload_lock_s", "must be positive");
         }
+        if self.ingest.upload_max_life_s == 0 {
+            return bad("ingest.upload_max_life_s", "must be positive");
+        }
+        if self.ingest.max_open_uploads == 0 {
+            return bad("ingest.max_open_uploads", "must be at least 1");
+        }
+        if self.ingest.max_upload_chunks < 2 {
+            return bad("ingest.max_upload_chunks", "must be at least 2");
+        }
         // Waits become deadlines (`Instant + Duration` panics past the end of
         // time, in sqlx's pool among others) and leases SQL integers, so an
         // absurd value must stop here rather than in a request.
@@ -148,6 +157,7 @@ impl Config {
             ("ingest.total_timeout_s", self.ingest.total_timeout_s),
             ("ingest.upload_expire_s", self.ingest.upload_expire_s),
             ("ingest.upload_lock_s", self.ingest.upload_lock_s),
+            ("ingest.upload_max_life_s", self.ingest.upload_max_life_s),
             ("worker.lease_s", self.worker.lease_s),
             ("worker.poll_ms", self.worker.poll_ms / 1000),
             ("worker.retry_backoff_s", self.worker.retry_backoff_s),

@@ -371,15 +371,16 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Video, ApiError> 
 }
 
 /// `GET /api/videos/{id}`. A private video is shown to its owner and
-/// admins only, with signed media URLs; to anyone else it is 404, as if it
-/// did not exist (it is in no listing either).
+/// admins only, with signed media URLs, and so is a video still uploading
+/// (anyone with a token could fill listings with them); to anyone else it
+/// is 404, as if it did not exist (it is in no listing either).
 #[utoipa::path(
     get, path = "/api/videos/{id}", tag = "videos",
     operation_id = "getVideo",
     params(("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "Video id (ids the node never issues are 404)")),
     responses(
         (status = 200, description = "The video", body = VideoJson),
-        (status = 404, description = "No such video, or a private one and the caller is neither its owner nor an admin", body = ErrorBody),
+        (status = 404, description = "No such video, or a private or still uploading one and the caller is neither its owner nor an admin", body = ErrorBody),
         (status = 503, description = "Busy; see Retry-After", body = ErrorBody),
     ),
     security(()),
@@ -398,7 +399,9 @@ pub async fn get(
         && Uploader::authenticate(&state, &method, &headers)
             .await
             .is_ok_and(|who| video.editable_by(who.user_id, who.role));
-    if video.visibility == Visibility::Private && !may_edit {
+    let owners_only =
+        video.visibility == Visibility::Private || video.status == VideoStatus::Uploading;
+    if owners_only && !may_edit {
         return Err(ApiError::video_not_found());
     }
     Ok(Json(super::playback::video_json(&state, &video, may_edit)))

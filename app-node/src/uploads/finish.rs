@@ -1,20 +1,21 @@
-//! Turning a complete upload into a queued video, and the sweeper's part:
-//! finishing uploads whose finishing step stopped, and removing expired
-//! ones.
+//! Turning a complete upload into a queued video: its chunks are joined,
+//! byte-counted, into the staged source and its job is queued.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::chunk_prefix;
+use super::lease::Heartbeat;
 use crate::catalog::{
-    new_id, staged_key, Catalog, CatalogError, JobSource, LockOutcome, Upload, UploadLock,
+    new_id, staged_key, Catalog, CatalogError, Chunk, JobSource, LockOutcome, UploadLock,
 };
 use crate::storage::{MediaStore, StorageError};
 
-/// Why finishing an upload failed; every step is safe to repeat.
+/// Why finishing an upload failed. The storage, catalog and I/O kinds are
+/// worth retrying; [`FinishError::is_permanent`] ones are not.
 #[derive(Debug, thiserror::Error)]
 pub enum FinishError {
     /// The catalog failed.
@@ -26,9 +27,13 @@ pub enum FinishError {
     /// A local file failed.
     #[error("scratch file: {0}")]
     Io(#[from] std::io::Error),
-    /// The recorded chunks do not cover the file.
+    /// The recorded chunks, or the bytes their objects hold, do not cover
+    /// the file.
     #[error("the stored chunks do not cover bytes {0}..{1}")]
     Gap(i64, i64),
+    /// A recorded chunk's object is not in the store.
+    #[error("the stored chunk at byte {0} is missing")]
+    MissingChunk(i64),
     /// The lock was lost while assembling.
     #[error("the upload's lock was lost")]
     LockLost,
@@ -42,8 +47,15 @@ impl FinishError {
             FinishError::Storage(e) => e.code(),
             FinishError::Io(_) => "io",
             FinishError::Gap(..) => "upload-gap",
+            FinishError::MissingChunk(_) => "upload-chunk-missing",
             FinishError::LockLost => "upload-lock-lost",
         }
+    }
+
+    /// Whether the stored bytes themselves cannot make the file, so that
+    /// joining again would fail the same way forever.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, FinishError::Gap(..) | FinishError::MissingChunk(_))
     }
 }
 
@@ -59,7 +71,9 @@ impl Drop for Scratch {
 /// Finishes upload `video_id` if it holds every byte and is still open:
 /// takes its lock, joins its chunks into the staged source, queues the
 /// job, then removes the chunks. `Ok(false)` when there was nothing to do
-/// (not complete, already done, or another node is at it).
+/// (not complete, already done, or another node is at it). When the stored
+/// bytes cannot make the file, the video is marked failed with the reason
+/// (and the error is returned), so nobody retries a join that cannot work.
 pub async fn finish(
     catalog: &Catalog,
     store: &dyn MediaStore,
@@ -72,9 +86,21 @@ pub async fn finish(
         LockOutcome::Locked(l) => l,
         _ => return Ok(false),
     };
-    let r = finish_locked(catalog, store, tmp_dir, &lock, length, lease).await;
-    if !matches!(r, Ok(true)) {
-        let _ = catalog.uploads.unlock_upload(&lock).await;
+    // The join can outlast many leases on a slow store or a large file.
+    let beat = Heartbeat::start(catalog, &lock, lease);
+    let r = finish_locked(catalog, store, tmp_dir, &lock, length, &beat).await;
+    drop(beat);
+    match &r {
+        Ok(true) => {}
+        Err(e) if e.is_permanent() => {
+            let reason = format!("the upload cannot be assembled: {e}");
+            if catalog.uploads.fail_upload(&lock, &reason).await? {
+                tracing::warn!(video = %video_id, code = e.code(), "upload failed: {e}");
+            }
+        }
+        _ => {
+            let _ = catalog.uploads.unlock_upload(&lock).await;
+        }
     }
     r
 }
@@ -85,30 +111,21 @@ async fn finish_locked(
     tmp_dir: &Path,
     lock: &UploadLock,
     length: i64,
-    lease: Duration,
+    beat: &Heartbeat,
 ) -> Result<bool, FinishError> {
     let id = &lock.video_id;
     let chunks = catalog.uploads.upload_chunks(id).await?;
     let scratch = Scratch(tmp_dir.join(format!("tus-join-{id}-{}", new_id())));
     let mut out = tokio::fs::File::create(&scratch.0).await?;
     let mut at = 0i64;
-    let mut renewed = Instant::now();
     for c in &chunks {
         if c.start != at {
             return Err(FinishError::Gap(at, c.start));
         }
-        let mut body = store.read(&c.key, 0, (c.end - c.start) as u64).await?;
-        while let Some(piece) = body.next().await {
-            out.write_all(&piece?).await?;
-            // A large file on a slow store takes a while: keep the lock.
-            if renewed.elapsed() > lease / 3 {
-                if !catalog.uploads.renew_upload_lock(lock, lease).await? {
-                    return Err(FinishError::LockLost);
-                }
-                renewed = Instant::now();
-            }
+        at = copy_chunk(store, c, &mut out).await?;
+        if beat.lost() {
+            return Err(FinishError::LockLost);
         }
-        at = c.end;
     }
     if at != length {
         return Err(FinishError::Gap(at, length));
@@ -116,13 +133,21 @@ async fn finish_locked(
     out.sync_all().await?;
     drop(out);
     let key = staged_key(id);
+    if beat.lost() {
+        return Err(FinishError::LockLost);
+    }
+    // Every finisher of this upload writes the same bytes here, joined
+    // from the same recorded chunks, so a late writer only replaces the
+    // object with an identical one.
     store.adopt_file(&key, &scratch.0).await?;
     if !catalog
         .uploads
         .complete_upload(lock, &JobSource::Stored(key.clone()))
         .await?
     {
-        let _ = store.delete(&key).await;
+        // Not deleted: another finisher may have queued the job that reads
+        // this very key. If nobody did, the sweeper's staged-source pass or
+        // the upload's expiry removes it.
         return Ok(false);
     }
     // Not fatal: the sweeper removes them again when the record expires.
@@ -133,65 +158,32 @@ async fn finish_locked(
     Ok(true)
 }
 
-/// What one sweep did to uploads.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct UploadSweep {
-    /// Complete uploads whose finishing step had stopped, now queued.
-    pub finished: usize,
-    /// Expired unfinished uploads removed with their video.
-    pub expired: usize,
-    /// Records of finished uploads past their expiry removed.
-    pub forgotten: usize,
-}
-
-/// Most uploads handled per sweep and kind.
-const BATCH: u32 = 100;
-
-/// The sweeper's part: finishes stranded complete uploads, removes expired
-/// unfinished ones (their chunks and their video) and forgets finished ones
-/// once expired.
-pub async fn sweep_uploads(
-    catalog: &Catalog,
+/// Appends chunk `c` to `out`, counting its bytes: the object must hold
+/// exactly `c.end - c.start` of them. Returns the offset after it.
+async fn copy_chunk(
     store: &dyn MediaStore,
-    tmp_dir: &Path,
-    lease: Duration,
-) -> Result<UploadSweep, FinishError> {
-    let mut report = UploadSweep::default();
-    for u in catalog.uploads.stranded_uploads(BATCH).await? {
-        if u.expired {
-            continue;
+    c: &Chunk,
+    out: &mut tokio::fs::File,
+) -> Result<i64, FinishError> {
+    let want = (c.end - c.start) as u64;
+    // One byte more than recorded is asked for, so an object longer than
+    // its record shows up too.
+    let mut body = match store.read(&c.key, 0, want + 1).await {
+        Ok(b) => b,
+        Err(StorageError::NotFound(_)) => return Err(FinishError::MissingChunk(c.start)),
+        Err(e) => return Err(e.into()),
+    };
+    let mut got: u64 = 0;
+    while let Some(piece) = body.next().await {
+        let piece = piece?;
+        got += piece.len() as u64;
+        if got > want {
+            return Err(FinishError::Gap(c.start, c.end));
         }
-        if finish(catalog, store, tmp_dir, &u.video_id, u.length, lease).await? {
-            report.finished += 1;
-        }
+        out.write_all(&piece).await?;
     }
-    for u in catalog.uploads.expired_uploads(BATCH).await? {
-        expire(catalog, store, &u, &mut report).await?;
+    if got != want {
+        return Err(FinishError::Gap(c.start + got as i64, c.end));
     }
-    Ok(report)
-}
-
-async fn expire(
-    catalog: &Catalog,
-    store: &dyn MediaStore,
-    u: &Upload,
-    report: &mut UploadSweep,
-) -> Result<(), FinishError> {
-    store.delete_prefix(&chunk_prefix(&u.video_id)).await?;
-    if u.done {
-        if catalog.uploads.remove_upload(&u.video_id).await? {
-            report.forgotten += 1;
-        }
-        return Ok(());
-    }
-    // The video never got past `uploading`: it goes with its upload.
-    match crate::housekeeping::delete_video(catalog, store, &u.video_id, None).await {
-        Ok(_) => {}
-        Err(crate::housekeeping::HousekeepingError::Catalog(e)) => return Err(e.into()),
-        Err(crate::housekeeping::HousekeepingError::Storage(e)) => return Err(e.into()),
-    }
-    catalog.uploads.remove_upload(&u.video_id).await?;
-    report.expired += 1;
-    tracing::info!(video = %u.video_id, "expired upload removed");
-    Ok(())
+    Ok(c.end)
 }

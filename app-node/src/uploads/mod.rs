@@ -23,8 +23,12 @@
 //! works the same on every store.
 
 mod finish;
+mod lease;
+mod sweep;
 
-pub use finish::{finish, sweep_uploads, FinishError, UploadSweep};
+pub use finish::{finish, FinishError};
+pub use lease::Heartbeat;
+pub use sweep::{sweep_uploads, UploadSweep};
 
 /// Store prefix holding an upload's chunks.
 pub fn chunk_prefix(video_id: &str) -> String {

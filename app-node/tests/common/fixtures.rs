@@ -65,7 +65,12 @@ pub async fn add_half_upload(c: &Catalog, owner_id: i64) -> (String, reel_node::
     };
     assert!(c
         .uploads
-        .advance_upload(&l, &part, Duration::from_secs(3600))
+        .advance_upload(
+            &l,
+            &part,
+            Duration::from_secs(3600),
+            Duration::from_secs(86400)
+        )
         .await
         .unwrap());
     (id, part)

@@ -10,12 +10,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reel_node::storage::{ByteStream, MediaStore, ObjectInfo, Result};
 
-/// Delays the first `get_bytes` of a key ending in `slow_suffix`.
+/// Delays the first `get_bytes`, and the first `put_file` (which adopting a
+/// file goes through), of a key ending in `slow_suffix`.
 pub struct SlowStore {
     pub inner: Arc<dyn MediaStore>,
     pub slow_suffix: &'static str,
     pub delay: Duration,
     pub calls: AtomicUsize,
+    pub puts: AtomicUsize,
 }
 
 impl SlowStore {
@@ -29,6 +31,7 @@ impl SlowStore {
             slow_suffix,
             delay,
             calls: AtomicUsize::new(0),
+            puts: AtomicUsize::new(0),
         })
     }
 }
@@ -45,6 +48,9 @@ impl MediaStore for SlowStore {
         self.inner.finish_dir(prefix, dir, early).await
     }
     async fn put_file(&self, key: &str, src: &Path) -> Result<()> {
+        if key.ends_with(self.slow_suffix) && self.puts.fetch_add(1, Ordering::SeqCst) == 0 {
+            tokio::time::sleep(self.delay).await;
+        }
         self.inner.put_file(key, src).await
     }
     async fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<()> {

@@ -98,11 +98,31 @@ impl Api {
         let r = self
             .http
             .get(format!("{}/api/videos/{id}", self.base))
+            .bearer_auth(&self.token)
             .send()
             .await
             .unwrap();
         let s = r.status().as_u16();
         (s, r.json().await.unwrap_or_default())
+    }
+}
+
+impl Api {
+    /// The video's JSON once it is past `uploading` (the join runs after
+    /// the last PATCH is answered); panics after 20 s.
+    pub async fn settled(&self, id: &str) -> serde_json::Value {
+        let t = std::time::Instant::now();
+        loop {
+            let (s, v) = self.video(id).await;
+            if s == 200 && v["status"] != "uploading" {
+                return v;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "still uploading: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 

@@ -35,6 +35,11 @@ const PROCESSING: &str = "status IN ('uploading', 'queued', 'downloading', 'tran
 /// The only videos listed to everyone.
 const PUBLIC: &str = "visibility = 'public'";
 
+/// [`PROCESSING`] as anyone but the owner sees it: a video still uploading
+/// is only an intention (anyone with a token could fill the page with
+/// them), so it is listed to its owner alone.
+const PUBLIC_PROCESSING: &str = "status IN ('queued', 'downloading', 'transcoding')";
+
 /// A page row with the listing's total beside it.
 #[derive(FromRow)]
 struct Counted {
@@ -138,6 +143,15 @@ fn status_clause(filter: StatusFilter) -> &'static str {
     }
 }
 
+/// [`status_clause`] for a listing of everyone's videos: none uploading.
+fn public_status_clause(filter: StatusFilter) -> &'static str {
+    match filter {
+        StatusFilter::All => "status NOT IN ('deleting', 'uploading')",
+        StatusFilter::Ready => "status = 'ready'",
+        StatusFilter::Processing => PUBLIC_PROCESSING,
+    }
+}
+
 /// Ids of one page, in order, as a derived table `k`.
 fn page_ids(f: &Filter, limit_and_offset: bool) -> String {
     let tail = if limit_and_offset {
@@ -176,7 +190,11 @@ impl SqlCatalog {
         page: u32,
         per_page: u32,
     ) -> Result<VideoPage> {
-        let f = Filter::owned(query, status_clause(filter), owner_id);
+        let status = match owner_id {
+            Some(_) => status_clause(filter),
+            None => public_status_clause(filter),
+        };
+        let f = Filter::owned(query, status, owner_id);
         let q = format!(
             "SELECT {V_COLS}, (SELECT COUNT(*) FROM videos {clause}) AS total
              FROM {ids} JOIN videos v ON v.id = k.id {OWNER_JOIN}",
@@ -223,7 +241,7 @@ impl SqlCatalog {
             "SELECT {V_COLS} FROM {} JOIN videos v ON v.id = k.id {OWNER_JOIN}",
             page_ids(&ready, true)
         );
-        let processing = (page <= 1).then(|| Filter::new(query, PROCESSING));
+        let processing = (page <= 1).then(|| Filter::new(query, PUBLIC_PROCESSING));
         if let Some(p) = &processing {
             q.push_str(&format!(
                 " UNION ALL SELECT {V_COLS} FROM {} JOIN videos v ON v.id = k.id {OWNER_JOIN}",

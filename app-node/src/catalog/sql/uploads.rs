@@ -167,6 +167,7 @@ impl Uploads for SqlCatalog {
         lock: &UploadLock,
         chunk: &Chunk,
         ttl: Duration,
+        max_life: Duration,
     ) -> Result<bool> {
         if chunk.start != lock.offset || chunk.end <= chunk.start {
             return Ok(false);
@@ -178,12 +179,17 @@ impl Uploads for SqlCatalog {
         // which nobody replaced still has sound bytes to record.
         let r = sqlx::query(&self.sql(
             "UPDATE uploads SET upload_offset = ?, lock_token = NULL, lock_until = 0,
-                                expires_at = NOW_MS + ?, updated_at = NOW_MS
+                                expires_at = CASE WHEN NOW_MS + ? < created_at + ?
+                                                  THEN NOW_MS + ? ELSE created_at + ? END,
+                                updated_at = NOW_MS
              WHERE video_id = ? AND lock_token = ? AND upload_offset = ? AND state = 'open'
                AND upload_length >= ?",
         ))
         .bind(chunk.end)
         .bind(ms(ttl))
+        .bind(ms(max_life))
+        .bind(ms(ttl))
+        .bind(ms(max_life))
         .bind(&lock.video_id)
         .bind(&lock.token)
         .bind(lock.offset)
@@ -206,6 +212,25 @@ impl Uploads for SqlCatalog {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn open_uploads_of(&self, owner_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>(&self.sql(
+            "SELECT COUNT(*) FROM uploads
+             WHERE owner_id = ? AND state = 'open' AND expires_at > NOW_MS",
+        ))
+        .bind(owner_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn chunk_count(&self, video_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            &self.sql("SELECT COUNT(*) FROM upload_chunks WHERE upload_id = ?"),
+        )
+        .bind(video_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn unlock_upload(&self, lock: &UploadLock) -> Result<()> {
@@ -273,6 +298,33 @@ impl Uploads for SqlCatalog {
         .bind(new_id())
         .bind(&lock.video_id)
         .bind(source.encode())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn fail_upload(&self, lock: &UploadLock, reason: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(&self.sql(
+            "UPDATE uploads SET state = 'done', lock_token = NULL, lock_until = 0,
+                                updated_at = NOW_MS
+             WHERE video_id = ? AND lock_token = ? AND state = 'open'",
+        ))
+        .bind(&lock.video_id)
+        .bind(&lock.token)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(&self.sql(
+            "UPDATE videos SET status = 'failed', error = ?, updated_at = NOW_MS
+             WHERE id = ? AND status = 'uploading'",
+        ))
+        .bind(reason)
+        .bind(&lock.video_id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -217,13 +217,7 @@ pub async fn create(
     let meta = protocol::metadata(&headers)?;
     let title = clean_title(meta.title.as_deref().or(meta.filename.as_deref()))?;
     let visibility = super::api::parse_visibility(meta.visibility.as_deref())?;
-    let file_name: String = meta
-        .filename
-        .as_deref()
-        .unwrap_or("upload")
-        .chars()
-        .take(200)
-        .collect();
+    let file_name = clean_file_name(meta.filename.as_deref());
     let with_bytes = protocol::is_offset_stream(&headers);
     if !with_bytes && number(&headers, "content-length")?.unwrap_or(0) > 0 {
         return Err(wrong_type());
@@ -231,6 +225,19 @@ pub async fn create(
     // Checked before anything is created, so a malformed header leaves no
     // upload behind.
     protocol::checksum(&headers)?;
+    let ingest = &state.config.ingest;
+    // Counted before creating, so two creations racing may both pass: the
+    // cap bounds what one user holds, it is not an exact quota.
+    let open = state.catalog.uploads.open_uploads_of(who.user_id).await?;
+    if open >= i64::from(ingest.max_open_uploads) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-uploads",
+            format!(
+                "you have {open} unfinished uploads, the most allowed; finish or delete one first"
+            ),
+        ));
+    }
     let nu = NewUpload {
         video: NewVideo {
             id: new_id(),
@@ -242,19 +249,27 @@ pub async fn create(
         owner_id: who.user_id,
         length,
         metadata: meta.raw,
-        ttl: Duration::from_secs(state.config.ingest.upload_expire_s),
+        ttl: Duration::from_secs(ingest.upload_expire_s.min(ingest.upload_max_life_s)),
     };
     let mut up = state.catalog.uploads.create_upload(&nu).await?;
     tracing::info!(video = %up.video_id, user = who.user_id, length, "upload created");
+    let mut refused = None;
     if with_bytes {
         // The upload exists whatever happens to its first bytes: the client
         // learns its URL below and resumes with HEAD + PATCH.
         match write(&state, &up, 0, &headers, body).await {
             Ok(offset) => up.offset = offset,
-            Err(e) => tracing::info!(video = %up.video_id, code = e.code, "first bytes refused"),
+            Err(e) => {
+                tracing::info!(video = %up.video_id, code = e.code, "first bytes refused");
+                refused = Some(e.code);
+            }
         }
     }
     let mut resp = StatusCode::CREATED.into_response();
+    if let Some(code) = refused {
+        // Why `Upload-Offset` is 0: the same code a PATCH would have named.
+        set(&mut resp, "reel-upload-error", code);
+    }
     set(&mut resp, "location", format!("{BASE}/{}", up.video_id));
     set(&mut resp, "reel-video-id", &up.video_id);
     set(&mut resp, "upload-expires", http_date(up.expires_at_ms));
@@ -398,6 +413,22 @@ async fn write(
             format!("the body is longer than the {room} bytes the upload still lacks"),
         ));
     }
+    // The last chunk an upload may take must complete it: chunks are
+    // objects and rows, and joining reads each one.
+    let max_chunks = i64::from(state.config.ingest.max_upload_chunks);
+    let whole_only = state.catalog.uploads.chunk_count(&up.video_id).await? >= max_chunks - 1;
+    if whole_only && declared != Some(up.length - offset) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-chunks",
+            format!(
+                "this upload has taken {} bodies, one short of the limit of {max_chunks}; \
+                 send all {} remaining bytes in one PATCH with a Content-Length",
+                max_chunks - 1,
+                up.length - offset
+            ),
+        ));
+    }
     let lock = match state
         .catalog
         .uploads
@@ -410,24 +441,70 @@ async fn write(
         LockOutcome::Expired => return Err(gone()),
         LockOutcome::Gone => return Err(not_found()),
     };
-    let new_offset = receive::receive(state, &lock, up.length, checksum, body).await?;
-    if new_offset == up.length {
-        // The bytes are recorded whatever happens here; if this fails the
-        // sweeper finishes the upload later.
+    // Its own task: a client that closes the connection right after its
+    // last byte drops this request's future, and the bytes that arrived
+    // must still be stored, recorded and, if they were the last, joined
+    // (dropping a JoinHandle does not cancel the task).
+    let length = up.length;
+    let task = tokio::spawn({
+        let (state, lock) = (state.clone(), lock.clone());
+        async move {
+            let offset =
+                receive::receive(&state, &lock, length, checksum, whole_only, body).await?;
+            if offset == length {
+                spawn_finish(&state, &lock.video_id, length);
+            }
+            Ok::<_, ApiError>(offset)
+        }
+    });
+    let new_offset = task.await.map_err(|e| {
+        tracing::error!(video = %up.video_id, "receiving a PATCH body failed: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "storing the body failed; read the offset again",
+        )
+    })??;
+    Ok(new_offset)
+}
+
+/// Joins a complete upload's chunks into its queued video, detached from
+/// the request: the join of a large file can outlast any proxy's wait for
+/// an answer, and the client's bytes are safe once recorded. If it fails
+/// or the node stops, the sweeper finishes the upload later; if the stored
+/// bytes cannot make the file, the video is marked failed.
+fn spawn_finish(state: &AppState, video_id: &str, length: i64) {
+    let (state, id) = (state.clone(), video_id.to_string());
+    tokio::spawn(async move {
         if let Err(e) = crate::uploads::finish(
             &state.catalog,
             state.store.as_ref(),
             &state.config.tmp_dir(),
-            &up.video_id,
-            up.length,
-            lease(state),
+            &id,
+            length,
+            lease(&state),
         )
         .await
         {
-            tracing::warn!(video = %up.video_id, code = e.code(), "finishing the upload failed: {e}");
+            tracing::warn!(video = %id, code = e.code(), "finishing the upload failed: {e}");
         }
+    });
+}
+
+/// The `filename` metadata as stored in the video's source: control
+/// characters removed (a NUL is not even storable in every catalog),
+/// at most 200 characters, `upload` when nothing is left.
+fn clean_file_name(raw: Option<&str>) -> String {
+    let name: String = raw
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    match name.trim() {
+        "" => "upload".to_string(),
+        t => t.to_string(),
     }
-    Ok(new_offset)
 }
 
 /// `DELETE /api/uploads/{id}` (termination): removes the upload, its bytes

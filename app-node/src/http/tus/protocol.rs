@@ -101,8 +101,10 @@ pub fn metadata(headers: &HeaderMap) -> Result<Metadata, ApiError> {
         let value = match it.next().map(str::trim) {
             None | Some("") => String::new(),
             Some(b64) => {
+                // Padding optional: some clients leave it off.
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64)
+                    .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64))
                     .map_err(|_| bad("an Upload-Metadata value is not base64"))?;
                 String::from_utf8(bytes)
                     .map_err(|_| bad("an Upload-Metadata value is not UTF-8"))?
@@ -226,6 +228,13 @@ mod tests {
             m.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         m
+    }
+
+    #[test]
+    fn unpadded_metadata_values_are_read() {
+        // "a.mp4" without its `=`
+        let m = metadata(&h(&[("upload-metadata", "filename YS5tcDQ")])).unwrap();
+        assert_eq!(m.filename.as_deref(), Some("a.mp4"));
     }
 
     #[test]

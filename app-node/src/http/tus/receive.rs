@@ -12,7 +12,7 @@ use super::protocol::{Checksum, Hasher};
 use crate::catalog::{Chunk, UploadLock};
 use crate::http::ApiError;
 use crate::state::AppState;
-use crate::uploads::chunk_key;
+use crate::uploads::{chunk_key, Heartbeat};
 
 /// Removes the scratch file however the PATCH ends.
 struct Scratch(std::path::PathBuf);
@@ -34,16 +34,17 @@ enum Ended {
 
 /// Receives the body of a PATCH at `lock.offset` for an upload of
 /// `length` bytes and returns the new offset. With `checksum`, only a whole
-/// body with that digest is kept. The lock is released in every case: by
+/// body with that digest is kept; with `whole_only`, only a whole body. The lock is released in every case: by
 /// the catalog update that records the chunk, or explicitly.
 pub async fn receive(
     state: &AppState,
     lock: &UploadLock,
     length: i64,
     checksum: Option<Checksum>,
+    whole_only: bool,
     body: Body,
 ) -> Result<i64, ApiError> {
-    let r = store_body(state, lock, length, checksum, body).await;
+    let r = store_body(state, lock, length, checksum, whole_only, body).await;
     match r {
         Ok(Some(offset)) => Ok(offset),
         Ok(None) => {
@@ -66,6 +67,7 @@ async fn store_body(
     lock: &UploadLock,
     length: i64,
     checksum: Option<Checksum>,
+    whole_only: bool,
     body: Body,
 ) -> Result<Option<i64>, ApiError> {
     let mut hasher = checksum.as_ref().map(|c| Hasher::new(c.algorithm));
@@ -89,7 +91,17 @@ async fn store_body(
         idle.max(Duration::from_millis(100)),
     );
     let mut heard = Instant::now();
+    let started = Instant::now();
+    let min_rate = state.config.ingest.upload_min_rate;
     let ended = loop {
+        // A trickle that keeps just inside the idle limit would hold the
+        // lock and a task forever: past the idle limit the body must have
+        // kept the minimum average rate.
+        let t = started.elapsed();
+        if min_rate > 0 && t > idle && (n as f64) < min_rate as f64 * t.as_secs_f64() {
+            tracing::info!(video = %lock.video_id, bytes = n, "PATCH body below the minimum rate; cut");
+            break Ended::Cut;
+        }
         if renewed.elapsed() >= tick {
             if !state.catalog.uploads.renew_upload_lock(lock, lease).await? {
                 return Err(lock_lost());
@@ -132,9 +144,13 @@ async fn store_body(
             ));
         }
     }
-    if n == 0 {
+    // The upload's last allowed chunk: a cut one would leave it unable to
+    // take the rest.
+    if n == 0 || (whole_only && matches!(ended, Ended::Cut)) {
         return Ok(None);
     }
+    // Syncing and adopting a large body can outlast the lease.
+    let beat = Heartbeat::start(&state.catalog, lock, lease);
     // Durable before the catalog hears of it: the offset never names a
     // byte that a crash could still take back.
     f.sync_all().await?;
@@ -144,16 +160,18 @@ async fn store_body(
     }
     let key = chunk_key(&lock.video_id, lock.offset, &lock.token);
     state.store.adopt_file(&key, &scratch.0).await?;
+    drop(beat);
     let chunk = Chunk {
         start: lock.offset,
         end: lock.offset + n as i64,
         key: key.clone(),
     };
     let ttl = Duration::from_secs(state.config.ingest.upload_expire_s);
+    let life = Duration::from_secs(state.config.ingest.upload_max_life_s);
     if !state
         .catalog
         .uploads
-        .advance_upload(lock, &chunk, ttl)
+        .advance_upload(lock, &chunk, ttl, life)
         .await?
     {
         // Another PATCH took the upload after this one's lease ran out;
