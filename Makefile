@@ -34,7 +34,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 test-rust:
-	cargo test --workspace
+	cargo test --workspace --no-fail-fast
 
 test-browser: build
 	cd app-node/web && REEL_NODE_BIN=$(TARGET_DIR)/debug/reel-node npm test
